@@ -1,0 +1,152 @@
+"""The SRFBN feedback blocks of DIC's recovery (SR) branch, with explicit recurrent state.
+
+Paper §3 ("recurrent SR branch", Fig. 2): at every step the SR branch runs a feedback block on the
+LR feature and its own previous output; from step 1 on, the block is guided by the landmark
+attention (see :mod:`dicmini.models.fusion`). Reference spec §2.3 (projection groups), §2.4 (first
+step), §2.6 (landmark-attention block).
+
+Three variants share one projection body (:meth:`FeedbackBlock.project`):
+
+* :class:`FeedbackBlock`          ``forward(x, hidden)``: ``compress_in(cat(x, hidden))`` (2C -> C, 1x1) then
+  the projection groups. The plain SRFBN block (spec §2.3); DICNet itself does not use it.
+* :class:`CoarseFeedbackBlock`    ``forward(x)``: ``compress_in(x)`` (C -> C) then the projection groups.
+  Step 0 of DIC, when there is neither a hidden state nor a landmark prior (MMagic ``first_block``, spec §2.4).
+* :class:`AttentionFeedbackBlock` ``forward(x, attention, hidden)``: ``compress_in(cat(x, hidden))``, then the
+  attentive fusion with the 5 component maps, then the projection groups (MMagic ``block``, spec §2.6).
+
+Unlike both references, no block stores a hidden state between calls (no ``last_hidden`` /
+``need_reset`` attribute): the caller passes the previous output in and receives the new one.
+The returned tensor *is* the new hidden state, exactly as in the reference where
+``last_hidden = out``.
+
+Projection groups (spec §2.3), with ``C`` channels, ``G`` groups and internal scale ``s``::
+
+    lr_features = [x]; hr_features = []
+    for g in range(G):
+        lr = cat(lr_features)           ; lr = lr_blocks[g-1](lr) if g > 0      # (g+1)C -> C, 1x1
+        hr_features.append(up_blocks[g](lr))                                     # n -> n·s
+        hr = cat(hr_features)           ; hr = hr_blocks[g-1](hr) if g > 0      # (g+1)C -> C, 1x1
+        lr_features.append(down_blocks[g](hr))                                   # n·s -> n
+    out = compress_out(cat(lr_features[1:]))                                     # G·C -> C, 1x1
+
+Every PReLU in these blocks starts at slope 0.2 whatever ``DICNet(prelu_init=...)`` says: the
+reference does not pass ``prelu_init`` down (vectors README §1).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .fusion import AttentiveFusion, ConcatFusion
+from .projection import conv1x1_prelu, down_projection, up_projection
+
+
+class FeedbackBlock(nn.Module):
+    """SRFBN feedback block with a hidden-state input (spec §2.3).
+
+    Args:
+        mid_channels: feature channels ``C`` (48 in DIC).
+        num_blocks: number of projection groups ``G`` (6 in DIC).
+        upscale_factor: internal scale ``s`` of the projection units (kernel ``s + 4``, stride ``s``, padding 2).
+
+    Shapes: ``x``, ``hidden``: ``[B, C, n, m]`` -> ``[B, C, n, m]`` (the new hidden state).
+    Parameters (48, 6, 8): 4,093,080.
+    """
+
+    def __init__(self, mid_channels: int = 48, num_blocks: int = 6, upscale_factor: int = 8) -> None:
+        super().__init__()
+        if mid_channels < 1 or num_blocks < 1 or upscale_factor < 1:
+            raise ValueError("mid_channels, num_blocks and upscale_factor must be positive integers, got "
+                             f"{mid_channels}, {num_blocks}, {upscale_factor}")
+        self.mid_channels = mid_channels
+        self.num_blocks = num_blocks
+        self.upscale_factor = upscale_factor
+        self.compress_in = conv1x1_prelu(2 * mid_channels, mid_channels)
+        self.up_blocks = nn.ModuleList()
+        self.down_blocks = nn.ModuleList()
+        self.lr_blocks = nn.ModuleList()
+        self.hr_blocks = nn.ModuleList()
+        # Interleaved creation order (up, down, then the two transitions) as in the reference, so that a
+        # seeded construction draws the same initial weights (spec §2.3, §6).
+        for idx in range(num_blocks):
+            self.up_blocks.append(up_projection(mid_channels, upscale_factor))
+            self.down_blocks.append(down_projection(mid_channels, upscale_factor))
+            if idx > 0:
+                self.lr_blocks.append(conv1x1_prelu(mid_channels * (idx + 1), mid_channels))
+                self.hr_blocks.append(conv1x1_prelu(mid_channels * (idx + 1), mid_channels))
+        self.compress_out = conv1x1_prelu(num_blocks * mid_channels, mid_channels)
+
+    def project(self, x: Tensor) -> Tensor:
+        """The projection groups and ``compress_out`` on the compressed input ``x`` ``[B, C, n, m]``."""
+        lr_features = [x]
+        hr_features: list[Tensor] = []
+        for idx in range(self.num_blocks):
+            lr = torch.cat(lr_features, dim=1)
+            if idx > 0:
+                lr = self.lr_blocks[idx - 1](lr)
+            hr_features.append(self.up_blocks[idx](lr))
+            hr = torch.cat(hr_features, dim=1)
+            if idx > 0:
+                hr = self.hr_blocks[idx - 1](hr)
+            lr_features.append(self.down_blocks[idx](hr))
+        return self.compress_out(torch.cat(lr_features[1:], dim=1))
+
+    def forward(self, x: Tensor, hidden: Tensor) -> Tensor:
+        """``x``: input feature, ``hidden``: previous output of this block -> new hidden state."""
+        return self.project(self.compress_in(torch.cat([x, hidden], dim=1)))
+
+
+class CoarseFeedbackBlock(FeedbackBlock):
+    """Step-0 feedback block without feedback input (MMagic ``FeedbackBlockCustom`` = ``first_block``, spec §2.4).
+
+    ``compress_in`` maps ``C -> C`` instead of ``2C -> C``. Parameters (48, 6, 8): 4,090,776.
+
+    Construction note: the reference builds the base block (with a ``2C -> C`` input convolution)
+    and then *replaces* that convolution. We do the same, so ``torch.manual_seed(s); DICNet(...)``
+    draws exactly the reference's initial weights; the replaced module keeps its place in the
+    state dict (``compress_in`` stays the first entry).
+    """
+
+    def __init__(self, mid_channels: int = 48, num_blocks: int = 6, upscale_factor: int = 8) -> None:
+        super().__init__(mid_channels, num_blocks, upscale_factor)
+        self.compress_in = conv1x1_prelu(mid_channels, mid_channels)
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        """``x``: LR feature ``[B, C, n, m]`` -> block output ``[B, C, n, m]`` (the first hidden state)."""
+        return self.project(self.compress_in(x))
+
+
+class AttentionFeedbackBlock(FeedbackBlock):
+    """Feedback block guided by the landmark attention (MMagic ``FeedbackBlockHeatmapAttention`` = ``block``,
+    spec §2.6; paper §3, Fig. 2 and the attentive fusion of Fig. 3).
+
+    ``forward(x, attention, hidden) = project(fusion(compress_in(cat(x, hidden)), attention))``.
+    One set of weights serves every step >= 1.
+
+    Args:
+        mid_channels, num_blocks, upscale_factor: as :class:`FeedbackBlock`.
+        num_heatmaps: number of attention (component) maps, 5 in DIC.
+        num_fusion_blocks: grouped residual blocks of the attentive fusion (7 in DIC).
+        fusion: ``"attention"`` = the paper's :class:`~dicmini.models.fusion.AttentiveFusion`;
+            ``"concat"`` = the ablation :class:`~dicmini.models.fusion.ConcatFusion`.
+
+    Parameters (48, 6, 8, 5, 7, "attention"): 5,559,720.
+    """
+
+    def __init__(self, mid_channels: int = 48, num_blocks: int = 6, upscale_factor: int = 8,
+                 num_heatmaps: int = 5, num_fusion_blocks: int = 7, fusion: str = "attention") -> None:
+        super().__init__(mid_channels, num_blocks, upscale_factor)
+        self.fusion: AttentiveFusion | ConcatFusion
+        if fusion == "attention":
+            self.fusion = AttentiveFusion(mid_channels, num_heatmaps, num_fusion_blocks)
+        elif fusion == "concat":
+            self.fusion = ConcatFusion(mid_channels, num_heatmaps)
+        else:
+            raise ValueError(f"fusion: expected 'attention' or 'concat', got {fusion!r}")
+
+    def forward(self, x: Tensor, attention: Tensor, hidden: Tensor) -> Tensor:  # type: ignore[override]
+        """``x``: LR feature, ``attention``: ``[B, num_heatmaps, n, m]`` component maps, ``hidden``:
+        previous block output -> new hidden state ``[B, C, n, m]``."""
+        fused = self.fusion(self.compress_in(torch.cat([x, hidden], dim=1)), attention)
+        return self.project(fused)
