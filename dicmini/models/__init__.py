@@ -1,0 +1,41 @@
+"""DIC / DICGAN networks, one module per concept (reference spec §2, §3):
+
+* :mod:`~dicmini.models.projection`  up/down projection units and 1x1 transitions (spec §2.3)
+* :mod:`~dicmini.models.feedback`    SRFBN feedback blocks: plain, coarse (step 0), landmark-attention (§2.3–2.6)
+* :mod:`~dicmini.models.fusion`      attentive fusion with the 5 component maps, and a concat ablation (§2.5)
+* :mod:`~dicmini.models.hourglass`   recursive hourglass and the feedback hourglass landmark estimator (§2.8)
+* :mod:`~dicmini.models.dic`         :class:`DICNet`, the recurrent generator (§2.1–2.11)
+* :mod:`~dicmini.models.convert`     dicmini / MMagic / official layouts, checkpoints, :func:`load_pretrained` (§2.12, §8)
+* :mod:`~dicmini.models.lightcnn`    LightCNN-9 discriminator and feature network of DICGAN (§3)
+* :mod:`~dicmini.models.vgg`         VGG19 features (perceptual-loss option)
+"""
+
+from .convert import (
+    CheckpointError,
+    from_mmagic,
+    from_official,
+    infer_dicnet_config,
+    load_official_hourglass,
+    load_pretrained,
+    load_state_dict_strict,
+    read_checkpoint,
+    save_dicmini_checkpoint,
+    to_dicmini_state_dict,
+    to_mmagic,
+)
+from .dic import DICNet, DICOutput, DICStep, DICTrace
+from .feedback import AttentionFeedbackBlock, CoarseFeedbackBlock, FeedbackBlock
+from .fusion import AttentiveFusion, ConcatFusion, GroupResBlock
+from .hourglass import FeedbackHourglass, Hourglass, ResBlock
+from .lightcnn import LightCNN, LightCNNFeature
+from .projection import conv1x1_prelu, down_projection, up_projection
+from .vgg import VGG19Features
+
+__all__ = [
+    "AttentionFeedbackBlock", "AttentiveFusion", "CheckpointError", "CoarseFeedbackBlock", "ConcatFusion",
+    "DICNet", "DICOutput", "DICStep", "DICTrace", "FeedbackBlock", "FeedbackHourglass", "GroupResBlock",
+    "Hourglass", "LightCNN", "LightCNNFeature", "ResBlock", "VGG19Features", "conv1x1_prelu", "down_projection",
+    "from_mmagic", "from_official", "infer_dicnet_config", "load_official_hourglass", "load_pretrained",
+    "load_state_dict_strict", "read_checkpoint", "save_dicmini_checkpoint", "to_dicmini_state_dict", "to_mmagic",
+    "up_projection",
+]
