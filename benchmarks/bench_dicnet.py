@@ -1,0 +1,193 @@
+"""Time and memory of DICNet: forward (eval, no_grad) and forward+backward (train), per config and device.
+
+Every measurement runs in a fresh subprocess, so that its peak memory is its own:
+
+* CPU:  ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` at the end of the run (peak resident set size of the
+  whole process), reported together with the baseline right after building the model and the inputs
+  (``peak - baseline`` = what the forward/backward passes added).
+* CUDA: ``torch.cuda.max_memory_allocated()`` (tensors only, reset after building the model).
+
+Timing: ``--warmup`` untimed calls, then ``--repeats`` timed calls (``time.perf_counter``, CUDA
+synchronised); the median is reported. A training call is ``zero_grad`` + forward + loss + ``backward``
+(no optimizer step); ``--loss all`` = ``sum_t L1(sr_t, hr) + 0.1 MSE(heatmap_t, target)`` (the DIC
+training loss, spec §4.2), ``--loss last`` = ``L1(sr[-1], hr)`` (the reference measurement, spec §10).
+Gradient checkpointing only changes training runs, so forward runs are measured without it.
+
+Configs (:data:`CONFIGS`, DICNet keyword arguments): ``default`` = ``DICNet()`` (MMagic ``DICNet(3, 3, 48)``,
+21.8 M parameters), ``small`` = config A of the reference vectors, ``tiny`` = ``small`` with a x4
+internal projection scale (128x128 instead of 256x256 HR grid inside the feedback blocks).
+
+Examples::
+
+    python benchmarks/bench_dicnet.py --configs tiny --batch 2 --repeats 1          # quick check
+    python benchmarks/bench_dicnet.py --batch 8 --repeats 3 --out bench.json       # the full table
+
+Reference (spec §10, MMagic code, 2-core CPU, 2 threads, batch 8, ``--loss last``): forward 24.2 s / 2.3 GiB,
+forward+backward 63.9 s / 17.1 GiB peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any
+
+#: Benchmark configurations: DICNet keyword arguments.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "small": dict(mid_channels=16, num_blocks=2, hg_mid_channels=32),
+    "tiny": dict(mid_channels=16, num_blocks=2, hg_mid_channels=32, upscale_factor=4),
+}
+MODES = ("forward", "train")
+
+
+def _rss_mib() -> float:
+    """Peak resident set size of this process so far, MiB (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
+    """One measurement (called in a fresh process): build, warm up, time, report peak memory."""
+    import torch
+    import torch.nn.functional as F
+
+    from dicmini.models import DICNet
+
+    torch.set_num_threads(spec["threads"])
+    device = torch.device(spec["device"])
+    cuda = device.type == "cuda"
+    torch.manual_seed(0)
+    model = DICNet(**CONFIGS[spec["config"]], gradient_checkpointing=spec["checkpointing"]).to(device)
+    b, s = spec["batch"], spec["lr_size"]
+    lr = torch.rand(b, 3, s, s, device=device) - 0.45
+    hr = torch.rand(b, 3, 8 * s, 8 * s, device=device) - 0.45
+    heat = torch.rand(b, model.config["hg_num_keypoints"], 2 * s, 2 * s, device=device)
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    def forward() -> None:
+        with torch.no_grad():
+            model(lr)
+
+    def train() -> None:
+        model.zero_grad(set_to_none=True)
+        sr, heatmaps = model(lr)
+        if spec["loss"] == "last":
+            loss = F.l1_loss(sr[-1], hr)
+        else:
+            loss = sum(F.l1_loss(x, hr) + 0.1 * F.mse_loss(h, heat) for x, h in zip(sr, heatmaps))
+        loss.backward()
+
+    step = forward if spec["mode"] == "forward" else train
+    model.train(spec["mode"] == "train")
+    sync()
+    baseline = _rss_mib()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+        base_cuda = torch.cuda.memory_allocated(device) / 2**20
+    for _ in range(spec["warmup"]):
+        step()
+        sync()
+    times = []
+    for _ in range(spec["repeats"]):
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    result = dict(spec, times_s=times, median_s=statistics.median(times),
+                  params=sum(p.numel() for p in model.parameters()),
+                  baseline_rss_mib=baseline, peak_rss_mib=_rss_mib())
+    if cuda:
+        result.update(baseline_cuda_mib=base_cuda, peak_cuda_mib=torch.cuda.max_memory_allocated(device) / 2**20,
+                      device_name=torch.cuda.get_device_name(device))
+    return result
+
+
+def _measure(spec: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    cmd = [sys.executable, __file__, "--worker", json.dumps(spec)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return dict(spec, error=f"timed out after {timeout} s")
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return dict(spec, error=tail)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _format_row(r: dict[str, Any]) -> str:
+    head = f"{r['config']:8} {r['device']:5} {r['mode']:8} {'yes' if r['checkpointing'] else 'no':5} {r['batch']:5}"
+    if "error" in r:
+        return f"{head}  ERROR: {r['error']}"
+    runs = ", ".join(f"{t:.2f}" for t in r["times_s"])
+    if r["device"].startswith("cuda"):
+        mem = f"{r['peak_cuda_mib']:10.0f} (cuda, model {r['baseline_cuda_mib']:.0f})"
+    else:
+        mem = f"{r['peak_rss_mib']:10.0f} (rss, +{r['peak_rss_mib'] - r['baseline_rss_mib']:.0f} over build)"
+    return f"{head} {r['median_s']:9.3f}  {mem}  runs: {runs}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--configs", nargs="+", choices=sorted(CONFIGS), default=["default", "tiny"])
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--devices", nargs="+", default=None,
+                        help="torch devices to measure (default: cpu, plus cuda when available)")
+    parser.add_argument("--checkpointing", choices=["off", "on", "both"], default="both",
+                        help="gradient checkpointing for training runs")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr-size", type=int, default=16, help="LR side (multiple of 8); output is 8x")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's default)")
+    parser.add_argument("--loss", choices=["all", "last"], default="all")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds per measurement")
+    parser.add_argument("--out", default=None, help="write all results to this JSON file")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker is not None:
+        print(json.dumps(run_worker(json.loads(args.worker))))
+        return 0
+
+    import torch
+
+    devices = args.devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
+    threads = args.threads or torch.get_num_threads()
+    ckpt_options = {"off": [False], "on": [True], "both": [False, True]}[args.checkpointing]
+    print(f"torch {torch.__version__}, {threads} CPU threads, batch {args.batch}, "
+          f"{args.lr_size}x{args.lr_size} -> {8 * args.lr_size}x{8 * args.lr_size}, loss {args.loss}")
+    print(f"{'config':8} {'dev':5} {'mode':8} {'ckpt':5} {'batch':5} {'median s':>9}  {'peak MiB':>10}")
+    results = []
+    for config in args.configs:
+        for device in devices:
+            for mode in args.modes:
+                for ckpt in (ckpt_options if mode == "train" else [False]):
+                    spec = dict(config=config, device=device, mode=mode, checkpointing=ckpt, batch=args.batch,
+                                lr_size=args.lr_size, repeats=args.repeats, warmup=args.warmup, threads=threads,
+                                loss=args.loss)
+                    result = _measure(spec, args.timeout)
+                    results.append(result)
+                    print(_format_row(result), flush=True)
+    if args.out:
+        meta = dict(torch=torch.__version__, python=platform.python_version(), machine=platform.machine(),
+                    processor=platform.processor(), cpu_threads=threads, configs=CONFIGS,
+                    date=time.strftime("%Y-%m-%d %H:%M:%S"))
+        with open(args.out, "w") as f:
+            json.dump({"meta": meta, "results": results}, f, indent=2)
+        print(f"wrote {args.out}")
+    return 1 if any("error" in r for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
