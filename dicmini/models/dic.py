@@ -104,8 +104,9 @@ class DICNet(nn.Module):
             :class:`~dicmini.models.fusion.ConcatFusion`). dicmini option.
         gradient_checkpointing: in training with autograd enabled, recompute every feedback block and
             hourglass call in the backward pass instead of storing its activations
-            (``torch.utils.checkpoint``, ``use_reentrant=False``). Same outputs and gradients, less
-            memory, ~30 % more compute. dicmini option.
+            (``torch.utils.checkpoint``, ``use_reentrant=False``). Same outputs and gradients (bit-identical
+            on CPU), less activation memory, at the cost of one extra forward of each checkpointed call
+            in the backward pass. dicmini option.
 
     ``forward(lr)`` with ``lr`` ``[B, 3, h, w]`` (``h, w`` multiples of 8, normalised space
     ``x/255 - mean``) returns :class:`DICOutput`. ``config`` holds the constructor arguments
