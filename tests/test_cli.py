@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,7 +57,7 @@ def test_python_m_dicmini_exit_code(tmp_path):
 
 
 def test_make_synthetic_faces_script(tmp_path):
-    proc = subprocess.run([sys.executable, "data_scripts/make_synthetic_faces.py", "--out", str(tmp_path),
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "data_scripts/make_synthetic_faces.py"), "--out", str(tmp_path),
                            "--n", "2", "--quiet"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads((tmp_path / "landmarks.json").read_text())) == 2

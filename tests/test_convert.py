@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import load_vector, require_vectors
+from refvectors import load_vector, require_vectors
 from dicmini.models import (
     CheckpointError, DICNet, FeedbackHourglass, from_mmagic, from_official, infer_dicnet_config,
     load_official_hourglass, load_pretrained, save_dicmini_checkpoint, to_mmagic,

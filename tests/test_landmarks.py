@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import load_vector
+from refvectors import load_vector
 from dicmini.data.landmarks import (
     COMPONENT_RANGES, FLIP_PERMUTATION, LANDMARK_GROUPS, NUM_LANDMARKS, flip_image, flip_landmarks,
     heatmaps_to_landmarks, landmarks_to_heatmaps, merge_to_components,

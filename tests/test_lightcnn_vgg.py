@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from refvectors import load_vector, require_vectors
 
 from dicmini.models import lightcnn as lightcnn_mod
 from dicmini.models import vgg as vgg_mod
@@ -15,19 +16,14 @@ from dicmini.models.vgg import VGG19_LAYER_NAMES, VGG19Features
 
 torch.set_num_threads(1)
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vectors"
 ATOL = RTOL = 1e-5
 
 
 def vectors(name: str) -> Path:
-    path = VECTORS / name
-    if not path.exists():
-        pytest.skip(f"reference vectors not found at {VECTORS} (they live in ../shared beside the clone)")
-    return path
+    return require_vectors(name) / name
 
 
-def load(name: str):
-    return torch.load(vectors(name), map_location="cpu", weights_only=True)
+load = load_vector
 
 
 def read_table(name: str) -> list[list[str]]:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
+from refvectors import load_vector
 from torch import nn
 
 from dicmini import losses as L
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vectors"
 
 
 def full(v, shape=(1, 1, 2, 2)):
@@ -153,10 +152,7 @@ def test_dic_generator_loss_quirk_gradients_only_last_step():
 
 
 def test_pixel_loss_matches_reference_grad_loss():
-    path = VECTORS / "dicnet_A_seed0_io.pt"
-    if not path.exists():
-        pytest.skip(f"reference vectors not found at {VECTORS} (they live in ../shared beside the clone)")
-    io = torch.load(path, weights_only=True)
+    io = load_vector("dicnet_A_seed0_io.pt")
     target = torch.rand(io["sr"][-1].shape, generator=torch.Generator().manual_seed(2))
     # the stored loss is F.l1_loss(sr[-1], target) of a train-mode forward, numerically the eval output
     assert L.pixel_loss([io["sr"][-1]], target).item() == pytest.approx(io["grad_loss"].item(), rel=1e-5)

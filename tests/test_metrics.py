@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from refvectors import load_vector
 
 from dicmini import metrics as M
 
-VECTORS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vectors"
 
 PSNR_TOL = 1e-4
 SSIM_TOL = 1e-6
@@ -19,10 +18,7 @@ SSIM_TOL = 1e-6
 
 @pytest.fixture(scope="module")
 def ref():
-    path = VECTORS / "metrics_public.pt"
-    if not path.exists():
-        pytest.skip(f"reference vectors not found at {VECTORS} (they live in ../shared beside the clone)")
-    d = torch.load(path, weights_only=True)
+    d = load_vector("metrics_public.pt")
     return {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in d.items()}
 
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from conftest import load_vector, require_vectors
+from refvectors import load_vector, require_vectors
 from dicmini.data.landmarks import merge_to_components
 from dicmini.models import (
     AttentionFeedbackBlock, AttentiveFusion, CoarseFeedbackBlock, DICNet, DICOutput, DICTrace, FeedbackBlock,

@@ -60,7 +60,7 @@ def bilinear_skip(lr: torch.Tensor, scale: int = 8) -> torch.Tensor:
 def normalize(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 RGB ``H x W x 3`` (or ``B x H x W x 3``) -> float32 ``3 x H x W`` (or ``B x 3 x H x W``) tensor
     ``x / 255 - MEAN``."""
-    t = torch.as_tensor(np.asarray(image) if not isinstance(image, torch.Tensor) else image)
+    t = image if isinstance(image, torch.Tensor) else torch.from_numpy(np.array(image))
     if t.dtype != torch.uint8 or t.dim() not in (3, 4) or t.shape[-1] != 3:
         raise ValueError(f"image: expected uint8 H x W x 3 or B x H x W x 3, got {t.dtype} {list(t.shape)}")
     t = t.float().div(255.0).movedim(-1, -3)

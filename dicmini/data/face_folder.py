@@ -63,7 +63,8 @@ def write_face_folder(out_dir: str | Path, keys: Iterable[int], make: FaceMaker,
 
     done: dict[str, list[list[float]]] = {}
     if final.exists():
-        done.update({k: v.tolist() for k, v in read_landmarks_file(final).items()})
+        read_landmarks_file(final)  # validates; the raw values are kept so an unchanged file is not rewritten
+        done.update(json.loads(final.read_text()))
     done.update(_read_partial(partial))
     done = {k: v for k, v in done.items() if (out / k).exists()}
 

@@ -156,7 +156,8 @@ def heatmaps_to_landmarks(heatmaps: torch.Tensor | np.ndarray, image_size: int =
     * ``method="argmax"``: the grid cell of the maximum (resolution ``image_size / h`` pixels).
     * ``method="soft"``: sub-pixel soft-argmax, the centroid of the (non-negative part of the) heatmap
       in a ``(2*window+1)^2`` neighbourhood of the argmax. For the sigma=1 Gaussians of
-      :func:`landmarks_to_heatmaps` it recovers the landmark to ~1e-3 grid cells.
+      :func:`landmarks_to_heatmaps` it recovers the landmark to ~1e-2 image pixels while the window lies
+      inside the grid; within ``window`` cells of the border the cut-off Gaussian biases it inwards.
     """
     is_torch = isinstance(heatmaps, torch.Tensor)
     h = heatmaps.detach().float() if is_torch else torch.from_numpy(np.asarray(heatmaps, dtype=np.float32))
