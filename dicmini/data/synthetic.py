@@ -1,0 +1,879 @@
+"""Procedural 128x128 faces whose 68 iBUG landmarks are exact by construction.
+
+:func:`render_face` samples a face shape (:mod:`dicmini.data.face_shape`: identity, expression, pose)
+and then *draws the face from those very points*: the jaw polygon is the skin boundary, the eye
+contours pass through 36-47, the lips are filled between the outer (48-59) and inner (60-67)
+contours, the brow hairs grow along 17-26, the nose is shaded along the bridge 27-30 with nostrils
+beside 31-35. Hair, ears, neck, clothes and background are posed with the same transform.
+
+Rendering happens on a canvas ``f`` times larger than the output (``f >= 2``, canvas >= 256 px) with
+OpenCV anti-aliased drawing and NumPy shading, then an exact ``f x f`` box (area) downsample. A point
+at hi-res pixel-centre coordinate ``X`` is at ``(X + 0.5) / f - 0.5`` in the output, so the returned
+landmarks are in the output's convention: ``(x, y)`` = (column, row), pixel centres at integers.
+
+Everything random comes from ``np.random.default_rng(seed)``: the same seed gives the same image,
+bit for bit, in every call and process (on one machine and library build).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import cv2
+import numpy as np
+
+from .face_shape import FaceShape, sample_shape
+from .landmarks import NUM_LANDMARKS
+
+__all__ = ["HELD_OUT_SEED_START", "is_held_out", "render_face", "render_faces", "sample_shape", "FaceShape"]
+
+HELD_OUT_SEED_START: int = 900_000
+"""Seeds ``>= 900_000`` are reserved for held-out evaluation and are never used for training.
+
+Training and validation sets draw seeds below this value; test sets of synthetic faces use seeds from
+``HELD_OUT_SEED_START`` upwards, so no test face can have been seen in training.
+"""
+
+_SHIFT = 6  # OpenCV fixed-point fractional bits: coordinates are drawn to 1/64 hi-res pixel
+_ONE = float(1 << _SHIFT)
+_AA = cv2.LINE_AA
+
+
+def _check_seed(seed, name: str = "seed") -> int:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"{name}: expected a non-negative integer, got {type(seed).__name__} {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name}: expected a non-negative integer, got {seed}")
+    return int(seed)
+
+
+def is_held_out(seed: int) -> bool:
+    """Whether ``seed`` is reserved for held-out evaluation (``seed >= HELD_OUT_SEED_START``)."""
+    return _check_seed(seed) >= HELD_OUT_SEED_START
+
+
+# ------------------------------------------------------------------------------------------ geometry
+def _fix(points: np.ndarray) -> np.ndarray:
+    """Float pixel coordinates -> OpenCV fixed point (``shift=_SHIFT``)."""
+    return np.round(np.asarray(points, dtype=np.float64) * _ONE).astype(np.int32)
+
+
+def _catmull_basis(n: int) -> np.ndarray:
+    t = np.arange(n) / n
+    return 0.5 * np.stack([-t**3 + 2 * t**2 - t, 3 * t**3 - 5 * t**2 + 2, -3 * t**3 + 4 * t**2 + t, t**3 - t**2], 1)
+
+
+_BASIS = {n: _catmull_basis(n) for n in (4, 6, 8, 10)}
+
+
+def _curve(points: np.ndarray, n: int = 6, closed: bool = False) -> np.ndarray:
+    """A Catmull-Rom spline that passes exactly through ``points`` (``n`` samples per segment)."""
+    p = np.asarray(points, dtype=np.float64)
+    if closed:
+        ext = np.concatenate([p[-1:], p, p[:2]])
+        m = len(p)
+    else:
+        ext = np.concatenate([2 * p[:1] - p[1:2], p, 2 * p[-1:] - p[-2:-1]])
+        m = len(p) - 1
+    seg = ext[np.arange(m)[:, None] + np.arange(4)[None, :]]  # m x 4 x 2
+    out = np.einsum("nk,mkd->mnd", _BASIS[n], seg).reshape(-1, 2)
+    return out if closed else np.concatenate([out, p[-1:]])
+
+
+def _arc_interp(curve: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Points at arc-length fractions ``t`` in [0, 1] along a polyline."""
+    s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(curve, axis=0).T))])
+    s /= max(s[-1], 1e-9)
+    return np.stack([np.interp(t, s, curve[:, 0]), np.interp(t, s, curve[:, 1])], axis=-1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+
+
+# ------------------------------------------------------------------------------------------- colours
+_SKIN = np.array([[0.98, 0.86, 0.77], [0.95, 0.78, 0.66], [0.88, 0.67, 0.53], [0.76, 0.55, 0.40],
+                  [0.60, 0.41, 0.28], [0.44, 0.29, 0.19], [0.30, 0.20, 0.14]])
+_HAIR = np.array([[0.04, 0.035, 0.03], [0.13, 0.085, 0.055], [0.28, 0.18, 0.10], [0.48, 0.33, 0.18],
+                  [0.80, 0.65, 0.42], [0.52, 0.20, 0.08], [0.62, 0.61, 0.60], [0.90, 0.88, 0.84],
+                  [0.55, 0.12, 0.30], [0.15, 0.25, 0.55]])
+_HAIR_P = np.array([0.25, 0.25, 0.17, 0.11, 0.09, 0.05, 0.04, 0.02, 0.01, 0.01])
+_DYED = 8  # hair colours from this index on are dyed (brows stay natural)
+_IRIS = np.array([[0.30, 0.17, 0.08], [0.16, 0.09, 0.05], [0.42, 0.32, 0.14], [0.28, 0.42, 0.24],
+                  [0.30, 0.46, 0.66], [0.45, 0.50, 0.55]])
+_IRIS_P = np.array([0.3, 0.3, 0.12, 0.08, 0.13, 0.07])
+_LIPSTICK = np.array([[0.70, 0.08, 0.12], [0.86, 0.42, 0.50], [0.45, 0.12, 0.22], [0.76, 0.50, 0.44]])
+
+
+def _pick(rng: np.random.Generator, table: np.ndarray, p: np.ndarray | None = None, jitter: float = 0.05):
+    c = table[rng.choice(len(table), p=p)]
+    return np.clip(c * (1.0 + rng.normal(0.0, jitter, 3)), 0.0, 1.0)
+
+
+def _mix(dst: np.ndarray, m: np.ndarray, colour, alpha: float = 1.0) -> None:
+    """In place: ``dst += (colour - dst) * alpha * m / 255`` (``m`` uint8, ``colour`` RGB or a field)."""
+    a = m.astype(np.float32)
+    a *= np.float32(alpha / 255.0)
+    tmp = np.asarray(colour, dtype=np.float32) - dst
+    tmp *= a[..., None]
+    dst += tmp
+
+
+def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Product of two uint8 masks (255 = 1)."""
+    return cv2.multiply(a, b, scale=1.0 / 255.0)
+
+
+# ------------------------------------------------------------------------------------------- painter
+class _Painter:
+    """A float32 RGB canvas in [0, 1] with ROI-limited mask drawing and compositing helpers."""
+
+    def __init__(self, shape: FaceShape, factor: int):
+        self.shape, self.f = shape, factor
+        self.n = shape.size * factor
+        self.img = np.empty((self.n, self.n, 3), dtype=np.float32)
+        self.u = shape.scale * factor  # hi-res pixels per face unit
+        c, s = np.cos(shape.angle), np.sin(shape.angle)
+        self.ex, self.ey = np.array([c, s]), np.array([-s, c])  # face x and y axes in the image
+        self.L = self.hi(shape.landmarks)
+
+    def hi(self, points: np.ndarray) -> np.ndarray:
+        """Output pixel coordinates -> canvas pixel coordinates."""
+        return (np.asarray(points, dtype=np.float64) + 0.5) * self.f - 0.5
+
+    def proj(self, points, z=None) -> np.ndarray:
+        """Face-frame points -> canvas pixels (same pose as the landmarks)."""
+        return self.hi(self.shape.project(np.asarray(points, dtype=np.float64), z))
+
+    def fr(self, dx: float, dy: float) -> np.ndarray:
+        """A face-frame offset (face units) as a canvas pixel vector."""
+        return (dx * self.ex + dy * self.ey) * self.u
+
+    def roi(self, points: np.ndarray, pad: float):
+        p = np.asarray(points).reshape(-1, 2)
+        x0 = max(int(np.floor(p[:, 0].min() - pad)), 0)
+        y0 = max(int(np.floor(p[:, 1].min() - pad)), 0)
+        x1 = min(int(np.ceil(p[:, 0].max() + pad)) + 1, self.n)
+        y1 = min(int(np.ceil(p[:, 1].max() + pad)) + 1, self.n)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return None
+        return x0, y0, x1, y1
+
+    @staticmethod
+    def mask(roi) -> np.ndarray:
+        return np.zeros((roi[3] - roi[1], roi[2] - roi[0]), dtype=np.uint8)
+
+    @staticmethod
+    def loc(points: np.ndarray, roi) -> np.ndarray:
+        return _fix(np.asarray(points) - (roi[0], roi[1]))
+
+    def fill(self, m, roi, polys, value=255):
+        cv2.fillPoly(m, [self.loc(p, roi) for p in polys], int(value), _AA, _SHIFT)
+        return m
+
+    def lines(self, m, roi, polylines, thickness=1, value=255, closed=False):
+        """Anti-aliased polylines; ``polylines`` is a list of ``k x 2`` arrays or one ``n x k x 2`` array."""
+        if isinstance(polylines, np.ndarray) and polylines.ndim == 3:
+            pts = list(self.loc(polylines, roi))
+        else:
+            pts = [self.loc(p, roi) for p in polylines]
+        cv2.polylines(m, pts, closed, int(value), max(1, int(round(thickness))), _AA, _SHIFT)
+        return m
+
+    def ellipse(self, m, roi, centre, axes, angle_deg, value=255, thickness=-1, start=0.0, end=360.0):
+        c = self.loc(np.asarray(centre)[None], roi)[0]
+        ax = np.round(np.maximum(np.asarray(axes, dtype=np.float64), 0.5) * _ONE).astype(np.int32)
+        cv2.ellipse(m, (int(c[0]), int(c[1])), (int(ax[0]), int(ax[1])), float(angle_deg), float(start), float(end),
+                    int(value), int(thickness), _AA, _SHIFT)
+        return m
+
+    @staticmethod
+    def blur(m, sigma):
+        """In-place Gaussian blur of a uint8 mask, limited to its non-zero part (large sigmas at low res)."""
+        if sigma <= 0.3:
+            return m
+        x, y, w, h = cv2.boundingRect(m)
+        if w == 0:
+            return m
+        pad = int(3 * sigma) + 1
+        x0, y0 = max(x - pad, 0), max(y - pad, 0)
+        x1, y1 = min(x + w + pad, m.shape[1]), min(y + h + pad, m.shape[0])
+        sub = m[y0:y1, x0:x1]
+        if sigma > 4.0:
+            k = int(sigma // 2)
+            small = cv2.resize(sub, (-(-(x1 - x0) // k), -(-(y1 - y0) // k)), interpolation=cv2.INTER_AREA)
+            small = cv2.GaussianBlur(small, (0, 0), sigma / k)
+            m[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        else:
+            m[y0:y1, x0:x1] = cv2.GaussianBlur(sub, (0, 0), float(sigma))
+        return m
+
+    def _sub(self, roi, m):
+        """The canvas view and mask restricted to the mask's non-zero bounding box (or None)."""
+        x, y, w, h = cv2.boundingRect(m)
+        if w == 0:
+            return None
+        return (self.img[roi[1] + y:roi[1] + y + h, roi[0] + x:roi[0] + x + w], m[y:y + h, x:x + w],
+                (slice(y, y + h), slice(x, x + w)))
+
+    def blend(self, roi, m, colour, alpha=1.0):
+        """``img += (colour - img) * alpha * m / 255`` inside ``roi``; ``colour`` is RGB or an ROI field."""
+        sub = self._sub(roi, m)
+        if sub is None:
+            return
+        view, ms, sl = sub
+        col = np.asarray(colour, dtype=np.float32)
+        _mix(view, ms, col[sl] if col.ndim == 3 else col, alpha)
+
+    def darken(self, roi, m, strength, tint=(1.0, 1.0, 1.0)):
+        """Multiply by ``1 - strength * tint * m / 255`` inside ``roi``."""
+        sub = self._sub(roi, m)
+        if sub is None:
+            return
+        view, ms, _ = sub
+        a = ms.astype(np.float32)
+        a *= np.float32(-strength / 255.0)
+        view *= 1.0 + a[..., None] * np.asarray(tint, dtype=np.float32)
+
+    @property
+    def angle_deg(self) -> float:
+        return float(np.rad2deg(self.shape.angle))
+
+
+# ------------------------------------------------------------------------------------------ the face
+class _Face:
+    """One face being rendered: the painter, the shape, the random stream and the sampled look."""
+
+    def __init__(self, shape: FaceShape, rng: np.random.Generator, factor: int):
+        self.P = _Painter(shape, factor)
+        self.shape, self.rng, self.p = shape, rng, shape.params
+        r = rng
+        # look
+        t = (len(_SKIN) - 1.0) * r.uniform(0.0, 1.0) ** 1.3
+        i = min(int(t), len(_SKIN) - 2)
+        skin = _SKIN[i] + (_SKIN[i + 1] - _SKIN[i]) * (t - i)
+        skin = skin * (1.0 + r.normal(0.0, 0.035, 3)) * (1.0 + np.array([1, 0, -1]) * r.normal(0.0, 0.03))
+        self.skin = np.clip(skin, 0.05, 1.0)
+        k = r.choice(len(_HAIR), p=_HAIR_P)
+        self.hair = np.clip(_HAIR[k] * (1.0 + r.normal(0.0, 0.08, 3)), 0.0, 1.0)
+        natural = self.hair if k < _DYED else _HAIR[1]
+        self.brow_col = natural if natural.mean() < 0.5 else natural * 0.5 + 0.05
+        self.iris = _pick(r, _IRIS, _IRIS_P, 0.1)
+        lx, ly = r.normal(0.0, 0.45), r.normal(-0.25, 0.3)
+        light = np.array([lx, ly, r.uniform(0.7, 1.3)])
+        self.light = light / np.linalg.norm(light)
+        self.ambient = r.uniform(0.3, 0.55)
+        self.male = r.random() < 0.5
+
+    # ---------------------------------------------------------------------------------- main
+    def render(self) -> np.ndarray:
+        self.background()
+        self.hair_geometry()
+        self.hair_field()
+        self.composite_hair(self.back_poly, 1.0)
+        self.neck_and_clothes()
+        self.ears()
+        self.skin_face()
+        self.skin_marks()
+        self.nose()
+        for idx in ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47)):
+            self.eye(idx)
+        self.brow(self.P.L[17:22])
+        self.brow(self.P.L[26:21:-1])
+        self.mouth()
+        self.front_hair()
+        return self.P.img
+
+    # ---------------------------------------------------------------------------- background
+    def background(self):
+        P, r = self.P, self.rng
+        g = P.n // 2
+        grey = r.uniform(0.15, 0.85)
+        c1 = grey + (r.random(3) - 0.5) * r.uniform(0.1, 0.9)
+        c2 = c1 + (r.random(3) - 0.5) * r.uniform(0.1, 0.8)
+        ang = r.uniform(0, 2 * np.pi)
+        ax = np.linspace(-0.5, 0.5, g, dtype=np.float32)
+        ramp = np.clip(ax[None, :] * np.cos(ang) + ax[:, None] * np.sin(ang) + 0.5, 0, 1)
+        low = c1.astype(np.float32) + (c2 - c1).astype(np.float32) * ramp[..., None]
+        k = int(r.integers(2, 7))
+        blobs = cv2.resize(r.random((k, k, 3)).astype(np.float32), (g, g), interpolation=cv2.INTER_CUBIC)
+        low += (blobs - 0.5) * np.float32(r.uniform(0.0, 0.5))
+        low8 = (np.clip(low, 0, 1) * 255).astype(np.uint8)
+        for _ in range(int(r.integers(0, 7))):  # objects / bokeh
+            col = tuple(int(v) for v in r.integers(0, 256, 3))
+            c = (int(r.integers(0, g)), int(r.integers(0, g)))
+            if r.random() < 0.6:
+                cv2.circle(low8, c, int(r.integers(g // 20, g // 3)), col, -1, _AA)
+            else:
+                d = r.integers(g // 10, g // 2, 2)
+                cv2.rectangle(low8, c, (int(c[0] + d[0]), int(c[1] + d[1])), col, -1, _AA)
+        if r.random() < 0.5:
+            cv2.GaussianBlur(low8, (0, 0), r.uniform(1.0, g / 20), dst=low8)
+        full = cv2.resize(low8, (P.n, P.n), interpolation=cv2.INTER_LINEAR)
+        np.multiply(full, np.float32(1 / 255), out=P.img, casting="unsafe")
+        kind = r.choice(4)
+        if kind == 1:  # fine noise
+            noise = r.integers(0, 256, (P.n, P.n), dtype=np.uint8).astype(np.float32)
+            P.img *= (1.0 + (noise - 127.5) * np.float32(r.uniform(0.05, 0.25) / 127.5))[..., None]
+        elif kind == 2:  # stripes
+            ang, freq = r.uniform(0, np.pi), r.uniform(0.04, 0.3)
+            xs = np.arange(P.n, dtype=np.float32)
+            ph = xs[None, :] * np.float32(np.cos(ang) * freq) + xs[:, None] * np.float32(np.sin(ang) * freq)
+            P.img *= (1.0 + np.float32(r.uniform(0.05, 0.2)) * np.sin(ph))[..., None]
+
+    # ----------------------------------------------------------------------------------- hair
+    def hair_geometry(self):
+        p, r = self.p, self.rng
+        w, jt, fh = p["w"], p["jaw_top"], p["forehead"]
+        self.fore_arc = np.stack([w * np.cos(a := np.linspace(0.0, np.pi, 22)[1:-1]) * (1 - 0.07 * np.sin(a)),
+                                  jt - fh * np.sin(a)], axis=1)
+        style = r.choice(["short", "medium", "long", "buzz"], p=[0.36, 0.28, 0.31, 0.05] if self.male else
+                         [0.06, 0.34, 0.6, 0.0])
+        self.style = style
+        vx = {"short": r.uniform(1.04, 1.16), "medium": r.uniform(1.08, 1.3), "long": r.uniform(1.08, 1.35),
+              "buzz": 1.02}[style]
+        vt = {"short": r.uniform(0.06, 0.25), "medium": r.uniform(0.1, 0.35), "long": r.uniform(0.08, 0.35),
+              "buzz": 0.015}[style]
+        bottom = {"short": jt + r.uniform(-0.1, 0.25), "medium": r.uniform(0.3, 1.1), "long": r.uniform(1.6, 4.0),
+                  "buzz": jt - 0.05}[style]
+        flare = r.uniform(1.0, 1.25) if style == "long" else 1.0
+        a = np.linspace(-0.12, np.pi + 0.12, 30)
+        top = np.stack([w * vx * np.cos(a), jt - 0.05 - (fh + vt) * np.sin(a)], axis=1)
+        side = w * vx * flare
+        n_bot = 9
+        bx = np.linspace(-side, side, n_bot)
+        by = bottom + r.uniform(-0.06, 0.06, n_bot) * (1 if style != "buzz" else 0)
+        left_side = np.array([[-w * vx * 1.0, (top[-1, 1] + bottom) / 2]]) if bottom > top[-1, 1] else np.zeros((0, 2))
+        self.back_poly = np.concatenate([top, left_side, np.stack([bx, by], 1), -left_side[::-1] * (1, -1)])
+        self.outer_top = top
+
+        # hairline (front hair) from the image-left temple to the right one
+        x = np.linspace(-1.0, 1.0, 27) * w * 0.99
+        brow_top = p["eye_y"] - p["brow_gap"] - p["brow_arch"]
+        y_t = jt - r.uniform(0.08, 0.28)
+        fringe = style in ("medium", "long") and r.random() < 0.35
+        if fringe:
+            y_c = brow_top - r.uniform(0.04, 0.25)
+        else:
+            y_c = brow_top - r.uniform(0.3, 0.6)
+        y_c = max(y_c, jt - fh + 0.25)
+        y = y_t + (y_c - y_t) * (1 - np.abs(x / w) ** r.uniform(1.5, 4.0))
+        xp = r.uniform(-0.5, 0.5) * w
+        y -= r.uniform(0.0, 0.12) * np.exp(-(((x - xp) / 0.08) ** 2))
+        side_sign = r.choice([-1.0, 1.0])
+        y += r.uniform(0.0, 0.3 if not fringe else 0.1) * np.clip((x - xp) * side_sign, 0, None)
+        if fringe:
+            y += r.uniform(-1, 1, len(x)) * 0.03 + (np.arange(len(x)) % 2) * r.uniform(0.0, 0.06)
+        elif self.male and r.random() < 0.25:
+            y -= r.uniform(0.05, 0.2) * np.exp(-(((np.abs(x) - 0.55 * w) / 0.2) ** 2))
+        y = np.minimum(y, brow_top - 0.02)  # never over the brows
+        self.hairline = np.stack([x, y], axis=1)
+        self.part_x = xp
+        # hairline L->R, then the outer arc, which runs R->L over the top
+        self.front_poly = np.concatenate([self.hairline, top])
+
+    def hair_field(self):
+        """Strand texture (rays from a crown above the parting) over the whole hair area."""
+        P, r, p = self.P, self.rng, self.p
+        polys = [P.proj(self.back_poly), P.proj(self.front_poly)]
+        roi = P.roi(np.concatenate(polys), pad=2)
+        self.hair_roi = roi
+        if roi is None:
+            return
+        crown = P.proj(np.array([[self.part_x * 0.6, p["jaw_top"] - p["forehead"] - 0.35]]))[0]
+        x0, y0, x1, y1 = roi
+        dx = np.arange(x0, x1, dtype=np.float32) - np.float32(crown[0])
+        dy = np.arange(y0, y1, dtype=np.float32) - np.float32(crown[1])
+        theta = np.arctan2(dx[None, :], dy[:, None])
+        rad = np.sqrt(dx[None, :] ** 2 + dy[:, None] ** 2)
+        wave = r.uniform(0.5, 2.5) if r.random() < 0.75 else r.uniform(3.0, 8.0)
+        lam = r.uniform(40.0, 120.0) * P.u / 80.0
+        theta += np.float32(wave * P.u / 80.0) * np.sin(rad * np.float32(2 * np.pi / lam) + np.float32(r.uniform(0, 6.3))) / np.maximum(rad, 20.0)
+        nt = 1024
+        fine = r.random(nt) ** r.uniform(0.7, 1.5)
+        coarse = np.interp(np.arange(nt), np.linspace(0, nt, 41), np.r_[(c := r.random(40)), c[0]])
+        table = (0.55 * fine + 0.45 * coarse).astype(np.float32)
+        idx = (theta * np.float32(nt / (2 * np.pi) * r.uniform(0.5, 1.0))).astype(np.int32) & (nt - 1)
+        s = table[idx]
+        base = self.hair.astype(np.float32)
+        contrast = np.float32(r.uniform(0.5, 0.9))
+        field = base * (1.0 - contrast / 2 + contrast * s)[..., None]
+        # sheen band
+        r_sheen = np.float32(r.uniform(0.35, 0.8) * P.u)
+        sheen = np.exp(-((rad - r_sheen) / np.float32(0.12 * P.u)) ** 2) * np.float32(r.uniform(0.05, 0.3))
+        field += (sheen * (0.4 + s))[..., None] * (0.3 + base)
+        self.hair_tex = np.clip(field, 0, 1)
+
+    def composite_hair(self, poly, alpha):
+        P = self.P
+        if self.hair_roi is None:
+            return
+        roi = self.hair_roi
+        m = P.fill(P.mask(roi), roi, [P.proj(poly)])
+        if self.style == "buzz":
+            alpha *= 0.75
+        view = P.img[roi[1]:roi[3], roi[0]:roi[2]]
+        a = m.astype(np.float32) * np.float32(alpha / 255.0)
+        view += (self.hair_tex - view) * a[..., None]
+
+    def front_hair(self):
+        P, r = self.P, self.rng
+        if self.hair_roi is None:
+            return
+        roi = self.hair_roi
+        poly = P.proj(self.front_poly)
+        # soft shadow of the hair on the forehead
+        sh = P.fill(P.mask(roi), roi, [poly + P.fr(0.0, 0.05)])
+        P.blur(sh, 0.05 * P.u)
+        P.darken(roi, sh, r.uniform(0.15, 0.4))
+        self.composite_hair(self.front_poly, 1.0)
+        # a few stray strands over the hairline
+        n = int(r.integers(4, 16))
+        if n and self.style != "buzz":
+            t = r.uniform(0.1, 0.9, n)
+            root = _arc_interp(P.proj(self.hairline), t)
+            d = _unit(r.normal(0, 0.3, (n, 2)) * P.u / 10 + P.fr(0, 1) / P.u)
+            ln = r.uniform(0.05, 0.18, n)[:, None] * P.u
+            bend = P.fr(1, 0)[None] / P.u * r.normal(0, 0.04, (n, 1)) * P.u
+            strands = np.stack([root - d * ln * 0.3, root + d * ln * 0.4 + bend, root + d * ln + 2 * bend], 1)
+            m = P.lines(P.mask(roi), roi, strands, 1)
+            P.blend(roi, m, self.hair * 0.8, 0.7)
+
+    # --------------------------------------------------------------------- neck, clothes, ears
+    def neck_and_clothes(self):
+        P, r, p = self.P, self.rng, self.p
+        w = p["w"]
+        nk = r.uniform(0.45, 0.6) * w
+        neck = np.array([[-nk, 0.45], [nk, 0.45], [nk * 1.08, 3.0], [-nk * 1.08, 3.0]])
+        poly = P.proj(neck, 0.3)
+        roi = P.roi(poly, 2)
+        col = self.skin * r.uniform(0.75, 0.9) * (self.ambient + 0.3 * (1 - self.ambient))
+        if roi is not None:
+            P.blend(roi, P.fill(P.mask(roi), roi, [poly]), col)
+            # shadow of the jaw on the neck
+            jaw = P.L[2:15] + P.fr(0.0, r.uniform(0.08, 0.16))
+            sh = P.fill(P.mask(roi), roi, [np.concatenate([jaw, P.L[[14, 2]] + P.fr(0, -0.5)])])
+            P.blur(sh, 0.1 * P.u)
+            P.darken(roi, sh, r.uniform(0.35, 0.6))
+        # clothes with a neckline
+        yc = r.uniform(1.45, 1.85)
+        dip = r.uniform(0.05, 0.6)
+        nx = np.linspace(-1, 1, 9)
+        v_neck = r.random() < 0.4
+        neckline = np.stack([nx * nk * 1.25, yc + dip * (1 - (np.abs(nx) if v_neck else nx**2))], 1)
+        shoulders = np.array([[3.5, yc + 1.4], [3.5, 8.0], [-3.5, 8.0], [-3.5, yc + 1.4], [-2.5, yc + 0.65],
+                              [-1.4, yc + 0.18]])
+        poly = P.proj(np.concatenate([neckline, [[1.4, yc + 0.18], [2.5, yc + 0.65]], shoulders]), 0.0)
+        roi = P.roi(poly, 2)
+        if roi is not None:
+            m = P.fill(P.mask(roi), roi, [poly])
+            c = r.random(3) ** 1.3
+            view = P.img[roi[1]:roi[3], roi[0]:roi[2]]
+            col = np.broadcast_to(c.astype(np.float32), view.shape).copy()
+            if r.random() < 0.35:  # stripes / knit texture
+                ys = np.arange(roi[1], roi[3], dtype=np.float32)
+                col *= (1.0 - np.float32(r.uniform(0.1, 0.5)) * (np.sin(ys * np.float32(r.uniform(0.15, 0.6))) > 0))[:, None, None]
+            P.blend(roi, m, col)
+            folds = P.mask(roi)
+            for _ in range(int(r.integers(1, 5))):
+                a = P.proj(np.array([[r.uniform(-2.5, 2.5), yc + 0.6], [r.uniform(-3, 3), yc + 2.5]]), 0.0)
+                P.lines(folds, roi, [a], 0.06 * P.u)
+            P.blur(folds, 0.08 * P.u)
+            P.darken(roi, _mul(folds, m), 0.3)
+
+    def ears(self):
+        P, r, p = self.P, self.rng, self.p
+        if self.style == "long" and r.random() < 0.75:
+            return
+        w, jt = p["w"], p["jaw_top"]
+        h, wd, y = r.uniform(0.3, 0.42), r.uniform(0.12, 0.18), jt + r.uniform(0.02, 0.16)
+        col = self.skin * (self.ambient + 0.55 * (1 - self.ambient))
+        for sgn in (-1.0, 1.0):
+            t = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+            ear = np.stack([sgn * (w - 0.04 + wd * (1 + np.cos(t)) * (0.85 + 0.15 * np.sin(t))),
+                            y + 0.5 * h * np.sin(t) * (1 + 0.25 * (np.sin(t) > 0))], 1)
+            poly = P.proj(ear, -0.15)
+            roi = P.roi(poly, 3)
+            if roi is None:
+                continue
+            P.blend(roi, P.fill(P.mask(roi), roi, [poly]), col)
+            inner = P.proj(np.stack([sgn * (w + 0.45 * wd + 0.5 * wd * np.cos(t)), y - 0.03 + 0.3 * h * np.sin(t)], 1),
+                           -0.15)
+            m = P.fill(P.mask(roi), roi, [inner])
+            P.blur(m, 0.02 * P.u)
+            P.darken(roi, m, 0.35)
+            rim = P.lines(P.mask(roi), roi, [poly[2:16]], 0.015 * P.u)
+            P.blur(rim, 0.01 * P.u)
+            P.darken(roi, rim, 0.25)
+
+    # ----------------------------------------------------------------------------------- skin
+    def skin_face(self):
+        P, r, p, shape = self.P, self.rng, self.p, self.shape
+        f, n = P.f, P.n
+        pts = np.concatenate([P.L[0:17], P.proj(self.fore_arc)])
+        self.face_poly = pts
+        roi = P.roi(pts, 2)
+        self.face_roi = roi
+        # low-resolution (1/4) albedo x shading field over the face's box
+        gw, gh = -(-(roi[2] - roi[0]) // 4), -(-(roi[3] - roi[1]) // 4)
+        gx = (roi[0] + np.arange(gw) * 4 + 1.5 + 0.5) / f - 0.5
+        gy = (roi[1] + np.arange(gh) * 4 + 1.5 + 0.5) / f - 0.5
+        uv = shape.to_frame(np.stack(np.meshgrid(gx, gy), -1))
+        u, v = uv[..., 0], uv[..., 1]
+        ucen = 0.6 * np.sin(shape.yaw)
+        nx = (u - ucen) / (1.12 * p["w"])
+        ny = (v + 0.18) / 1.38
+        nz = np.sqrt(np.clip(1 - nx**2 - ny**2, 0.0, 1.0))
+        lam = np.clip(nx * self.light[0] + ny * self.light[1] + nz * self.light[2], 0, 1)
+        shade = self.ambient + (1 - self.ambient) * lam
+        half = _unit(self.light + np.array([0, 0, 1.0]))
+        spec = np.clip(nx * half[0] + ny * half[1] + nz * half[2], 0, 1) ** 12 * r.uniform(0.0, 0.12)
+        self.shade_low = shade
+        blotch = cv2.resize(r.normal(0, 1, (6, 6, 3)).astype(np.float32), (gw, gh), interpolation=cv2.INTER_CUBIC)
+        albedo = self.skin * (1 + 0.03 * blotch)
+        blush_col = np.array([0.85, 0.3, 0.3]) * self.skin.mean() * 1.4
+        blush = r.uniform(0.0, 0.3) * (np.exp(-(((np.abs(u) - 0.55) / 0.2) ** 2 + ((v - 0.12) / 0.17) ** 2))
+                                       + 0.6 * np.exp(-((u / 0.1) ** 2 + ((v - 0.1) / 0.1) ** 2)))
+        albedo = albedo + (blush_col - albedo) * blush[..., None]
+        low = (albedo * shade[..., None] + spec[..., None]).astype(np.float32)
+        full = cv2.resize(low, (gw * 4, gh * 4), interpolation=cv2.INTER_LINEAR)[:roi[3] - roi[1], :roi[2] - roi[0]]
+        pores = r.integers(0, 256, full.shape[:2], dtype=np.uint8)
+        cv2.GaussianBlur(pores, (0, 0), 0.35 * f, dst=pores)  # ~0.35 output px: pore-sized grain
+        full *= (1.0 + (pores.astype(np.float32) - 127.5) * np.float32(r.uniform(0.04, 0.12) / 127.5))[..., None]
+        self.face_mask = P.fill(P.mask(roi), roi, [pts])
+        P.blend(roi, self.face_mask, full)
+
+    def lit(self, point: np.ndarray) -> float:
+        """The face shading factor near canvas ``point`` (for flat-coloured features)."""
+        gh, gw = self.shade_low.shape
+        i = np.round((np.asarray(point) - (self.face_roi[0], self.face_roi[1]) - 1.5) / 4).astype(int)
+        return float(self.shade_low[np.clip(i[1], 0, gh - 1), np.clip(i[0], 0, gw - 1)])
+
+    def skin_marks(self):
+        P, r = self.P, self.rng
+        roi = self.face_roi
+        if r.random() < 0.2:  # freckles
+            n = int(r.integers(30, 140))
+            pts = np.concatenate([P.proj(np.stack([r.normal(s * 0.33, 0.2, n // 2), r.normal(-0.05, 0.13, n // 2)], 1))
+                                  for s in (-1, 1)])
+            m = P.mask(roi)
+            for q in P.loc(pts, roi):
+                cv2.circle(m, (int(q[0]), int(q[1])), int(r.uniform(0.4, 1.0) * P.f * _ONE / 2), int(r.integers(80, 256)),
+                           -1, _AA, _SHIFT)
+            P.darken(roi, m, r.uniform(0.15, 0.35), (0.7, 1.0, 1.2))
+        for _ in range(int(r.integers(0, 3))):  # moles
+            q = P.loc(P.proj(np.array([[r.uniform(-0.8, 0.8), r.uniform(-0.9, 0.9)]])), roi)[0]
+            m = P.mask(roi)
+            cv2.circle(m, (int(q[0]), int(q[1])), int(r.uniform(0.6, 1.4) * P.f * _ONE / 2), 255, -1, _AA, _SHIFT)
+            P.darken(roi, m, r.uniform(0.3, 0.6), (0.8, 1.0, 1.1))
+        if self.male and r.random() < 0.35:  # stubble
+            L = P.L
+            region = np.concatenate([L[3:14], L[[54]] + P.fr(0.05, -0.02), L[[35]] + P.fr(0.03, 0.06),
+                                     L[[33]] + P.fr(0, 0.05), L[[31]] + P.fr(-0.03, 0.06), L[[48]] + P.fr(-0.05, -0.02)])
+            rr = P.roi(region, 2)
+            m = P.fill(P.mask(rr), rr, [region])
+            P.blur(m, 0.06 * P.u)
+            dots = r.integers(0, 256, m.shape, dtype=np.uint8)
+            dens = r.uniform(0.3, 1.0)
+            tex = (dots > 255 * (1 - 0.3 * dens)).astype(np.float32) * 0.75 + 0.25 * dens
+            dark = (m.astype(np.float32) * tex).astype(np.uint8)
+            P.darken(rr, dark, r.uniform(0.1, 0.3), (0.9, 1.0, 1.05))
+
+    # ----------------------------------------------------------------------------------- nose
+    def nose(self):
+        P, r, L, u = self.P, self.rng, self.P.L, self.P.u
+        roi = P.roi(np.concatenate([L[27:36], L[[51]]]), 0.15 * u)
+        lx = self.light[0]
+        nw = np.linalg.norm(L[35] - L[31]) / 2 / u  # half nose width, face units
+        soft = P.mask(roi)
+        for sgn, a in ((-1, 31), (1, 35)):
+            side = np.stack([L[27] + P.fr(sgn * 0.07, 0.04), L[28] + P.fr(sgn * 0.08, 0), L[29] + P.fr(sgn * 0.085, 0),
+                             L[a] + P.fr(sgn * 0.0, -0.1)])
+            strength = np.clip(0.45 - 0.5 * sgn * lx, 0.15, 1.0)
+            P.lines(soft, roi, [side], 0.07 * u, 255 * strength)
+            P.ellipse(soft, roi, L[a] + P.fr(-sgn * 0.01, -0.035), (0.055 * u, 0.05 * u), P.angle_deg, 150 * strength)
+        P.ellipse(soft, roi, (L[32] + L[34]) / 2 + P.fr(0, 0.012), (0.9 * nw * u, 0.03 * u), P.angle_deg, 230)
+        P.ellipse(soft, roi, (L[33] + L[51]) / 2, (0.025 * u, np.linalg.norm(L[51] - L[33]) / 2), P.angle_deg, 70)
+        P.blur(soft, 0.05 * u)
+        P.darken(roi, soft, r.uniform(0.2, 0.38), (0.95, 1.05, 1.1))
+        light = P.mask(roi)
+        P.lines(light, roi, [np.stack([L[28], L[29], L[30] + P.fr(0, -0.03)]) + P.fr(0.02 * lx, 0)], 0.04 * u, 140)
+        P.ellipse(light, roi, L[30] + P.fr(0.03 * lx, -0.035), (0.045 * u, 0.035 * u), P.angle_deg, 255)
+        P.blur(light, 0.03 * u)
+        P.blend(roi, light, np.minimum(self.skin * 1.25 + 0.08, 1.0), r.uniform(0.12, 0.3))
+        # nostrils and the alar creases
+        sharp = P.mask(roi)
+        for sgn, a, b in ((-1, 31, 32), (1, 35, 34)):
+            c = 0.5 * L[a] + 0.5 * L[b] + P.fr(0, -0.024)
+            P.ellipse(sharp, roi, c, (0.55 * nw * u * r.uniform(0.35, 0.55) / 0.45, 0.02 * u),
+                      P.angle_deg - sgn * r.uniform(5, 25), 255)
+        P.blur(sharp, 0.01 * u)
+        P.darken(roi, sharp, r.uniform(0.45, 0.7), (0.9, 1.0, 1.0))
+        crease = P.mask(roi)
+        for sgn, a in ((-1, 31), (1, 35)):
+            c = L[a] + P.fr(-sgn * 0.04, -0.055)
+            start, end = (110, 240) if sgn < 0 else (-60, 70)
+            P.ellipse(crease, roi, c, (0.045 * u, 0.06 * u), P.angle_deg, 255, 1, start, end)
+        P.blur(crease, 0.012 * u)
+        P.darken(roi, crease, r.uniform(0.1, 0.25))
+
+    # ------------------------------------------------------------------------------------ eyes
+    def eye(self, idx):
+        P, r, u = self.P, self.rng, self.P.u
+        E = P.L[list(idx)]
+        upper = _curve(E[[0, 1, 2, 3]], 8)
+        lower = _curve(E[[3, 4, 5, 0]], 8)
+        outline = np.concatenate([upper, lower[1:-1]])
+        left = idx[0] == 36
+        outer, inner = (E[0], E[3]) if left else (E[3], E[0])
+        ew = np.linalg.norm(inner - outer)
+        centre = E.mean(axis=0)
+        up_dir = P.fr(0, -1) / u
+        out_dir = _unit(outer - inner)
+        lit = self.lit(centre)
+        # socket shadow
+        roi = P.roi(outline, 1.0 * ew)
+        if roi is None:
+            return
+        soft = P.mask(roi)
+        P.ellipse(soft, roi, centre + up_dir * 0.2 * ew - out_dir * 0.05 * ew, (0.72 * ew, 0.42 * ew), P.angle_deg, 255)
+        P.blur(soft, 0.18 * ew)
+        P.darken(roi, soft, r.uniform(0.12, 0.3), (1.0, 1.1, 1.0))
+        # lid crease and lower lid line
+        roi = P.roi(outline, 0.5 * ew)
+        sharp = P.mask(roi)
+        t = np.linspace(0, 1, len(upper))
+        crease_h = r.uniform(0.18, 0.4) * ew
+        crease = upper + up_dir * crease_h * (0.3 + 0.7 * np.sin(np.pi * t) ** 0.7)[:, None]
+        P.lines(sharp, roi, [crease[2:-1]], max(1.0, 0.012 * u), 180)
+        P.lines(sharp, roi, [lower], 1, 110)
+        P.blur(sharp, 0.01 * u)
+        P.darken(roi, sharp, r.uniform(0.25, 0.45))
+        # the eyeball, composed in a small layer: sclera, iris, pupil, lid shadow, caruncle, highlight
+        er = P.roi(outline, 2)
+        eye_m = P.fill(P.mask(er), er, [outline])
+        xs = np.arange(er[0], er[2], dtype=np.float32)[None, :] - np.float32(centre[0])
+        ys = np.arange(er[1], er[3], dtype=np.float32)[:, None] - np.float32(centre[1])
+        d2 = np.minimum((xs**2 + ys**2) * np.float32(4.0 / ew**2), 1.0)
+        sclera = (np.array([0.95, 0.92, 0.89]) * r.uniform(0.8, 0.98) * (0.55 + 0.45 * lit)).astype(np.float32)
+        layer = sclera * (1.0 - 0.3 * d2)[..., None]
+        ri = ew * r.uniform(0.2, 0.25)
+        gaze = P.fr(r.normal(0, 0.03), r.normal(0, 0.01)) / u * ew
+        ic = centre + gaze + up_dir * 0.05 * ew
+        iris_col = self.iris * (0.6 + 0.4 * lit)
+        iris = np.empty(layer.shape, np.uint8)
+        iris[:] = np.clip(iris_col * 255, 0, 255).astype(np.uint8)
+        c = P.loc(ic[None], er)[0]
+        cc = (int(c[0]), int(c[1]))
+        rp = ri * r.uniform(0.3, 0.48)
+        nf = int(r.integers(14, 30))
+        ang = np.linspace(0, 2 * np.pi, nf, endpoint=False) + r.uniform(0, 1, nf) * 0.2
+        dirs = np.stack([np.cos(ang), np.sin(ang)], 1)
+        segs = P.loc(np.stack([ic + dirs * rp * 1.1, ic + dirs * ri * r.uniform(0.6, 0.95, (nf, 1))], 1), er)
+        tone = r.integers(0, 3, nf)
+        for k, gain in enumerate((0.55, 1.2, 1.7)):
+            if np.any(tone == k):
+                cv2.polylines(iris, list(segs[tone == k]), False, np.clip(iris_col * gain * 255, 0, 255).tolist(), 1,
+                              _AA, _SHIFT)
+        cv2.circle(iris, cc, int(ri * 0.95 * _ONE), (iris_col * 0.35 * 255).tolist(), max(1, int(0.16 * ri)), _AA,
+                   _SHIFT)
+        cv2.circle(iris, cc, int(rp * _ONE), (8, 7, 7), -1, _AA, _SHIFT)
+        im = P.mask(er)
+        cv2.circle(im, cc, int(ri * _ONE), 255, -1, _AA, _SHIFT)
+        _mix(layer, im, iris.astype(np.float32) * np.float32(1 / 255))
+        sh = P.lines(P.mask(er), er, [upper], 0.15 * ew)  # shadow of the upper lid
+        P.blur(sh, 0.06 * ew)
+        _mix(layer, sh, (0.0, 0.0, 0.0), r.uniform(0.3, 0.55))
+        car = P.mask(er)
+        P.ellipse(car, er, inner + (centre - inner) * 0.12, (0.05 * ew, 0.04 * ew), P.angle_deg, 255)
+        _mix(layer, car, np.array([0.85, 0.5, 0.5]) * lit, 0.6)
+        hl = ic + ri * 0.45 * _unit(np.array([self.light[0], self.light[1]]) + 1e-3) + up_dir * 0.1 * ri
+        spec = P.mask(er)
+        q = P.loc(hl[None], er)[0]
+        cv2.circle(spec, (int(q[0]), int(q[1])), int(max(0.45 * P.f, 0.2 * ri) * _ONE), 255, -1, _AA, _SHIFT)
+        _mix(layer, spec, (1.0, 1.0, 1.0), r.uniform(0.7, 0.95))
+        P.blend(er, eye_m, layer)
+        # eyelid margin (thicker towards the outer corner) and lashes
+        t_out = t if left else 1.0 - t
+        thick = r.uniform(0.012, 0.03) * u * (1.0 - 0.6 * t_out)
+        margin = np.concatenate([upper, (upper + up_dir * thick[:, None])[::-1]])
+        dark = np.array([0.05, 0.04, 0.035]) * (0.7 + 0.3 * lit)
+        m = P.fill(P.mask(roi), roi, [margin], 230)
+        n = int(r.integers(10, 24))
+        tl = np.sort(r.uniform(0.02, 0.98, n) ** 0.8)  # from the outer corner, denser there
+        roots = _arc_interp(upper if left else upper[::-1], tl)
+        phi = (0.25 + 0.75 * (1 - tl)) * r.uniform(0.6, 1.0)
+        d = _unit(up_dir[None] * np.cos(phi)[:, None] + out_dir[None] * np.sin(phi)[:, None])
+        ln = (r.uniform(0.04, 0.085) * u * (0.55 + 0.45 * np.sin(np.pi * (0.25 + 0.6 * (1 - tl)))))[:, None]
+        ln *= r.uniform(0.8, 1.2, (n, 1))
+        lashes = np.stack([roots, roots + d * ln * 0.55 + out_dir * ln * 0.05, roots + d * ln + out_dir * ln * 0.2], 1)
+        P.lines(m, roi, lashes, 1, int(255 * r.uniform(0.65, 0.95)))
+        nl = n // 3
+        if nl:
+            roots = _arc_interp(lower[::-1] if left else lower, r.uniform(0.05, 0.7, nl))
+            P.lines(m, roi, np.stack([roots, roots - up_dir * 0.025 * u + out_dir * 0.01 * u], 1), 1, 110)
+        P.blend(roi, m, dark)
+
+    # ----------------------------------------------------------------------------------- brows
+    def brow(self, pts):
+        """A brow along ``pts`` (outer -> inner): a faint base plus many thin hair strokes."""
+        P, r, u = self.P, self.rng, self.P.u
+        c = _curve(pts, 8)
+        tg = _unit(np.gradient(c, axis=0))
+        up = np.stack([tg[:, 1], -tg[:, 0]], 1)
+        if np.dot(up.mean(0), P.fr(0, -1)) < 0:
+            up = -up
+        T = self.p["brow_thick"] * u
+        t = np.linspace(0, 1, len(c))
+        th = (T * (0.35 + 0.65 * t**0.6))[:, None]
+        band = np.concatenate([c + up * 0.3 * th, (c - up * 0.7 * th)[::-1]])
+        roi = P.roi(band, 0.4 * T + 3)
+        if roi is None:
+            return
+        col = self.brow_col * r.uniform(0.6, 1.0) * (0.6 + 0.4 * self.lit(c[len(c) // 2]))
+        base = P.fill(P.mask(roi), roi, [band])
+        P.blur(base, 0.25 * T)
+        P.blend(roi, base, col, r.uniform(0.2, 0.5))
+        length = np.sum(np.hypot(*np.diff(c, axis=0).T))
+        n = int(np.clip(r.uniform(1.2, 2.6) * length * T / 10.0, 20, 400))
+        ts = r.uniform(0, 1, n) ** 0.8
+        s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(c, axis=0).T))])
+        s /= s[-1]
+        root = _arc_interp(c, ts)
+        tgi = _unit(np.stack([np.interp(ts, s, tg[:, 0]), np.interp(ts, s, tg[:, 1])], 1))
+        upi = _unit(np.stack([np.interp(ts, s, up[:, 0]), np.interp(ts, s, up[:, 1])], 1))
+        thi = (T * (0.35 + 0.65 * ts**0.6))[:, None]
+        root = root + upi * r.uniform(-0.7, 0.25, (n, 1)) * thi
+        phi = np.where(ts > 0.82, r.uniform(0.9, 1.4, n), r.uniform(0.1, 0.45, n)) + r.normal(0, 0.12, n)
+        d = -tgi * np.cos(phi)[:, None] + upi * np.sin(phi)[:, None]
+        ln = np.maximum(thi * r.uniform(0.7, 1.3, (n, 1)), 0.035 * u)
+        strokes = np.stack([root, root + d * ln * 0.5 + upi * ln * 0.06, root + d * ln], 1)
+        m = P.lines(P.mask(roi), roi, strokes, 1)
+        P.blend(roi, m, col, r.uniform(0.75, 0.95))
+
+    # ----------------------------------------------------------------------------------- mouth
+    def mouth(self):
+        P, r, L, u = self.P, self.rng, self.P.L, self.P.u
+        uo = _curve(L[48:55], 6)
+        lo = _curve(L[[54, 55, 56, 57, 58, 59, 48]], 6)
+        ui = _curve(L[60:65], 6)
+        li = _curve(L[[64, 65, 66, 67, 60]], 6)
+        roi = P.roi(np.concatenate([uo, lo]), 0.15 * u)
+        if roi is None:
+            return
+        lit = self.lit(L[[51, 57]].mean(0))
+        mw = np.linalg.norm(L[54] - L[48]) / 2
+        # shadow under the lower lip and at the corners
+        soft = P.mask(roi)
+        P.ellipse(soft, roi, L[57] + P.fr(0, 0.05), (0.55 * mw, 0.045 * u), P.angle_deg, 255)
+        for k in (48, 54):
+            P.ellipse(soft, roi, L[k], (0.04 * u, 0.03 * u), P.angle_deg, 255)
+        P.blur(soft, 0.04 * u)
+        P.darken(roi, soft, r.uniform(0.15, 0.35))
+        # lip colour
+        lip = self.skin * np.array([0.8, 0.56, 0.56]) + np.array([0.1, 0.0, 0.02])
+        lip = lip * r.uniform(0.85, 1.1) * (1 + r.normal(0, 0.04, 3))
+        if not self.male and r.random() < 0.3:
+            lip = _pick(r, _LIPSTICK, None, 0.08) * (0.7 + 0.3 * self.skin.mean() / 0.7)
+        lip = np.clip(lip * (0.5 + 0.5 * lit), 0, 1)
+        up_m = P.fill(P.mask(roi), roi, [np.concatenate([uo, ui[::-1]])])
+        lo_m = P.fill(P.mask(roi), roi, [np.concatenate([lo, li[::-1]])])
+        P.blend(roi, up_m, lip * 0.82)
+        P.blend(roi, lo_m, lip)
+        # interior, teeth
+        gap = np.linalg.norm(L[66] - L[62])
+        if gap > 0.025 * u:
+            in_m = P.fill(P.mask(roi), roi, [np.concatenate([ui, li])])
+            P.blend(roi, in_m, np.array([0.16, 0.05, 0.06]) * lit)
+            if gap > 0.04 * u and r.random() < 0.85:
+                down = P.fr(0, 1) / u
+                ht = min(0.05 * u, 0.6 * gap)
+                teeth_m = P.fill(P.mask(roi), roi, [np.concatenate([ui, (ui + down * ht)[::-1]])])
+                teeth_m = _mul(teeth_m, in_m)
+                P.blend(roi, teeth_m, np.array([0.93, 0.9, 0.83]) * r.uniform(0.75, 1.0) * lit)
+                gaps = P.mask(roi)
+                xs = np.arange(-4, 5) * 0.055 * u
+                segs = [np.stack([(L[62] + L[51]) / 2 * 0 + ui[len(ui) // 2] + P.fr(1, 0) / u * x,
+                                  ui[len(ui) // 2] + P.fr(1, 0) / u * x + down * ht]) for x in xs]
+                P.lines(gaps, roi, segs, 1, 200)
+                P.darken(roi, _mul(gaps, teeth_m), 0.3)
+        # lower-lip highlight, lip creases, vermilion border
+        light = P.mask(roi)
+        P.ellipse(light, roi, 0.55 * L[57] + 0.45 * L[66], (0.4 * mw, 0.25 * np.linalg.norm(L[57] - L[66]) + 1),
+                  P.angle_deg, 255)
+        P.blur(light, 0.03 * u)
+        P.blend(roi, _mul(light, lo_m), np.minimum(lip * 1.5 + 0.1, 1),
+                r.uniform(0.2, 0.5))
+        cr = P.mask(roi)
+        for outer, inner_c in ((uo, ui), (lo, li)):  # both pairs run in the same direction
+            k = int(r.integers(6, 14))
+            tt = r.uniform(0.15, 0.85, k)
+            a, b = _arc_interp(outer, tt), _arc_interp(inner_c, tt)
+            f = r.uniform(0.3, 0.8, (k, 1))
+            P.lines(cr, roi, np.stack([a + (b - a) * 0.1, a + (b - a) * f], 1), 1, 255)
+        both = np.maximum(up_m, lo_m)
+        P.darken(roi, _mul(cr, both), r.uniform(0.1, 0.25))
+        vb = P.lines(P.mask(roi), roi, [uo[3:-3] + P.fr(0, -0.012)], 1)
+        P.blur(vb, 0.6)
+        P.blend(roi, vb, np.minimum(self.skin * 1.3 + 0.1, 1), r.uniform(0.1, 0.3))
+        line = P.lines(P.mask(roi), roi, [ui], max(1.0, 0.014 * u))
+        P.blend(roi, line, lip * 0.3, 0.85)
+
+
+# ------------------------------------------------------------------------------------------- public
+def _finish(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Area downsample, camera colour cast / exposure / light fall-off, sensor noise, gamma -> uint8."""
+    if img.shape[0] != size:
+        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    gains = (1.0 + rng.normal(0.0, 0.05, 3)) * rng.uniform(0.85, 1.15)
+    ang, slope = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.35)
+    ax = np.linspace(-0.5, 0.5, size, dtype=np.float32)
+    ramp = 1.0 + np.float32(slope) * (ax[None, :] * np.float32(np.cos(ang)) + ax[:, None] * np.float32(np.sin(ang)))
+    img *= ramp[..., None] * gains.astype(np.float32)
+    noise = rng.integers(0, 256, img.shape, dtype=np.uint8).astype(np.float32)
+    img *= np.float32(255.0)
+    img += (noise - np.float32(127.5)) * np.float32(rng.uniform(0.0, 0.035))
+    img += np.float32(0.5)
+    np.clip(img, 0, 255, out=img)
+    out = img.astype(np.uint8)
+    gamma = rng.uniform(0.8, 1.2)
+    lut = np.clip((np.arange(256) / 255.0) ** gamma * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return cv2.LUT(out, lut)
+
+
+def _check_size(size) -> int:
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 16:
+        raise ValueError(f"size: expected an integer >= 16, got {size!r}")
+    return int(size)
+
+
+def supersampling_factor(size: int) -> int:
+    """Canvas / output ratio used for ``size``: at least 2, and a canvas of at least 256 pixels."""
+    return max(2, -(-256 // size))
+
+
+def render_face(seed: int, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Render synthetic face ``seed``: ``(image uint8 size x size x 3 RGB, landmarks float32 68 x 2)``.
+
+    Landmarks are ``(x, y)`` pixels of the returned image (pixel centres at integers), in the iBUG
+    68-point order, and are exactly the points the face was drawn from. Deterministic per seed; seeds
+    ``>= HELD_OUT_SEED_START`` are reserved for held-out evaluation.
+    """
+    seed = _check_seed(seed, "seed")
+    size = _check_size(size)
+    rng = np.random.default_rng(seed)
+    shape = sample_shape(rng, size)
+    face = _Face(shape, rng, supersampling_factor(size))
+    image = _finish(face.render(), size, rng)
+    points = shape.landmarks.astype(np.float32)
+    assert points.shape == (NUM_LANDMARKS, 2)
+    return image, points
+
+
+def render_faces(seeds: Iterable[int], size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Render several faces: ``(images uint8 N x size x size x 3, landmarks float32 N x 68 x 2)``."""
+    out = [render_face(s, size) for s in seeds]
+    if not out:
+        size = _check_size(size)
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, NUM_LANDMARKS, 2), np.float32)
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
