@@ -1,0 +1,192 @@
+"""``dicmini train | test | sr | demo`` (registered by :mod:`dicmini.cli`).
+
+* ``dicmini train --config NAME [--set key=value ...] [--resume PATH] [--out DIR]`` — also under
+  ``torchrun --nproc_per_node N -m dicmini train ...`` (data-parallel, :mod:`dicmini.train.ddp`).
+* ``dicmini test --checkpoint PATH --data DIR|synthetic [--n N] --protocol mmagic|official|y``
+* ``dicmini sr IN OUT --checkpoint PATH`` — one image or a folder of them.
+* ``dicmini demo [--train MINUTES]`` — figure and metrics of the tiny model on held-out synthetic faces.
+
+Errors a user can fix are raised as ``ValueError``/``OSError`` and printed by :func:`dicmini.cli.main` as one
+line (exit status 2); a diverged training run prints one line and exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..metrics import PROTOCOLS
+from .config import CONFIGS
+
+EXIT_DIVERGED = 1
+
+
+def _print_err(message: str) -> None:
+    print(f"dicmini: {message}", file=sys.stderr)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from . import ddp
+    from .checkpoint import read_training_checkpoint
+    from .config import apply_overrides, config_from_dict, config_to_dict, get_config
+    from .trainer import Trainer, TrainingDiverged
+
+    overrides = list(args.overrides) + (["progress=false"] if args.quiet else [])
+    checkpoint = None
+    if args.resume:
+        checkpoint = read_training_checkpoint(args.resume)
+        config = config_from_dict(checkpoint["train_config"])
+        if args.config and args.config != config.name:
+            raise ValueError(f"--config {args.config}: the checkpoint {args.resume} belongs to a "
+                             f"{config.name!r} run (leave --config out when resuming)")
+        out = Path(args.out) if args.out else Path(args.resume).parent
+    else:
+        config = get_config(args.config or "tiny")
+        out = Path(args.out) if args.out else Path("runs") / config.name
+    config = apply_overrides(config, overrides)
+    if args.print_config:
+        print(json.dumps(config_to_dict(config), indent=2))
+        return 0
+    try:
+        trainer = Trainer(config, out, resume=args.resume, _checkpoint=checkpoint)
+        summary = trainer.fit()
+    except TrainingDiverged as err:
+        _print_err(f"error: {err}")
+        return EXIT_DIVERGED
+    finally:
+        ddp.cleanup()
+    if trainer.dist.is_main:
+        best = summary["best"]
+        best_text = (f"; best {best['metric']} {best['value']:.4f} at iteration {best['step']} ({out / 'best.pt'})"
+                     if best else "")
+        print(f"{config.name}: iteration {summary['step']}/{config.iterations} ({summary['stopped']}); "
+              f"last checkpoint {summary['last_checkpoint']}{best_text}; log {out / 'log.jsonl'}")
+    return 0
+
+
+def _dataset(data: str, n: int | None):
+    from ..data.datasets import FaceFolder, SyntheticFaces
+
+    if data == "synthetic":
+        return SyntheticFaces(n or 100, first_seed=0, held_out=True)
+    return FaceFolder(data)
+
+
+def run_test(args: argparse.Namespace) -> int:
+    from ..utils import atomic_write
+    from .evaluate import evaluate
+    from .inference import load_model
+    from .log import json_safe
+
+    if args.n is not None and args.n < 1:
+        raise ValueError(f"--n: expected a positive number of images, got {args.n}")
+    model = load_model(args.checkpoint, args.device)
+    dataset = _dataset(args.data, args.n)
+    result = evaluate(model, dataset, protocol=args.protocol, crop_border=args.crop_border,
+                      batch_size=args.batch_size, limit=args.n)
+    print(f"checkpoint: {args.checkpoint}; data: {args.data}")
+    print(result.markdown())
+    if args.json:
+        payload = {"checkpoint": str(args.checkpoint), "data": args.data, **result.to_dict()}
+        atomic_write(args.json, lambda tmp: tmp.write_text(json.dumps(json_safe(payload), indent=2) + "\n"))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def run_sr(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from ..data.datasets import IMAGE_SUFFIXES
+    from ..utils import atomic_write
+    from .inference import load_model, read_lr_image, super_resolve
+
+    src, dst = Path(args.input), Path(args.output)
+    if src.is_dir():
+        files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise ValueError(f"{src}: no images found (expected {', '.join(IMAGE_SUFFIXES)} files)")
+        targets = [dst / f"{p.stem}.png" for p in files]
+    elif src.is_file():
+        files = [src]
+        targets = [dst / f"{src.stem}.png" if dst.is_dir() else dst]
+    else:
+        raise FileNotFoundError(f"{src}: no such image or folder")
+    images = []
+    jpegs = []
+    for path in files:
+        image, is_jpeg = read_lr_image(path)
+        images.append(image)
+        if is_jpeg:
+            jpegs.append(path.name)
+    if jpegs:
+        _print_err(f"warning: {len(jpegs)} JPEG input(s) (e.g. {jpegs[0]}): JPEG artefacts degrade DIC, which was "
+                   "trained on lossless bicubic LR images; use PNG")
+    model = load_model(args.checkpoint, args.device)
+    for image, target in zip(images, targets):
+        sr = super_resolve(image, model)
+        atomic_write(target, lambda tmp, a=sr: Image.fromarray(np.asarray(a)).save(tmp, format="PNG"))
+    where = targets[0] if len(targets) == 1 else dst
+    print(f"wrote {len(targets)} image(s) of {images[0].shape[1] * 8}x{images[0].shape[0] * 8} to {where} "
+          f"(last recurrent step, checkpoint {args.checkpoint})")
+    return 0
+
+
+def run_demo_command(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    result = run_demo(args.out, train_minutes=args.train, n_faces=args.faces, n_eval=args.n, protocol=args.protocol,
+                      device=args.device, progress=not args.quiet)
+    print(result["result"].markdown())
+    print(f"checkpoint: {result['checkpoint']}")
+    print(f"figure:  {result['figure']}\ntable:   {result['table']}\nmetrics: {result['json']}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train``, ``test``, ``sr`` and ``demo`` to the ``dicmini`` command."""
+    protocols = sorted(PROTOCOLS)
+
+    train = sub.add_parser("train", help="train DIC / DICGAN / the landmark branch from a named config",
+                           description="Train from a named recipe (reference spec §4). Configs: " + ", ".join(CONFIGS))
+    train.add_argument("--config", help=f"named recipe ({', '.join(CONFIGS)}); default tiny, or the checkpoint's "
+                                        "with --resume")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a config field (repeatable), e.g. --set iterations=500 --set lr=2e-4")
+    train.add_argument("--resume", metavar="PATH", help="continue a run exactly from its last.pt / best.pt")
+    train.add_argument("--out", metavar="DIR", help="output folder (default runs/CONFIG, or the checkpoint's)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
+    train.set_defaults(run=run_train)
+
+    test = sub.add_parser("test", help="per-step PSNR/SSIM/NME of a checkpoint, with the bicubic baseline")
+    test.add_argument("--checkpoint", required=True, help="dicmini / MMagic / official DICNet checkpoint, or 'tiny'")
+    test.add_argument("--data", default="synthetic", help="a prepared face folder, or 'synthetic' (held-out faces)")
+    test.add_argument("--n", type=int, help="number of images (synthetic default 100; folder default all)")
+    test.add_argument("--protocol", choices=protocols, default="mmagic",
+                      help="PSNR/SSIM protocol: " + "; ".join(f"{k}: {v}" for k, v in PROTOCOLS.items()))
+    test.add_argument("--crop-border", type=int, default=8, help="pixels removed on each side (default 8)")
+    test.add_argument("--batch-size", type=int, default=8)
+    test.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: the checkpoint's, i.e. cpu)")
+    test.add_argument("--json", metavar="PATH", help="also write the metrics as JSON")
+    test.set_defaults(run=run_test)
+
+    sr = sub.add_parser("sr", help="super-resolve a 16x16 face (or a folder of them) x8 with DIC")
+    sr.add_argument("input", metavar="IN", help="an image (sides multiples of 8, e.g. 16x16 PNG) or a folder")
+    sr.add_argument("output", metavar="OUT", help="output PNG, or a folder (for a folder IN)")
+    sr.add_argument("--checkpoint", default="tiny", help="DICNet checkpoint or packaged name (default tiny)")
+    sr.add_argument("--device", help="e.g. cpu, cuda")
+    sr.set_defaults(run=run_sr)
+
+    demo = sub.add_parser("demo", help="the tiny DIC on held-out synthetic faces: figure + metrics table")
+    demo.add_argument("--train", type=float, metavar="MINUTES",
+                      help="first train the tiny config on CPU for this many minutes (else load the packaged one)")
+    demo.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
+    demo.add_argument("--faces", type=int, default=8, help="faces in the figure (default 8)")
+    demo.add_argument("--n", type=int, default=32, help="held-out faces for the metrics (default 32)")
+    demo.add_argument("--protocol", choices=protocols, default="mmagic")
+    demo.add_argument("--device")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar while training")
+    demo.set_defaults(run=run_demo_command)

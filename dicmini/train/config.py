@@ -1,0 +1,397 @@
+"""Training configurations: one typed dataclass and the named recipes of DIC / DICGAN.
+
+Every named recipe reproduces one column of reference spec §4.3 (optimisation, schedule, hourglass freeze,
+GAN warm-up, discriminator updates, seed, validation interval) and §4.2 (loss weights). Field names are the
+``--set key=value`` names of ``dicmini train``; values are parsed by the field's type (:func:`apply_overrides`).
+
+Named recipes (:data:`CONFIGS`):
+
+``tiny``
+    dicmini's CPU recipe: small widths on synthetic faces, Kaiming init, Adam 1e-3, batch 4, 3,000 iterations.
+    Its numbers are plain fields meant to be tuned with measurements.
+``official-celeba``
+    Official DIC (``SRLandmarkSolver``, CelebA): Kaiming-normal init, hourglass from a pretrained
+    ``FB_HG_68_CelebA.pth`` (``init_hourglass``), frozen until iteration 2,000; Adam 1e-4; ×0.5 at
+    10k/20k/40k/80k; 150k iterations; batch 8; 0.1·MSE alignment; validation every 2k; seed 0.
+``mmagic-celebahq``
+    MMagic 1.x DIC: PyTorch default init, hourglass trained from scratch, same schedule, 0.1·MSE alignment,
+    validation every 2k, runtime-default (random) seed.
+``mmedit-celebahq``
+    MMEditing 0.x, the code that produced the published MMagic checkpoints: as ``mmagic-celebahq`` but the
+    alignment term is 1.0·L1 (the 0.x bug, spec §4.2).
+``official-dicgan``
+    Official DICGAN (``SRLandmarkGANSolver``, CelebA): generator from the DIC ``best_ckp.pth``
+    (``init_generator``; no Kaiming init in that branch), D default init; G and D Adam 1e-4; ×0.5 at
+    10k/20k/40k; 80k iterations; hourglass frozen for the whole run (``release_HG_grad_step`` 2e6); one D step
+    per iteration, no warm-up; the pixel-loss quirk ``4·L1(SR_last, HR)``; validation every 1k; seed 0.
+``mmagic-dicgan``
+    MMagic DICGAN: from scratch, default init; G Adam 1e-4, D Adam 1e-5; ×0.5 at 100k/200k/300k/400k;
+    500k iterations; 10k pixel-only warm-up; 2 D steps per iteration; validation every 5k; random seed.
+``hourglass``
+    Pre-training of the landmark branch alone (``FeedbackHourglass`` on HR images -> GT heatmaps, MSE),
+    the role of the official pretrained ``FB_HG_68_CelebA.pth`` whose training recipe is not published:
+    a dicmini recipe. Start a DIC run from it with ``--set init_hourglass=runs/hourglass/best.pt``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+TASKS = ("dic", "dicgan", "hourglass")
+INIT_SCHEMES = ("kaiming", "default")
+GENERATOR_INIT_SCHEMES = ("kaiming", "default", "kaiming-sr")
+AMP_MODES = ("none", "bf16", "fp16")
+ALIGN_KINDS = ("mse", "l1")
+FUSIONS = ("attention", "concat")
+
+
+@dataclass
+class TrainConfig:
+    """All settings of one training run (reference spec §4). Defaults are the full-size official DIC values."""
+
+    name: str = "custom"
+    #: ``"dic"`` (generator only), ``"dicgan"`` (+ LightCNN discriminator and feature loss), ``"hourglass"``
+    #: (landmark branch alone on HR images).
+    task: str = "dic"
+
+    # -- data (spec §4.1) ---------------------------------------------------------------------------------
+    #: ``"synthetic"`` (procedural faces: training seeds from 0, validation from the held-out range) or a
+    #: prepared folder holding ``train/`` and ``val/`` sub-folders (``dicmini data synth --split`` writes them).
+    data: str = "synthetic"
+    #: validation folder; empty = ``<data>/val`` (ignored for synthetic data).
+    val_data: str = ""
+    #: synthetic data only: number of distinct training faces (seeds ``0 .. train_size-1``).
+    train_size: int = 8000
+    #: validation faces (synthetic: held-out seeds; folder: the first ``val_size`` files, 0 = all).
+    val_size: int = 16
+    num_workers: int = 0
+
+    # -- generator architecture (spec §1) -------------------------------------------------------------------
+    mid_channels: int = 48
+    num_blocks: int = 6
+    hg_mid_channels: int = 256
+    hg_num_keypoints: int = 68
+    num_steps: int = 4
+    upscale_factor: int = 8
+    num_fusion_blocks: int = 7
+    detach_attention: bool = False
+    prelu_init: float = 0.2
+    fusion: str = "attention"
+    #: recompute the feedback blocks and hourglass in the backward pass (less memory, more compute).
+    gradient_checkpointing: bool = False
+
+    # -- initialisation (spec §4.3 "init", §6) --------------------------------------------------------------
+    #: ``"kaiming"`` (official: Kaiming-normal fan_in, a=0, zero bias on every conv/deconv/linear of the
+    #: generator), ``"default"`` (PyTorch's constructors, as MMagic) or ``"kaiming-sr"`` (Kaiming on the SR
+    #: branch, default on the landmark branch: for runs without a pretrained hourglass, see
+    #: :mod:`dicmini.train.init`).
+    init: str = "kaiming"
+    #: pretrained landmark branch loaded after init: official ``FB_HG_68_CelebA.pth``, a ``hourglass`` run's
+    #: checkpoint, or any DICNet checkpoint (its landmark estimator is used). Empty = none.
+    init_hourglass: str = ""
+    #: DICNet checkpoint the generator starts from (official DICGAN fine-tunes DIC's ``best_ckp.pth``).
+    init_generator: str = ""
+    #: LightCNN feature-network weights for the DICGAN feature loss (MMagic ``light_cnn_feature.pth`` or the
+    #: official ``LightCNN_feature.pth``). Empty = random weights (a warning says the loss is then not an
+    #: identity loss).
+    feature_weights: str = ""
+
+    # -- losses (spec §4.2) ---------------------------------------------------------------------------------
+    pixel_weight: float = 1.0
+    align_kind: str = "mse"
+    align_weight: float = 0.1
+    feature_weight: float = 0.1
+    gan_weight: float = 0.005
+    #: official DICGAN solver: ``pixel_weight * num_steps * L1(SR_last, HR)`` instead of ``sum_t L1(SR_t, HR)``.
+    official_dicgan_pixel_quirk: bool = False
+
+    # -- optimisation and schedule (spec §4.3) --------------------------------------------------------------
+    iterations: int = 150_000
+    #: effective batch per optimiser step, over all processes and accumulation steps (8 in every recipe).
+    batch_size: int = 8
+    #: gradient-accumulation micro-batches per step (per process): micro-batch = batch / (world * accum).
+    accum_steps: int = 1
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 0.0
+    #: MultiStepLR milestones, in iterations (the scheduler steps once per iteration).
+    milestones: tuple[int, ...] = (10_000, 20_000, 40_000, 80_000)
+    gamma: float = 0.5
+    #: landmark-branch parameters have ``requires_grad=False`` before this iteration (gradients still flow
+    #: *through* the hourglass to the SR branch). 0 = trained from the start.
+    release_hourglass_step: int = 0
+
+    # -- DICGAN (spec §4.2, §4.3) ---------------------------------------------------------------------------
+    d_lr: float = 1e-4
+    d_betas: tuple[float, float] = (0.9, 0.999)
+    d_milestones: tuple[int, ...] = (10_000, 20_000, 40_000)
+    d_gamma: float = 0.5
+    #: iterations of pixel-only warm-up: no feature/GAN loss and no discriminator update before it.
+    pixel_init: int = 0
+    #: discriminator updates per iteration (on the same batch).
+    disc_repeat: int = 1
+    #: discriminator initialisation (``"default"`` in both references).
+    d_init: str = "default"
+
+    # -- run --------------------------------------------------------------------------------------------------
+    #: random seed; ``None`` draws one at start (MMagic's runtime default) and records it in the checkpoints.
+    seed: int | None = 0
+    val_every: int = 2000
+    ckpt_every: int = 2000
+    log_every: int = 100
+    #: PSNR/SSIM protocol of validation (``dicmini.metrics.PROTOCOLS``).
+    protocol: str = "mmagic"
+    crop_border: int = 8
+    #: mixed precision on CUDA: ``"bf16"`` or ``"fp16"`` autocast (fp16 with a GradScaler); no-op on CPU.
+    amp: str = "none"
+    #: ``""`` = CUDA if available, else CPU (each process of a ``torchrun`` job takes ``cuda:LOCAL_RANK``).
+    device: str = ""
+    progress: bool = True
+    #: stop (and checkpoint) after this many minutes of training; 0 = no limit.
+    time_limit_minutes: float = 0.0
+
+    def model_kwargs(self) -> dict[str, Any]:
+        """The :class:`~dicmini.models.DICNet` constructor arguments of this config."""
+        return dict(mid_channels=self.mid_channels, num_blocks=self.num_blocks, hg_mid_channels=self.hg_mid_channels,
+                    hg_num_keypoints=self.hg_num_keypoints, num_steps=self.num_steps,
+                    upscale_factor=self.upscale_factor, detach_attention=self.detach_attention,
+                    prelu_init=self.prelu_init, num_fusion_blocks=self.num_fusion_blocks, fusion=self.fusion,
+                    gradient_checkpointing=self.gradient_checkpointing)
+
+    def validate(self) -> TrainConfig:
+        """Raise ``ValueError`` naming the field for any value out of range; return ``self``."""
+        def choice(name: str, allowed: tuple[str, ...]) -> None:
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"config {name}: expected one of {list(allowed)}, got {getattr(self, name)!r}")
+
+        choice("task", TASKS)
+        choice("init", GENERATOR_INIT_SCHEMES)
+        choice("d_init", INIT_SCHEMES)
+        choice("amp", AMP_MODES)
+        choice("align_kind", ALIGN_KINDS)
+        choice("fusion", FUSIONS)
+        from ..metrics import PROTOCOLS
+        choice("protocol", tuple(PROTOCOLS))
+        for name in ("iterations", "batch_size", "accum_steps", "train_size", "val_every", "ckpt_every",
+                     "log_every", "disc_repeat", "num_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"config {name}: expected a positive integer, got {getattr(self, name)}")
+        for name in ("val_size", "num_workers", "pixel_init", "release_hourglass_step", "crop_border"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
+        for name in ("lr", "d_lr", "gamma", "d_gamma"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"config {name}: expected > 0, got {getattr(self, name)}")
+        for name in ("milestones", "d_milestones"):
+            values = list(getattr(self, name))
+            if values != sorted(values) or any(v < 1 for v in values):
+                raise ValueError(f"config {name}: expected increasing positive iterations, got {values}")
+        if self.batch_size % self.accum_steps:
+            raise ValueError(f"config batch_size={self.batch_size} is not divisible by accum_steps={self.accum_steps}")
+        if self.seed is not None and self.seed < 0:
+            raise ValueError(f"config seed: expected >= 0 or None, got {self.seed}")
+        if self.time_limit_minutes < 0:
+            raise ValueError(f"config time_limit_minutes: expected >= 0, got {self.time_limit_minutes}")
+        if self.task == "hourglass" and (self.init_hourglass or self.init_generator):
+            raise ValueError("config init_hourglass / init_generator: not used by the 'hourglass' task "
+                             "(it trains the landmark branch alone)")
+        return self
+
+
+# -- named recipes (spec §4.3) --------------------------------------------------------------------------------
+
+def _tiny() -> TrainConfig:
+    return TrainConfig(
+        name="tiny", task="dic", data="synthetic", train_size=4000, val_size=16,
+        mid_channels=16, num_blocks=2, hg_mid_channels=32, num_steps=4, upscale_factor=4, num_fusion_blocks=7,
+        init="kaiming", lr=1e-3, milestones=(1500, 2500), gamma=0.5, iterations=3000, batch_size=4,
+        align_kind="mse", align_weight=0.1, release_hourglass_step=0,
+        val_every=500, ckpt_every=500, log_every=50, seed=0)
+
+
+def _official_celeba() -> TrainConfig:
+    return TrainConfig(
+        name="official-celeba", task="dic", data="data/celeba", init="kaiming", lr=1e-4, betas=(0.9, 0.999),
+        weight_decay=0.0, milestones=(10_000, 20_000, 40_000, 80_000), gamma=0.5, iterations=150_000,
+        batch_size=8, release_hourglass_step=2000, pixel_weight=1.0, align_kind="mse", align_weight=0.1,
+        val_every=2000, ckpt_every=2000, seed=0)
+
+
+def _mmagic_celebahq() -> TrainConfig:
+    return TrainConfig(
+        name="mmagic-celebahq", task="dic", data="data/celeba-hq", init="default", lr=1e-4, betas=(0.9, 0.999),
+        weight_decay=0.0, milestones=(10_000, 20_000, 40_000, 80_000), gamma=0.5, iterations=150_000,
+        batch_size=8, release_hourglass_step=0, pixel_weight=1.0, align_kind="mse", align_weight=0.1,
+        val_every=2000, ckpt_every=2000, seed=None)
+
+
+def _mmedit_celebahq() -> TrainConfig:
+    return dataclasses.replace(_mmagic_celebahq(), name="mmedit-celebahq", align_kind="l1", align_weight=1.0)
+
+
+def _official_dicgan() -> TrainConfig:
+    return TrainConfig(
+        name="official-dicgan", task="dicgan", data="data/celeba", init="default", d_init="default",
+        lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0, milestones=(10_000, 20_000, 40_000), gamma=0.5,
+        d_lr=1e-4, d_betas=(0.9, 0.999), d_milestones=(10_000, 20_000, 40_000), d_gamma=0.5,
+        iterations=80_000, batch_size=8, release_hourglass_step=2_000_000, pixel_init=0, disc_repeat=1,
+        pixel_weight=1.0, official_dicgan_pixel_quirk=True, align_kind="mse", align_weight=0.1,
+        feature_weight=0.1, gan_weight=0.005, val_every=1000, ckpt_every=1000, seed=0)
+
+
+def _mmagic_dicgan() -> TrainConfig:
+    return TrainConfig(
+        name="mmagic-dicgan", task="dicgan", data="data/celeba-hq", init="default", d_init="default",
+        lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0, milestones=(100_000, 200_000, 300_000, 400_000), gamma=0.5,
+        d_lr=1e-5, d_betas=(0.9, 0.999), d_milestones=(100_000, 200_000, 300_000, 400_000), d_gamma=0.5,
+        iterations=500_000, batch_size=8, release_hourglass_step=0, pixel_init=10_000, disc_repeat=2,
+        pixel_weight=1.0, official_dicgan_pixel_quirk=False, align_kind="mse", align_weight=0.1,
+        feature_weight=0.1, gan_weight=0.005, val_every=5000, ckpt_every=5000, seed=None)
+
+
+def _hourglass() -> TrainConfig:
+    return TrainConfig(
+        name="hourglass", task="hourglass", data="synthetic", hg_mid_channels=256, hg_num_keypoints=68,
+        num_steps=4, init="kaiming", lr=1e-4, milestones=(20_000, 40_000), gamma=0.5, iterations=60_000,
+        batch_size=8, align_kind="mse", align_weight=1.0, val_every=2000, ckpt_every=2000, seed=0)
+
+
+#: Named recipes; ``get_config(name)`` returns a fresh copy.
+CONFIGS: dict[str, Callable[[], TrainConfig]] = {
+    "tiny": _tiny,
+    "official-celeba": _official_celeba,
+    "mmagic-celebahq": _mmagic_celebahq,
+    "mmedit-celebahq": _mmedit_celebahq,
+    "official-dicgan": _official_dicgan,
+    "mmagic-dicgan": _mmagic_dicgan,
+    "hourglass": _hourglass,
+}
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def get_config(name: str) -> TrainConfig:
+    """A fresh :class:`TrainConfig` of the named recipe; unknown names raise ``ValueError`` with close matches."""
+    if name not in CONFIGS:
+        raise ValueError(f"--config: unknown config {name!r}{_suggest(name, CONFIGS)} "
+                         f"(known: {', '.join(CONFIGS)})")
+    return CONFIGS[name]()
+
+
+# -- typed --set parsing ------------------------------------------------------------------------------------
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_NONE = {"none", "null"}
+
+
+def _field_types() -> dict[str, Any]:
+    return typing.get_type_hints(TrainConfig)
+
+
+def _parse_scalar(text: str, kind: type, key: str) -> Any:
+    text = text.strip()
+    if kind is bool:
+        low = text.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(f"--set {key}: expected true/false, got {text!r}")
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                value = float("nan")
+            if value == value and value == int(value):  # "2e6", "1e4"
+                return int(value)
+            raise ValueError(f"--set {key}: expected an integer, got {text!r}") from None
+    if kind is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError(f"--set {key}: expected a number, got {text!r}") from None
+    return text
+
+
+def parse_value(key: str, text: str) -> Any:
+    """Parse ``text`` as the type of config field ``key`` (int, float, bool, str, ``X | None``, tuples).
+
+    Tuples are comma-separated (``10000,20000``; brackets optional; ``()`` or empty is the empty tuple);
+    ``none``/``null`` gives ``None`` for optional fields; booleans accept true/false/yes/no/1/0/on/off.
+    """
+    hints = _field_types()
+    if key not in hints:
+        raise ValueError(f"--set: unknown config key {key!r}{_suggest(key, hints)}")
+    kind = hints[key]
+    origin = typing.get_origin(kind)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if text.strip().lower() in _NONE:
+            return None
+        return _parse_scalar(text, args[0], key)
+    if origin is tuple:
+        args = typing.get_args(kind)
+        body = text.strip().strip("[]()").strip()
+        parts = [p for p in (s.strip() for s in body.split(",")) if p] if body else []
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_parse_scalar(p, args[0], key) for p in parts)
+        if len(parts) != len(args):
+            raise ValueError(f"--set {key}: expected {len(args)} comma-separated values, got {text!r}")
+        return tuple(_parse_scalar(p, a, key) for p, a in zip(parts, args))
+    return _parse_scalar(text, kind, key)
+
+
+def apply_overrides(config: TrainConfig, overrides: Iterable[str] | Mapping[str, Any]) -> TrainConfig:
+    """A copy of ``config`` with ``key=value`` strings (typed by :func:`parse_value`) or a mapping applied,
+    validated. Unknown keys raise a one-line ``ValueError`` that lists close matches."""
+    changes: dict[str, Any] = {}
+    if isinstance(overrides, Mapping):
+        hints = _field_types()
+        for key, value in overrides.items():
+            if key not in hints:
+                raise ValueError(f"--set: unknown config key {key!r}{_suggest(key, hints)}")
+            changes[key] = parse_value(key, value) if isinstance(value, str) else value
+    else:
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise ValueError(f"--set: expected key=value, got {item!r}")
+            changes[key.strip()] = parse_value(key.strip(), value)
+    return dataclasses.replace(config, **changes).validate()
+
+
+def config_to_dict(config: TrainConfig) -> dict[str, Any]:
+    """Plain ``dict`` of a config (tuples become lists): JSON- and ``weights_only``-safe."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
+
+
+def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
+    """Inverse of :func:`config_to_dict` (e.g. the ``train_config`` of a checkpoint); unknown keys raise."""
+    hints = _field_types()
+    unknown = sorted(set(data) - set(hints))
+    if unknown:
+        raise ValueError(f"train config: unknown key(s) {unknown}{_suggest(unknown[0], hints)}")
+    values = {k: tuple(v) if typing.get_origin(hints[k]) is tuple else v for k, v in data.items()}
+    return TrainConfig(**values).validate()
+
+
+def config_fields() -> list[str]:
+    """The ``--set`` keys, in declaration order."""
+    return [f.name for f in dataclasses.fields(TrainConfig)]
+
+
+__all__ = ["TrainConfig", "CONFIGS", "TASKS", "get_config", "apply_overrides", "parse_value", "config_to_dict",
+           "config_from_dict", "config_fields"]

@@ -1,0 +1,85 @@
+"""Inference: load a DICNet from any supported checkpoint and super-resolve uint8 images.
+
+DIC maps an ``h x w`` face (``h, w`` multiples of 8; 16x16 in the paper) to ``8h x 8w``; the answer is the
+last recurrent step's image. Inputs should be made the way the training LR images were (PIL bicubic x1/8 of
+the HR face, saved losslessly): the official test script warns "Please use png images as input" because JPEG
+artefacts break the model (reference spec §4.1).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ..data.datasets import load_face_image
+from ..data.degrade import denormalize, normalize, to_uint8
+from ..models.convert import load_pretrained
+from ..models.dic import INPUT_MULTIPLE, OUTPUT_SCALE
+
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+
+
+def load_model(checkpoint: str | os.PathLike | nn.Module, device: torch.device | str | None = None) -> nn.Module:
+    """A DICNet in eval mode from a checkpoint path, a packaged name (``"tiny"``) or a model (returned as is,
+    moved to ``device`` if given). Any format :func:`dicmini.models.load_pretrained` reads: dicmini (model or
+    training checkpoints), MMagic/MMEditing, official. Raises ``FileNotFoundError`` / ``CheckpointError``
+    (a ``ValueError``) with one line naming the file."""
+    model = checkpoint if isinstance(checkpoint, nn.Module) else load_pretrained(checkpoint)
+    if device is not None:
+        model = model.to(device)
+    return model
+
+
+def check_lr_array(lr: np.ndarray, name: str = "lr") -> np.ndarray:
+    """Validate a uint8 ``H x W x 3`` or ``B x H x W x 3`` image (sides multiples of 8) and return it."""
+    arr = np.asarray(lr)
+    if arr.dtype != np.uint8 or arr.ndim not in (3, 4) or arr.shape[-1] != 3:
+        raise ValueError(f"{name}: expected a uint8 H x W x 3 or B x H x W x 3 RGB array, got "
+                         f"{arr.dtype} {list(arr.shape)}")
+    h, w = arr.shape[-3], arr.shape[-2]
+    if h % INPUT_MULTIPLE or w % INPUT_MULTIPLE or h == 0 or w == 0:
+        raise ValueError(f"{name}: image is {w}x{h}; DIC needs a width and height that are multiples of "
+                         f"{INPUT_MULTIPLE} (16x16 faces in the paper)")
+    return arr
+
+
+@torch.no_grad()
+def super_resolve(lr_uint8: np.ndarray, model: nn.Module | str | os.PathLike, *,
+                  device: torch.device | str | None = None, batch_size: int = 16) -> np.ndarray:
+    """Super-resolve uint8 RGB faces with DIC: ``H x W x 3 -> 8H x 8W x 3`` or ``B x H x W x 3 ->
+    B x 8H x 8W x 3`` (uint8, the last step's image, rounded). ``model`` is a DICNet or anything
+    :func:`load_model` accepts; its training mode is restored afterwards."""
+    arr = check_lr_array(lr_uint8)
+    model = load_model(model, device)
+    device = next(model.parameters()).device
+    single = arr.ndim == 3
+    batch = arr[None] if single else arr
+    was_training = model.training
+    model.eval()
+    outputs = []
+    try:
+        for start in range(0, batch.shape[0], batch_size):
+            x = normalize(np.ascontiguousarray(batch[start:start + batch_size])).to(device)
+            sr = model(x).sr[-1]
+            outputs.append(to_uint8(denormalize(sr.float())))
+    finally:
+        model.train(was_training)
+    out = np.concatenate(outputs, axis=0) if outputs else np.zeros((0, *[s * OUTPUT_SCALE for s in batch.shape[1:3]],
+                                                                      3), np.uint8)
+    return out[0] if single else out
+
+
+def read_lr_image(path: str | os.PathLike) -> tuple[np.ndarray, bool]:
+    """Read an LR face for ``dicmini sr``: ``(uint8 H x W x 3, is_jpeg)``. Grayscale is converted, alpha and
+    sides that are not multiples of 8 are refused, each with a one-line error naming the file."""
+    path = Path(path)
+    image = load_face_image(path)
+    check_lr_array(image, str(path))
+    with Image.open(path) as img:
+        is_jpeg = img.format == "JPEG" or path.suffix.lower() in JPEG_SUFFIXES
+    return image, is_jpeg

@@ -1,0 +1,450 @@
+"""One training loop for DIC, DICGAN and the landmark-branch pre-training (reference spec §4).
+
+One iteration (:meth:`Trainer.train_step`), as the official solvers and MMagic's ``DIC.train_step`` do it:
+
+1. **Landmark-branch freeze** (official recipe): before ``release_hourglass_step`` the parameters of
+   ``model.landmark_estimator`` have ``requires_grad=False``; gradients still flow *through* the hourglass
+   (and through the attention maps) to the SR branch.
+2. **Generator step**: the discriminator is frozen (``requires_grad=False``); loss
+   :func:`dicmini.losses.dic_generator_loss` = ``sum_t [pixel + alignment]`` and, for DICGAN once
+   ``step >= pixel_init``, ``+ 0.1 feature + 0.005 GAN`` on the last step; gradients of ``accum_steps``
+   micro-batches are accumulated (each scaled by ``1/accum_steps``) and averaged across processes; Adam.
+3. **Discriminator step(s)** (DICGAN, ``step >= pixel_init``): ``disc_repeat`` times
+   ``BCE(D(HR), 1) + BCE(D(SR_last.detach()), 0)`` on the same batch and the SR of step 2; Adam.
+4. ``MultiStepLR`` of both optimisers stepped once (the schedule is in iterations).
+
+A non-finite loss or gradient stops the run before the optimiser step with :class:`TrainingDiverged`;
+nothing is written then, so the last checkpoint stays the last good one. Validation every ``val_every``
+iterations (per-step PSNR/SSIM/NME, :func:`dicmini.train.evaluate.evaluate`) keeps ``best.pt`` (highest
+last-step PSNR; lowest NME for the hourglass); ``last.pt`` is written every ``ckpt_every`` iterations and at
+the end. Resuming from ``last.pt`` continues bit-identically (weights, optimisers, schedulers, scalers, RNG
+states, and a data order that is a function of the iteration counter).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
+from ..models.convert import load_official_hourglass, load_state_dict_strict, read_checkpoint, to_dicmini_state_dict
+from ..models.dic import DICNet
+from ..models.hourglass import FeedbackHourglass
+from ..models.lightcnn import LightCNN, LightCNNFeature
+from ..utils import atomic_write, seed_everything
+from . import ddp
+from .checkpoint import (all_finite, capture_rng_state, cpu_state_dict, model_payload, read_training_checkpoint,
+                         restore_rng_state, save_checkpoint, unwrap)
+from .config import TrainConfig, apply_overrides, config_from_dict, config_to_dict
+from .data import IterationBatchSampler, build_datasets, collate
+from .evaluate import EvalResult, evaluate, evaluate_hourglass, run_hourglass
+from .init import init_generator, init_weights
+from .log import JsonlLog
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or gradient became NaN/inf; the run stopped before the optimiser step and wrote nothing."""
+
+
+Batch = Mapping[str, Any]
+
+
+class Trainer:
+    """Train a DICNet (``task="dic"``/``"dicgan"``) or a feedback hourglass (``task="hourglass"``).
+
+    Args:
+        config: the run's :class:`~dicmini.train.config.TrainConfig` (for a resume, normally the checkpoint's
+            ``train_config``, see :meth:`from_checkpoint`).
+        out_dir: where ``last.pt``, ``best.pt``, ``log.jsonl`` and ``config.json`` go (default ``runs/<name>``).
+        resume: a training checkpoint to continue from (weights, optimisers, schedulers, RNG, step, best).
+
+    Under ``torchrun`` each process builds its own ``Trainer``; the process group is joined here
+    (:func:`dicmini.train.ddp.setup`). Call :meth:`fit`, or :meth:`train_step` for single iterations.
+    """
+
+    def __init__(self, config: TrainConfig, out_dir: str | os.PathLike | None = None, *,
+                 resume: str | os.PathLike | None = None, _checkpoint: Mapping[str, Any] | None = None) -> None:
+        config.validate()
+        self.dist, self.device = ddp.setup(config.device)
+        checkpoint = _checkpoint
+        if checkpoint is None and resume is not None:
+            checkpoint = read_training_checkpoint(resume)
+        if config.seed is None:  # MMagic's runtime default: a random seed, recorded for resuming
+            drawn = int.from_bytes(os.urandom(4), "little") % 2**31
+            config = replace(config, seed=ddp.broadcast_int(drawn, self.dist, self.device))
+        self.config = config
+        self.out_dir = Path(out_dir if out_dir is not None else Path("runs") / config.name)
+        self.log = JsonlLog(self.out_dir / "log.jsonl", enabled=self.dist.is_main)
+        self.notes: list[str] = []
+        if self.device.type != "cuda" and config.amp != "none":
+            self.notes.append(f"amp={config.amp} ignored on {self.device.type} (mixed precision is CUDA-only)")
+
+        seed_everything(config.seed)
+        self.train_set, self.val_set = build_datasets(config)
+        self.model = self._build_model(load_init=checkpoint is None).to(self.device)
+        self.discriminator: nn.Module | None = None
+        self.feature_net: nn.Module | None = None
+        if config.task == "dicgan":
+            self.discriminator = init_weights(LightCNN(3), config.d_init).to(self.device)
+            if config.feature_weight > 0:
+                self.feature_net = LightCNNFeature(config.feature_weights or None).to(self.device)
+        self.recipe = LossRecipe(config.name, config.align_kind, config.align_weight, config.pixel_weight,
+                                 config.feature_weight, config.gan_weight)
+
+        self.optimizers: dict[str, torch.optim.Optimizer] = {
+            "generator": torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas,
+                                          weight_decay=config.weight_decay)}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.MultiStepLR] = {
+            "generator": torch.optim.lr_scheduler.MultiStepLR(self.optimizers["generator"],
+                                                              list(config.milestones), config.gamma)}
+        if self.discriminator is not None:
+            self.optimizers["discriminator"] = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr,
+                                                                betas=config.d_betas)
+            self.schedulers["discriminator"] = torch.optim.lr_scheduler.MultiStepLR(
+                self.optimizers["discriminator"], list(config.d_milestones), config.d_gamma)
+        fp16 = self.device.type == "cuda" and config.amp == "fp16"
+        self.scalers = {name: torch.amp.GradScaler("cuda", enabled=fp16) for name in self.optimizers}
+
+        self.step = 0
+        self.best: dict[str, Any] = {}
+        self.last_checkpoint: Path | None = None
+        self._hourglass_trainable: bool | None = None
+        for module in (self.model, self.discriminator):
+            if module is not None:
+                ddp.broadcast_module(module, self.dist)
+        if checkpoint is not None:
+            self._load_training_state(checkpoint, Path(resume))
+        self._warn_about_recipe(checkpoint is None)
+
+    # -- construction --------------------------------------------------------------------------------------
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, out_dir: str | os.PathLike | None = None,
+                        overrides: Mapping[str, Any] | Sequence[str] = ()) -> Trainer:
+        """Resume the run of a training checkpoint with its own config plus ``overrides`` (``key=value``
+        strings or a mapping, e.g. more ``iterations``); ``out_dir`` defaults to the checkpoint's folder."""
+        ckpt = read_training_checkpoint(path)
+        config = apply_overrides(config_from_dict(ckpt["train_config"]), overrides)
+        return cls(config, out_dir if out_dir is not None else Path(path).parent, resume=path, _checkpoint=ckpt)
+
+    @property
+    def model_kind(self) -> str:
+        return "hourglass" if self.config.task == "hourglass" else "dicnet"
+
+    @property
+    def model_config(self) -> dict[str, Any]:
+        model = unwrap(self.model)
+        if isinstance(model, DICNet):
+            return dict(model.config)
+        return {"mid_channels": model.mid_channels, "num_keypoints": model.num_keypoints, "in_channels": 3}
+
+    def _build_model(self, load_init: bool) -> nn.Module:
+        cfg = self.config
+        if cfg.task == "hourglass":
+            model: nn.Module = FeedbackHourglass(cfg.hg_mid_channels, cfg.hg_num_keypoints)
+        else:
+            model = DICNet(**cfg.model_kwargs())
+        init_generator(model, cfg.init)
+        if load_init and cfg.init_generator:
+            source = cfg.init_generator
+            load_state_dict_strict(model, to_dicmini_state_dict(read_checkpoint(source), source), source)
+        if load_init and cfg.init_hourglass:
+            load_official_hourglass(cfg.init_hourglass, model)
+        return model
+
+    def _warn_about_recipe(self, fresh: bool) -> None:
+        cfg = self.config
+        if fresh and cfg.task != "hourglass" and cfg.release_hourglass_step > 0 and not cfg.init_hourglass \
+                and not cfg.init_generator:
+            self.notes.append(f"the landmark branch is frozen until iteration {cfg.release_hourglass_step} but no "
+                              "pretrained hourglass was given (--set init_hourglass=PATH); the official recipe "
+                              "starts from FB_HG_68_CelebA.pth")
+        if fresh and cfg.name == "official-dicgan" and not cfg.init_generator:
+            self.notes.append("official DICGAN fine-tunes a trained DIC generator (--set init_generator=PATH)")
+        for note in self.notes:
+            if self.dist.is_main:
+                warnings.warn(note, UserWarning, stacklevel=3)
+
+    # -- state ----------------------------------------------------------------------------------------------
+
+    def state_payload(self, metrics: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The full training checkpoint (see :mod:`dicmini.train.checkpoint`)."""
+        payload = model_payload(self.model, self.model_kind, self.model_config)
+        payload.update(
+            step=self.step,
+            train_config=config_to_dict(self.config),
+            optimizers={k: o.state_dict() for k, o in self.optimizers.items()},
+            schedulers={k: s.state_dict() for k, s in self.schedulers.items()},
+            scalers={k: s.state_dict() for k, s in self.scalers.items()},
+            rng=capture_rng_state(),
+            best=dict(self.best),
+            metrics=dict(metrics or {}),
+        )
+        if self.discriminator is not None:
+            payload["discriminator"] = cpu_state_dict(self.discriminator)
+        return payload
+
+    def _load_training_state(self, ckpt: Mapping[str, Any], source: Path) -> None:
+        if ckpt.get("kind") != self.model_kind:
+            raise ValueError(f"{source}: a {ckpt.get('kind')!r} checkpoint cannot resume a {self.config.task!r} run")
+        load_state_dict_strict(unwrap(self.model), ckpt["model"], str(source))
+        if self.discriminator is not None:
+            if "discriminator" not in ckpt:
+                raise ValueError(f"{source}: no discriminator state to resume a DICGAN run")
+            load_state_dict_strict(self.discriminator, ckpt["discriminator"], f"{source} (discriminator)")
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(ckpt["optimizers"][name])
+        for name, sched in self.schedulers.items():
+            sched.load_state_dict(ckpt["schedulers"][name])
+        for name, scaler in self.scalers.items():
+            state = ckpt.get("scalers", {}).get(name)
+            if state and scaler.is_enabled():
+                scaler.load_state_dict(state)
+        self.step = int(ckpt["step"])
+        self.best = dict(ckpt.get("best") or {})
+        self.last_checkpoint = source
+        restore_rng_state(ckpt["rng"])
+        self.log.truncate_after(self.step)
+
+    def save(self, name: str, metrics: Mapping[str, Any] | None = None) -> Path | None:
+        """Write ``out_dir/name`` atomically (rank 0 only); refuses to write non-finite weights."""
+        if not self.dist.is_main:
+            return None
+        for module in (self.model, self.discriminator):
+            if module is not None and not all_finite(module):
+                raise TrainingDiverged(f"refusing to write {self.out_dir / name}: the weights contain NaN/inf "
+                                       f"at iteration {self.step}; the last good checkpoint is "
+                                       f"{self.last_checkpoint or 'none'}")
+        return save_checkpoint(self.out_dir / name, self.state_payload(metrics))
+
+    # -- one iteration ----------------------------------------------------------------------------------
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.device.type == "cuda" and self.config.amp != "none":
+            dtype = torch.bfloat16 if self.config.amp == "bf16" else torch.float16
+            return torch.autocast("cuda", dtype=dtype)
+        return contextlib.nullcontext()
+
+    def _set_hourglass_trainable(self) -> None:
+        if self.config.task == "hourglass":
+            return
+        trainable = self.step >= self.config.release_hourglass_step
+        if trainable != self._hourglass_trainable:
+            unwrap(self.model).landmark_estimator.requires_grad_(trainable)
+            self._hourglass_trainable = trainable
+
+    def gan_active(self) -> bool:
+        """Whether this iteration uses the feature/GAN losses and updates D (after ``pixel_init``)."""
+        return self.discriminator is not None and self.step >= self.config.pixel_init
+
+    def _generator_loss(self, batch: Batch, gan: bool) -> tuple[Tensor, dict[str, float], Tensor]:
+        lr = batch["lr"].to(self.device, non_blocking=True)
+        hr = batch["hr"].to(self.device, non_blocking=True)
+        heat = batch["heatmaps"].to(self.device, non_blocking=True)
+        if self.config.task == "hourglass":
+            steps = run_hourglass(self.model, hr, self.config.num_steps)
+            loss = alignment_loss(steps, heat, self.config.align_kind, self.config.align_weight)
+            value = float(loss.detach())
+            return loss, {"align": value, "total": value}, steps[-1]
+        out = self.model(lr)
+        loss, terms = dic_generator_loss(
+            out, hr, heat, self.recipe, feature_net=self.feature_net if gan else None,
+            discriminator=self.discriminator if gan else None,
+            official_dicgan_pixel_quirk=self.config.official_dicgan_pixel_quirk)
+        return loss, terms, out.sr[-1]
+
+    def _reduce(self, logs: dict[str, float]) -> dict[str, float]:
+        """Mean of the log values over processes (the same keys on every rank)."""
+        if not self.dist.enabled:
+            return logs
+        keys = sorted(logs)
+        t = torch.tensor([logs[k] for k in keys], dtype=torch.float64, device=self.device)
+        ddp.all_reduce_mean(t, self.dist)
+        return dict(zip(keys, t.tolist()))
+
+    def _diverged(self, what: str, logs: Mapping[str, float]) -> TrainingDiverged:
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in logs.items())
+        record = {"type": "diverged", "step": self.step + 1, "what": what, **logs}
+        self.log.write(record)
+        return TrainingDiverged(
+            f"training diverged: non-finite {what} at iteration {self.step + 1} ({shown}); stopped before the "
+            f"optimiser step, nothing was written; last good checkpoint: {self.last_checkpoint or 'none yet'} "
+            "(try a lower --set lr=..., or amp=none)")
+
+    def _optimizer_step(self, name: str, module: nn.Module, logs: dict[str, float]) -> float:
+        """Average gradients over processes, check them, step optimiser ``name``; return the grad norm."""
+        opt, scaler = self.optimizers[name], self.scalers[name]
+        params = [p for p in module.parameters() if p.grad is not None]
+        ddp.average_gradients(params, self.dist)
+        scaler.unscale_(opt)
+        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad.float())
+                                                           for p in params]))) if params else 0.0
+        if not math.isfinite(norm) and not scaler.is_enabled():  # fp16: the scaler skips such steps itself
+            raise self._diverged(f"{name} gradient", {**logs, "grad_norm": norm})
+        scaler.step(opt)
+        scaler.update()
+        return norm
+
+    def train_step(self, micro_batches: Sequence[Batch]) -> dict[str, float]:
+        """One iteration on ``micro_batches`` (this process's ``accum_steps`` shards of the global batch).
+        Returns the logged values (process means): loss terms, ``total``, ``grad_norm``, ``d_loss``, ``lr``."""
+        cfg = self.config
+        self._set_hourglass_trainable()
+        gan = self.gan_active()
+        self.model.train()
+        n = len(micro_batches)
+
+        # generator step (D frozen)
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(False)
+        self.optimizers["generator"].zero_grad(set_to_none=True)
+        sums: dict[str, float] = {}
+        fakes: list[Tensor] = []
+        for batch in micro_batches:
+            with self._autocast():
+                loss, terms, sr_last = self._generator_loss(batch, gan)
+            self.scalers["generator"].scale(loss / n).backward()
+            for k, v in terms.items():
+                sums[k] = sums.get(k, 0.0) + v / n
+            if gan:
+                fakes.append(sr_last.detach())
+        logs = self._reduce(sums)
+        if not all(math.isfinite(v) for v in logs.values()):
+            raise self._diverged("loss", logs)
+        logs["grad_norm"] = self._optimizer_step("generator", self.model, logs)
+
+        # discriminator step(s) on the same batch and the SR of the generator step
+        if gan:
+            disc = self.discriminator
+            disc.requires_grad_(True)
+            for _ in range(cfg.disc_repeat):
+                self.optimizers["discriminator"].zero_grad(set_to_none=True)
+                d_sum = 0.0
+                for batch, fake in zip(micro_batches, fakes):
+                    hr = batch["hr"].to(self.device, non_blocking=True)
+                    with self._autocast():
+                        d_loss = gan_discriminator_loss(disc(hr), disc(fake))
+                    self.scalers["discriminator"].scale(d_loss / n).backward()
+                    d_sum += float(d_loss.detach()) / n
+                d_logs = self._reduce({"d_loss": d_sum})
+                if not math.isfinite(d_logs["d_loss"]):
+                    raise self._diverged("discriminator loss", {**logs, **d_logs})
+                d_logs["d_grad_norm"] = self._optimizer_step("discriminator", disc, {**logs, **d_logs})
+            logs.update(d_logs)
+
+        logs["lr"] = self.optimizers["generator"].param_groups[0]["lr"]
+        for sched in self.schedulers.values():
+            sched.step()
+        self.step += 1
+        return logs
+
+    # -- validation and the loop -------------------------------------------------------------------------
+
+    def validate(self) -> EvalResult:
+        """Per-step metrics on the validation set (run by rank 0)."""
+        cfg = self.config
+        model = unwrap(self.model)
+        batch = min(cfg.batch_size, 8)
+        if cfg.task == "hourglass":
+            return evaluate_hourglass(model, self.val_set, cfg.num_steps, batch_size=batch, device=self.device)
+        return evaluate(model, self.val_set, protocol=cfg.protocol, crop_border=cfg.crop_border, batch_size=batch,
+                        device=self.device, bicubic=False)
+
+    def _validate_and_keep_best(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {}
+        if self.dist.is_main:
+            result = self.validate()
+            metrics = result.to_dict()
+            if self.config.task == "hourglass":
+                name, value, better = "nme", result.nme[-1], lambda new, old: new < old
+            else:
+                name, value, better = "psnr", result.last_psnr, lambda new, old: new > old
+            self.log.write({"type": "val", "step": self.step, "protocol": result.protocol, "psnr": result.psnr,
+                            "ssim": result.ssim, "nme": result.nme, "num_images": result.num_images})
+            if math.isfinite(value) and (not self.best or better(value, self.best["value"])):
+                self.best = {"metric": f"last-step {name}", "value": value, "step": self.step}
+                self.save("best.pt", metrics)
+                self.log.write({"type": "best", "step": self.step, **self.best})
+        ddp.barrier(self.dist)
+        return metrics
+
+    def _batches(self, stop: int) -> Iterator[list[Batch]]:
+        cfg = self.config
+        sampler = IterationBatchSampler(len(self.train_set), cfg.batch_size, cfg.seed, self.step, stop,
+                                        rank=self.dist.rank, world_size=self.dist.world_size,
+                                        accum_steps=cfg.accum_steps)
+        loader = DataLoader(self.train_set, batch_sampler=sampler, num_workers=cfg.num_workers, collate_fn=collate,
+                            pin_memory=self.device.type == "cuda",
+                            generator=torch.Generator().manual_seed(cfg.seed))  # leaves the global RNG alone
+        it = iter(loader)
+        for _ in range(self.step, stop):
+            yield [next(it) for _ in range(cfg.accum_steps)]
+
+    def _time_up(self, started: float) -> bool:
+        limit = self.config.time_limit_minutes
+        if not limit:
+            return False
+        up = int(time.monotonic() - started >= 60.0 * limit)
+        return bool(ddp.broadcast_int(up, self.dist, self.device))
+
+    def fit(self, stop_at: int | None = None) -> dict[str, Any]:
+        """Train until ``config.iterations`` (or ``stop_at``, or the time limit); returns a summary.
+
+        Writes ``config.json``, appends to ``log.jsonl`` (a ``train`` record every ``log_every`` iterations, a
+        ``val`` record per validation), keeps ``best.pt`` and ``last.pt`` (also at the stop).
+        """
+        cfg = self.config
+        stop = cfg.iterations if stop_at is None else min(stop_at, cfg.iterations)
+        if self.dist.is_main:
+            import json
+
+            atomic_write(self.out_dir / "config.json",
+                         lambda tmp: tmp.write_text(json.dumps(config_to_dict(cfg), indent=2) + "\n"))
+            self.log.write({"type": "start", "step": self.step, "config": cfg.name, "task": cfg.task,
+                            "device": str(self.device), "world_size": self.dist.world_size, "seed": cfg.seed,
+                            "resumed_from": str(self.last_checkpoint) if self.last_checkpoint else None,
+                            "notes": self.notes})
+        started = time.monotonic()
+        reason = "completed" if stop == cfg.iterations else "stop_at"
+        bar = tqdm(total=stop, initial=self.step, desc=f"train {cfg.name}", dynamic_ncols=True,
+                   disable=not (cfg.progress and self.dist.is_main))
+        try:
+            for micro_batches in self._batches(stop):
+                logs = self.train_step(micro_batches)
+                bar.update(1)
+                bar.set_postfix(loss=f"{logs['total']:.4f}", refresh=False)
+                if self.step % cfg.log_every == 0 or self.step == 1:
+                    self.log.write({"type": "train", "step": self.step, **logs,
+                                    "elapsed_s": round(time.monotonic() - started, 3)})
+                metrics = None
+                if self.step % cfg.val_every == 0 or self.step == cfg.iterations:
+                    metrics = self._validate_and_keep_best()
+                time_up = self._time_up(started)
+                if self.step % cfg.ckpt_every == 0 or self.step == stop or time_up:
+                    path = self.save("last.pt", metrics)
+                    self.last_checkpoint = path or self.last_checkpoint
+                if time_up:
+                    reason = "time_limit"
+                    break
+        finally:
+            bar.close()
+        summary: dict[str, Any] = {"step": self.step, "stopped": reason, "out_dir": str(self.out_dir),
+                                   "last_checkpoint": str(self.out_dir / "last.pt"), "best": dict(self.best)}
+        if self.dist.enabled:
+            summary["replicas_identical"] = all(ddp.replicas_identical(m, self.dist)
+                                                for m in (self.model, self.discriminator) if m is not None)
+        if self.dist.is_main:
+            self.log.write({"type": "end", **summary, "world_size": self.dist.world_size})
+        return summary
