@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from . import course
 from .data import commands as data_commands
 
 EXIT_USAGE = 2
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="DIC face super-resolution (Ma et al., CVPR 2020): data, models, training, evaluation.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_commands.register(sub)
+    course.register(sub)
     return parser
 
 
