@@ -1,0 +1,23 @@
+"""Plotting helpers for the notebooks (pure functions: they return figures or arrays, never show).
+
+* :mod:`~dicmini.viz.images`  image rows and grids, landmark and heatmap overlays, power spectra
+"""
+
+from .images import (
+    COMPONENT_COLORS,
+    GROUP_COLORS,
+    as_display_image,
+    component_colors,
+    heatmap_overlay,
+    image_grid,
+    image_row,
+    landmark_colors,
+    overlay_landmarks,
+    radial_power_spectrum,
+    upsample_nearest,
+)
+
+__all__ = [
+    "COMPONENT_COLORS", "GROUP_COLORS", "as_display_image", "component_colors", "heatmap_overlay", "image_grid",
+    "image_row", "landmark_colors", "overlay_landmarks", "radial_power_spectrum", "upsample_nearest",
+]
