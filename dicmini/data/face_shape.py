@@ -214,16 +214,20 @@ class FaceShape:
         z = np.broadcast_to(np.asarray(z, dtype=np.float64), points.shape[:-1])
         cy, sy = np.cos(self.yaw), np.sin(self.yaw)
         cp, sp = np.cos(self.pitch), np.sin(self.pitch)
-        x1 = points[..., 0] * cy + z * sy
-        z1 = -points[..., 0] * sy + z * cy
-        y1 = points[..., 1] * cp - z1 * sp
-        return np.stack([x1, y1], axis=-1)
+        out = np.empty(points.shape)
+        out[..., 0] = points[..., 0] * cy + z * sy
+        z1 = z * cy - points[..., 0] * sy
+        out[..., 1] = points[..., 1] * cp - z1 * sp
+        return out
 
     def similarity(self, points2d: np.ndarray) -> np.ndarray:
         """In-plane rotation, scale and translation of (already yawed) face-frame points into pixels."""
-        c, s = np.cos(self.angle), np.sin(self.angle)
+        c, s = np.cos(self.angle) * self.scale, np.sin(self.angle) * self.scale
         x, y = points2d[..., 0], points2d[..., 1]
-        return np.stack([c * x - s * y, s * x + c * y], axis=-1) * self.scale + self.offset
+        out = np.empty(points2d.shape)
+        out[..., 0] = c * x - s * y + self.offset[0]
+        out[..., 1] = s * x + c * y + self.offset[1]
+        return out
 
     def project(self, points: np.ndarray, z: np.ndarray | float | None = None) -> np.ndarray:
         """Face-frame points (depth ``z``, default the head surface) -> output pixels."""

@@ -84,7 +84,11 @@ def _arc_interp(curve: np.ndarray, t: np.ndarray) -> np.ndarray:
     """Points at arc-length fractions ``t`` in [0, 1] along a polyline."""
     s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(curve, axis=0).T))])
     s /= max(s[-1], 1e-9)
-    return np.stack([np.interp(t, s, curve[:, 0]), np.interp(t, s, curve[:, 1])], axis=-1)
+    t = np.asarray(t, dtype=np.float64)
+    out = np.empty(t.shape + (2,))
+    out[..., 0] = np.interp(t, s, curve[:, 0])
+    out[..., 1] = np.interp(t, s, curve[:, 1])
+    return out
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -111,11 +115,18 @@ def _pick(rng: np.random.Generator, table: np.ndarray, p: np.ndarray | None = No
 
 
 def _mix(dst: np.ndarray, m: np.ndarray, colour, alpha: float = 1.0) -> None:
-    """In place: ``dst += (colour - dst) * alpha * m / 255`` (``m`` uint8, ``colour`` RGB or a field)."""
+    """In place: ``dst += (colour - dst) * alpha * m / 255``.
+
+    ``dst`` is a planar ``3 x h x w`` float32 array, ``m`` an ``h x w`` uint8 mask, ``colour`` an RGB
+    triple or a ``3 x h x w`` field.
+    """
     a = m.astype(np.float32)
     a *= np.float32(alpha / 255.0)
-    tmp = np.asarray(colour, dtype=np.float32) - dst
-    tmp *= a[..., None]
+    col = np.asarray(colour, dtype=np.float32)
+    if col.ndim == 1:
+        col = col[:, None, None]
+    tmp = col - dst
+    tmp *= a
     dst += tmp
 
 
@@ -126,12 +137,13 @@ def _mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------- painter
 class _Painter:
-    """A float32 RGB canvas in [0, 1] with ROI-limited mask drawing and compositing helpers."""
+    """A planar float32 RGB canvas (``3 x n x n``, values in [0, 1]) with ROI-limited mask drawing and
+    compositing helpers. Planar, because NumPy is slow on a trailing axis of length 3."""
 
     def __init__(self, shape: FaceShape, factor: int):
         self.shape, self.f = shape, factor
         self.n = shape.size * factor
-        self.img = np.empty((self.n, self.n, 3), dtype=np.float32)
+        self.img = np.empty((3, self.n, self.n), dtype=np.float32)
         self.u = shape.scale * factor  # hi-res pixels per face unit
         c, s = np.cos(shape.angle), np.sin(shape.angle)
         self.ex, self.ey = np.array([c, s]), np.array([-s, c])  # face x and y axes in the image
@@ -199,8 +211,8 @@ class _Painter:
         x0, y0 = max(x - pad, 0), max(y - pad, 0)
         x1, y1 = min(x + w + pad, m.shape[1]), min(y + h + pad, m.shape[0])
         sub = m[y0:y1, x0:x1]
-        if sigma > 4.0:
-            k = int(sigma // 2)
+        if sigma > 2.0:  # blur a 1/k-size copy: same look, a fraction of the cost
+            k = max(2, int(sigma // 1.5))
             small = cv2.resize(sub, (-(-(x1 - x0) // k), -(-(y1 - y0) // k)), interpolation=cv2.INTER_AREA)
             small = cv2.GaussianBlur(small, (0, 0), sigma / k)
             m[y0:y1, x0:x1] = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
@@ -213,17 +225,17 @@ class _Painter:
         x, y, w, h = cv2.boundingRect(m)
         if w == 0:
             return None
-        return (self.img[roi[1] + y:roi[1] + y + h, roi[0] + x:roi[0] + x + w], m[y:y + h, x:x + w],
+        return (self.img[:, roi[1] + y:roi[1] + y + h, roi[0] + x:roi[0] + x + w], m[y:y + h, x:x + w],
                 (slice(y, y + h), slice(x, x + w)))
 
     def blend(self, roi, m, colour, alpha=1.0):
-        """``img += (colour - img) * alpha * m / 255`` inside ``roi``; ``colour`` is RGB or an ROI field."""
+        """``img += (colour - img) * alpha * m / 255`` inside ``roi``; ``colour``: RGB or a 3 x ROI field."""
         sub = self._sub(roi, m)
         if sub is None:
             return
         view, ms, sl = sub
         col = np.asarray(colour, dtype=np.float32)
-        _mix(view, ms, col[sl] if col.ndim == 3 else col, alpha)
+        _mix(view, ms, col[:, sl[0], sl[1]] if col.ndim == 3 else col, alpha)
 
     def darken(self, roi, m, strength, tint=(1.0, 1.0, 1.0)):
         """Multiply by ``1 - strength * tint * m / 255`` inside ``roi``."""
@@ -233,7 +245,7 @@ class _Painter:
         view, ms, _ = sub
         a = ms.astype(np.float32)
         a *= np.float32(-strength / 255.0)
-        view *= 1.0 + a[..., None] * np.asarray(tint, dtype=np.float32)
+        view *= 1.0 + a[None] * np.asarray(tint, dtype=np.float32)[:, None, None]
 
     @property
     def angle_deg(self) -> float:
@@ -287,18 +299,18 @@ class _Face:
     # ---------------------------------------------------------------------------- background
     def background(self):
         P, r = self.P, self.rng
-        g = P.n // 2
+        g, gs = P.n // 2, 32  # shapes are drawn at half, the smooth base at 1/8 resolution
         grey = r.uniform(0.15, 0.85)
         c1 = grey + (r.random(3) - 0.5) * r.uniform(0.1, 0.9)
         c2 = c1 + (r.random(3) - 0.5) * r.uniform(0.1, 0.8)
         ang = r.uniform(0, 2 * np.pi)
-        ax = np.linspace(-0.5, 0.5, g, dtype=np.float32)
+        ax = np.linspace(-0.5, 0.5, gs, dtype=np.float32)
         ramp = np.clip(ax[None, :] * np.cos(ang) + ax[:, None] * np.sin(ang) + 0.5, 0, 1)
         low = c1.astype(np.float32) + (c2 - c1).astype(np.float32) * ramp[..., None]
         k = int(r.integers(2, 7))
-        blobs = cv2.resize(r.random((k, k, 3)).astype(np.float32), (g, g), interpolation=cv2.INTER_CUBIC)
+        blobs = cv2.resize(r.random((k, k, 3)).astype(np.float32), (gs, gs), interpolation=cv2.INTER_CUBIC)
         low += (blobs - 0.5) * np.float32(r.uniform(0.0, 0.5))
-        low8 = (np.clip(low, 0, 1) * 255).astype(np.uint8)
+        low8 = cv2.resize((np.clip(low, 0, 1) * 255).astype(np.uint8), (g, g), interpolation=cv2.INTER_LINEAR)
         for _ in range(int(r.integers(0, 7))):  # objects / bokeh
             col = tuple(int(v) for v in r.integers(0, 256, 3))
             c = (int(r.integers(0, g)), int(r.integers(0, g)))
@@ -310,16 +322,20 @@ class _Face:
         if r.random() < 0.5:
             cv2.GaussianBlur(low8, (0, 0), r.uniform(1.0, g / 20), dst=low8)
         full = cv2.resize(low8, (P.n, P.n), interpolation=cv2.INTER_LINEAR)
-        np.multiply(full, np.float32(1 / 255), out=P.img, casting="unsafe")
+        for c, plane in enumerate(cv2.split(full)):
+            np.multiply(plane, np.float32(1 / 255), out=P.img[c], casting="unsafe")
         kind = r.choice(4)
         if kind == 1:  # fine noise
             noise = r.integers(0, 256, (P.n, P.n), dtype=np.uint8).astype(np.float32)
-            P.img *= (1.0 + (noise - 127.5) * np.float32(r.uniform(0.05, 0.25) / 127.5))[..., None]
+            amp = r.uniform(0.05, 0.25) / 127.5
+            noise *= np.float32(amp)
+            noise += np.float32(1.0 - 127.5 * amp)
+            P.img *= noise
         elif kind == 2:  # stripes
             ang, freq = r.uniform(0, np.pi), r.uniform(0.04, 0.3)
             xs = np.arange(P.n, dtype=np.float32)
             ph = xs[None, :] * np.float32(np.cos(ang) * freq) + xs[:, None] * np.float32(np.sin(ang) * freq)
-            P.img *= (1.0 + np.float32(r.uniform(0.05, 0.2)) * np.sin(ph))[..., None]
+            P.img *= 1.0 + np.float32(r.uniform(0.05, 0.2)) * np.sin(ph)
 
     # ----------------------------------------------------------------------------------- hair
     def hair_geometry(self):
@@ -332,7 +348,7 @@ class _Face:
         self.style = style
         vx = {"short": r.uniform(1.04, 1.16), "medium": r.uniform(1.08, 1.3), "long": r.uniform(1.08, 1.35),
               "buzz": 1.02}[style]
-        vt = {"short": r.uniform(0.06, 0.25), "medium": r.uniform(0.1, 0.35), "long": r.uniform(0.08, 0.35),
+        vt = {"short": r.uniform(0.1, 0.28), "medium": r.uniform(0.14, 0.35), "long": r.uniform(0.12, 0.35),
               "buzz": 0.015}[style]
         bottom = {"short": jt + r.uniform(-0.1, 0.25), "medium": r.uniform(0.3, 1.1), "long": r.uniform(1.6, 4.0),
                   "buzz": jt - 0.05}[style]
@@ -349,7 +365,7 @@ class _Face:
 
         # hairline (front hair) from the image-left temple to the right one
         x = np.linspace(-1.0, 1.0, 27) * w * 0.99
-        brow_top = p["eye_y"] - p["brow_gap"] - p["brow_arch"]
+        brow_top = self.shape.frame_points[17:27, 1].min() - 0.3 * p["brow_thick"]  # top edge of the brows
         y_t = jt - r.uniform(0.08, 0.28)
         fringe = style in ("medium", "long") and r.random() < 0.35
         if fringe:
@@ -359,14 +375,15 @@ class _Face:
         y_c = max(y_c, jt - fh + 0.25)
         y = y_t + (y_c - y_t) * (1 - np.abs(x / w) ** r.uniform(1.5, 4.0))
         xp = r.uniform(-0.5, 0.5) * w
-        y -= r.uniform(0.0, 0.12) * np.exp(-(((x - xp) / 0.08) ** 2))
+        y -= r.uniform(0.0, 0.1) * np.exp(-(((x - xp) / 0.08) ** 2))  # a parting
+        y = np.maximum(y, jt - fh + 0.2)
         side_sign = r.choice([-1.0, 1.0])
         y += r.uniform(0.0, 0.3 if not fringe else 0.1) * np.clip((x - xp) * side_sign, 0, None)
-        if fringe:
-            y += r.uniform(-1, 1, len(x)) * 0.03 + (np.arange(len(x)) % 2) * r.uniform(0.0, 0.06)
+        if fringe:  # a ragged edge of locks
+            y -= r.uniform(0, 1, len(x)) * 0.03 + (np.arange(len(x)) % 2) * r.uniform(0.0, 0.06)
         elif self.male and r.random() < 0.25:
             y -= r.uniform(0.05, 0.2) * np.exp(-(((np.abs(x) - 0.55 * w) / 0.2) ** 2))
-        y = np.minimum(y, brow_top - 0.02)  # never over the brows
+        y = np.minimum(y, brow_top - 0.05)  # never over the brows
         self.hairline = np.stack([x, y], axis=1)
         self.part_x = xp
         # hairline L->R, then the outer arc, which runs R->L over the top
@@ -386,23 +403,30 @@ class _Face:
         dy = np.arange(y0, y1, dtype=np.float32) - np.float32(crown[1])
         theta = np.arctan2(dx[None, :], dy[:, None])
         rad = np.sqrt(dx[None, :] ** 2 + dy[:, None] ** 2)
-        wave = r.uniform(0.5, 2.5) if r.random() < 0.75 else r.uniform(3.0, 8.0)
-        lam = r.uniform(40.0, 120.0) * P.u / 80.0
-        theta += np.float32(wave * P.u / 80.0) * np.sin(rad * np.float32(2 * np.pi / lam) + np.float32(r.uniform(0, 6.3))) / np.maximum(rad, 20.0)
+        if r.random() < 0.3:  # wavy: strands displaced sideways by a sine along their length
+            amp, lam, ph = r.uniform(3.0, 8.0) * P.u / 80.0, r.uniform(40.0, 120.0) * P.u / 80.0, r.uniform(0, 6.3)
+            theta += np.float32(amp) * np.sin(rad * np.float32(2 * np.pi / lam) + np.float32(ph)) / np.maximum(rad, 20.0)
         nt = 1024
         fine = r.random(nt) ** r.uniform(0.7, 1.5)
         coarse = np.interp(np.arange(nt), np.linspace(0, nt, 41), np.r_[(c := r.random(40)), c[0]])
         table = (0.55 * fine + 0.45 * coarse).astype(np.float32)
         idx = (theta * np.float32(nt / (2 * np.pi) * r.uniform(0.5, 1.0))).astype(np.int32) & (nt - 1)
         s = table[idx]
+        contrast = r.uniform(0.5, 0.9)
+        s *= np.float32(contrast)
+        s += np.float32(1.0 - contrast / 2)
+        # a sheen band round the crown: a smooth bump in the distance from the crown
+        bump = (rad - np.float32(r.uniform(0.35, 0.8) * P.u)) * np.float32(1.0 / (0.2 * P.u))
+        np.square(bump, out=bump)
+        np.subtract(1.0, bump, out=bump)
+        np.maximum(bump, 0.0, out=bump)
+        bump *= np.float32(r.uniform(0.05, 0.35)) * s
         base = self.hair.astype(np.float32)
-        contrast = np.float32(r.uniform(0.5, 0.9))
-        field = base * (1.0 - contrast / 2 + contrast * s)[..., None]
-        # sheen band
-        r_sheen = np.float32(r.uniform(0.35, 0.8) * P.u)
-        sheen = np.exp(-((rad - r_sheen) / np.float32(0.12 * P.u)) ** 2) * np.float32(r.uniform(0.05, 0.3))
-        field += (sheen * (0.4 + s))[..., None] * (0.3 + base)
-        self.hair_tex = np.clip(field, 0, 1)
+        field = np.empty((3,) + s.shape, np.float32)
+        for c in range(3):
+            np.multiply(s, base[c], out=field[c])
+            field[c] += bump * np.float32(0.3 + base[c])
+        self.hair_tex = np.minimum(field, 1.0, out=field)
 
     def composite_hair(self, poly, alpha):
         P = self.P
@@ -412,19 +436,16 @@ class _Face:
         m = P.fill(P.mask(roi), roi, [P.proj(poly)])
         if self.style == "buzz":
             alpha *= 0.75
-        view = P.img[roi[1]:roi[3], roi[0]:roi[2]]
-        a = m.astype(np.float32) * np.float32(alpha / 255.0)
-        view += (self.hair_tex - view) * a[..., None]
+        P.blend(roi, m, self.hair_tex, alpha)
 
     def front_hair(self):
         P, r = self.P, self.rng
         if self.hair_roi is None:
             return
         roi = self.hair_roi
-        poly = P.proj(self.front_poly)
-        # soft shadow of the hair on the forehead
-        sh = P.fill(P.mask(roi), roi, [poly + P.fr(0.0, 0.05)])
-        P.blur(sh, 0.05 * P.u)
+        # soft shadow of the hair on the forehead, just under the hairline
+        sh = P.lines(P.mask(roi), roi, [P.proj(self.hairline) + P.fr(0.0, 0.02)], 0.08 * P.u)
+        P.blur(sh, 0.04 * P.u)
         P.darken(roi, sh, r.uniform(0.15, 0.4))
         self.composite_hair(self.front_poly, 1.0)
         # a few stray strands over the hairline
@@ -468,12 +489,14 @@ class _Face:
         if roi is not None:
             m = P.fill(P.mask(roi), roi, [poly])
             c = r.random(3) ** 1.3
-            view = P.img[roi[1]:roi[3], roi[0]:roi[2]]
-            col = np.broadcast_to(c.astype(np.float32), view.shape).copy()
-            if r.random() < 0.35:  # stripes / knit texture
+            if r.random() < 0.35:  # horizontal stripes
                 ys = np.arange(roi[1], roi[3], dtype=np.float32)
-                col *= (1.0 - np.float32(r.uniform(0.1, 0.5)) * (np.sin(ys * np.float32(r.uniform(0.15, 0.6))) > 0))[:, None, None]
-            P.blend(roi, m, col)
+                band = 1.0 - np.float32(r.uniform(0.1, 0.5)) * (np.sin(ys * np.float32(r.uniform(0.15, 0.6))) > 0)
+                col = np.empty((3, roi[3] - roi[1], roi[2] - roi[0]), np.float32)
+                col[:] = (c.astype(np.float32)[:, None] * band[None])[:, :, None]
+                P.blend(roi, m, col)
+            else:
+                P.blend(roi, m, c)
             folds = P.mask(roi)
             for _ in range(int(r.integers(1, 5))):
                 a = P.proj(np.array([[r.uniform(-2.5, 2.5), yc + 0.6], [r.uniform(-3, 3), yc + 2.5]]), 0.0)
@@ -483,8 +506,8 @@ class _Face:
 
     def ears(self):
         P, r, p = self.P, self.rng, self.p
-        if self.style == "long" and r.random() < 0.75:
-            return
+        if self.style == "long" or (self.style == "medium" and r.random() < 0.6):
+            return  # hidden under the hair
         w, jt = p["w"], p["jaw_top"]
         h, wd, y = r.uniform(0.3, 0.42), r.uniform(0.12, 0.18), jt + r.uniform(0.02, 0.16)
         col = self.skin * (self.ambient + 0.55 * (1 - self.ambient))
@@ -500,11 +523,9 @@ class _Face:
             inner = P.proj(np.stack([sgn * (w + 0.45 * wd + 0.5 * wd * np.cos(t)), y - 0.03 + 0.3 * h * np.sin(t)], 1),
                            -0.15)
             m = P.fill(P.mask(roi), roi, [inner])
-            P.blur(m, 0.02 * P.u)
+            P.lines(m, roi, [poly[2:16]], 0.015 * P.u, 180)
+            P.blur(m, 0.015 * P.u)
             P.darken(roi, m, 0.35)
-            rim = P.lines(P.mask(roi), roi, [poly[2:16]], 0.015 * P.u)
-            P.blur(rim, 0.01 * P.u)
-            P.darken(roi, rim, 0.25)
 
     # ----------------------------------------------------------------------------------- skin
     def skin_face(self):
@@ -535,11 +556,25 @@ class _Face:
         blush = r.uniform(0.0, 0.3) * (np.exp(-(((np.abs(u) - 0.55) / 0.2) ** 2 + ((v - 0.12) / 0.17) ** 2))
                                        + 0.6 * np.exp(-((u / 0.1) ** 2 + ((v - 0.1) / 0.1) ** 2)))
         albedo = albedo + (blush_col - albedo) * blush[..., None]
+        # eye sockets: soft shadows above and around the eyes (face-aligned ellipses)
+        lm = shape.to_frame(shape.landmarks)
+        socket = np.zeros_like(u)
+        for a, b in ((36, 42), (42, 48)):
+            c = lm[a:b].mean(0)
+            ew = np.hypot(*(lm[a + 3] - lm[a]))
+            c = c + (0.05 * ew * np.sign(c[0] - lm[27, 0]), -0.2 * ew)
+            socket += np.exp(-(((u - c[0]) / (0.85 * ew)) ** 2 + ((v - c[1]) / (0.5 * ew)) ** 2))
+        albedo *= 1.0 - r.uniform(0.12, 0.3) * socket[..., None] * np.array([1.0, 1.1, 1.0])
         low = (albedo * shade[..., None] + spec[..., None]).astype(np.float32)
-        full = cv2.resize(low, (gw * 4, gh * 4), interpolation=cv2.INTER_LINEAR)[:roi[3] - roi[1], :roi[2] - roi[0]]
-        pores = r.integers(0, 256, full.shape[:2], dtype=np.uint8)
-        cv2.GaussianBlur(pores, (0, 0), 0.35 * f, dst=pores)  # ~0.35 output px: pore-sized grain
-        full *= (1.0 + (pores.astype(np.float32) - 127.5) * np.float32(r.uniform(0.04, 0.12) / 127.5))[..., None]
+        h, w = roi[3] - roi[1], roi[2] - roi[0]
+        big = cv2.resize(low, (gw * 4, gh * 4), interpolation=cv2.INTER_LINEAR)
+        pores = r.integers(0, 256, (h, w), dtype=np.uint8).astype(np.float32)  # pixel-scale grain
+        amp = r.uniform(0.015, 0.05) / 127.5
+        pores *= np.float32(amp)
+        pores += np.float32(1.0 - 127.5 * amp)
+        full = np.empty((3, h, w), np.float32)
+        for c, plane in enumerate(cv2.split(big)):
+            np.multiply(plane[:h, :w], pores, out=full[c])
         self.face_mask = P.fill(P.mask(roi), roi, [pts])
         P.blend(roi, self.face_mask, full)
 
@@ -575,9 +610,9 @@ class _Face:
             P.blur(m, 0.06 * P.u)
             dots = r.integers(0, 256, m.shape, dtype=np.uint8)
             dens = r.uniform(0.3, 1.0)
-            tex = (dots > 255 * (1 - 0.3 * dens)).astype(np.float32) * 0.75 + 0.25 * dens
+            tex = (dots > 255 * (1 - 0.35 * dens)).astype(np.float32) * 0.8 + 0.2 * dens
             dark = (m.astype(np.float32) * tex).astype(np.uint8)
-            P.darken(rr, dark, r.uniform(0.1, 0.3), (0.9, 1.0, 1.05))
+            P.blend(rr, dark, self.brow_col * 0.6, r.uniform(0.25, 0.6))
 
     # ----------------------------------------------------------------------------------- nose
     def nose(self):
@@ -607,15 +642,13 @@ class _Face:
             c = 0.5 * L[a] + 0.5 * L[b] + P.fr(0, -0.024)
             P.ellipse(sharp, roi, c, (0.55 * nw * u * r.uniform(0.35, 0.55) / 0.45, 0.02 * u),
                       P.angle_deg - sgn * r.uniform(5, 25), 255)
-        P.blur(sharp, 0.01 * u)
-        P.darken(roi, sharp, r.uniform(0.45, 0.7), (0.9, 1.0, 1.0))
-        crease = P.mask(roi)
-        for sgn, a in ((-1, 31), (1, 35)):
+        crease = int(255 * r.uniform(0.15, 0.35))
+        for sgn, a in ((-1, 31), (1, 35)):  # alar creases
             c = L[a] + P.fr(-sgn * 0.04, -0.055)
             start, end = (110, 240) if sgn < 0 else (-60, 70)
-            P.ellipse(crease, roi, c, (0.045 * u, 0.06 * u), P.angle_deg, 255, 1, start, end)
-        P.blur(crease, 0.012 * u)
-        P.darken(roi, crease, r.uniform(0.1, 0.25))
+            P.ellipse(sharp, roi, c, (0.045 * u, 0.06 * u), P.angle_deg, crease, 1, start, end)
+        P.blur(sharp, 0.01 * u)
+        P.darken(roi, sharp, r.uniform(0.45, 0.7), (0.9, 1.0, 1.0))
 
     # ------------------------------------------------------------------------------------ eyes
     def eye(self, idx):
@@ -631,24 +664,9 @@ class _Face:
         up_dir = P.fr(0, -1) / u
         out_dir = _unit(outer - inner)
         lit = self.lit(centre)
-        # socket shadow
-        roi = P.roi(outline, 1.0 * ew)
+        roi = P.roi(outline, 0.5 * ew)
         if roi is None:
             return
-        soft = P.mask(roi)
-        P.ellipse(soft, roi, centre + up_dir * 0.2 * ew - out_dir * 0.05 * ew, (0.72 * ew, 0.42 * ew), P.angle_deg, 255)
-        P.blur(soft, 0.18 * ew)
-        P.darken(roi, soft, r.uniform(0.12, 0.3), (1.0, 1.1, 1.0))
-        # lid crease and lower lid line
-        roi = P.roi(outline, 0.5 * ew)
-        sharp = P.mask(roi)
-        t = np.linspace(0, 1, len(upper))
-        crease_h = r.uniform(0.18, 0.4) * ew
-        crease = upper + up_dir * crease_h * (0.3 + 0.7 * np.sin(np.pi * t) ** 0.7)[:, None]
-        P.lines(sharp, roi, [crease[2:-1]], max(1.0, 0.012 * u), 180)
-        P.lines(sharp, roi, [lower], 1, 110)
-        P.blur(sharp, 0.01 * u)
-        P.darken(roi, sharp, r.uniform(0.25, 0.45))
         # the eyeball, composed in a small layer: sclera, iris, pupil, lid shadow, caruncle, highlight
         er = P.roi(outline, 2)
         eye_m = P.fill(P.mask(er), er, [outline])
@@ -656,12 +674,12 @@ class _Face:
         ys = np.arange(er[1], er[3], dtype=np.float32)[:, None] - np.float32(centre[1])
         d2 = np.minimum((xs**2 + ys**2) * np.float32(4.0 / ew**2), 1.0)
         sclera = (np.array([0.95, 0.92, 0.89]) * r.uniform(0.8, 0.98) * (0.55 + 0.45 * lit)).astype(np.float32)
-        layer = sclera * (1.0 - 0.3 * d2)[..., None]
+        layer = sclera[:, None, None] * (1.0 - 0.3 * d2)[None]
         ri = ew * r.uniform(0.2, 0.25)
         gaze = P.fr(r.normal(0, 0.03), r.normal(0, 0.01)) / u * ew
         ic = centre + gaze + up_dir * 0.05 * ew
         iris_col = self.iris * (0.6 + 0.4 * lit)
-        iris = np.empty(layer.shape, np.uint8)
+        iris = np.empty(layer.shape[1:] + (3,), np.uint8)
         iris[:] = np.clip(iris_col * 255, 0, 255).astype(np.uint8)
         c = P.loc(ic[None], er)[0]
         cc = (int(c[0]), int(c[1]))
@@ -680,7 +698,7 @@ class _Face:
         cv2.circle(iris, cc, int(rp * _ONE), (8, 7, 7), -1, _AA, _SHIFT)
         im = P.mask(er)
         cv2.circle(im, cc, int(ri * _ONE), 255, -1, _AA, _SHIFT)
-        _mix(layer, im, iris.astype(np.float32) * np.float32(1 / 255))
+        _mix(layer, im, iris.transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 255))
         sh = P.lines(P.mask(er), er, [upper], 0.15 * ew)  # shadow of the upper lid
         P.blur(sh, 0.06 * ew)
         _mix(layer, sh, (0.0, 0.0, 0.0), r.uniform(0.3, 0.55))
@@ -693,12 +711,17 @@ class _Face:
         cv2.circle(spec, (int(q[0]), int(q[1])), int(max(0.45 * P.f, 0.2 * ri) * _ONE), 255, -1, _AA, _SHIFT)
         _mix(layer, spec, (1.0, 1.0, 1.0), r.uniform(0.7, 0.95))
         P.blend(er, eye_m, layer)
-        # eyelid margin (thicker towards the outer corner) and lashes
+        # lid crease, lower lid line, eyelid margin (thicker towards the outer corner) and lashes
+        t = np.linspace(0, 1, len(upper))
+        m = P.mask(roi)
+        crease = upper + up_dir * r.uniform(0.18, 0.4) * ew * (0.3 + 0.7 * np.sin(np.pi * t) ** 0.7)[:, None]
+        P.lines(m, roi, [crease[2:-1]], max(1.0, 0.012 * u), int(255 * r.uniform(0.2, 0.4)))
+        P.lines(m, roi, [lower], 1, int(255 * r.uniform(0.2, 0.35)))
         t_out = t if left else 1.0 - t
         thick = r.uniform(0.012, 0.03) * u * (1.0 - 0.6 * t_out)
         margin = np.concatenate([upper, (upper + up_dir * thick[:, None])[::-1]])
         dark = np.array([0.05, 0.04, 0.035]) * (0.7 + 0.3 * lit)
-        m = P.fill(P.mask(roi), roi, [margin], 230)
+        P.fill(m, roi, [margin], 230)
         n = int(r.integers(10, 24))
         tl = np.sort(r.uniform(0.02, 0.98, n) ** 0.8)  # from the outer corner, denser there
         roots = _arc_interp(upper if left else upper[::-1], tl)
@@ -793,8 +816,8 @@ class _Face:
                 P.blend(roi, teeth_m, np.array([0.93, 0.9, 0.83]) * r.uniform(0.75, 1.0) * lit)
                 gaps = P.mask(roi)
                 xs = np.arange(-4, 5) * 0.055 * u
-                segs = [np.stack([(L[62] + L[51]) / 2 * 0 + ui[len(ui) // 2] + P.fr(1, 0) / u * x,
-                                  ui[len(ui) // 2] + P.fr(1, 0) / u * x + down * ht]) for x in xs]
+                mid = ui[len(ui) // 2]
+                segs = [np.stack([mid + P.fr(1, 0) / u * x, mid + P.fr(1, 0) / u * x + down * ht]) for x in xs]
                 P.lines(gaps, roi, segs, 1, 200)
                 P.darken(roi, _mul(gaps, teeth_m), 0.3)
         # lower-lip highlight, lip creases, vermilion border
@@ -804,38 +827,36 @@ class _Face:
         P.blur(light, 0.03 * u)
         P.blend(roi, _mul(light, lo_m), np.minimum(lip * 1.5 + 0.1, 1),
                 r.uniform(0.2, 0.5))
-        cr = P.mask(roi)
+        vb = P.lines(P.mask(roi), roi, [uo[3:-3] + P.fr(0, -0.012)], 1)
+        P.blur(vb, 0.6)
+        P.blend(roi, vb, np.minimum(self.skin * 1.3 + 0.1, 1), r.uniform(0.1, 0.3))
+        dark = P.mask(roi)  # vertical lip creases and the line between the lips
+        crease = int(255 * r.uniform(0.15, 0.35))
         for outer, inner_c in ((uo, ui), (lo, li)):  # both pairs run in the same direction
             k = int(r.integers(6, 14))
             tt = r.uniform(0.15, 0.85, k)
             a, b = _arc_interp(outer, tt), _arc_interp(inner_c, tt)
             f = r.uniform(0.3, 0.8, (k, 1))
-            P.lines(cr, roi, np.stack([a + (b - a) * 0.1, a + (b - a) * f], 1), 1, 255)
-        both = np.maximum(up_m, lo_m)
-        P.darken(roi, _mul(cr, both), r.uniform(0.1, 0.25))
-        vb = P.lines(P.mask(roi), roi, [uo[3:-3] + P.fr(0, -0.012)], 1)
-        P.blur(vb, 0.6)
-        P.blend(roi, vb, np.minimum(self.skin * 1.3 + 0.1, 1), r.uniform(0.1, 0.3))
-        line = P.lines(P.mask(roi), roi, [ui], max(1.0, 0.014 * u))
-        P.blend(roi, line, lip * 0.3, 0.85)
+            P.lines(dark, roi, np.stack([a + (b - a) * 0.1, a + (b - a) * f], 1), 1, crease)
+        P.lines(dark, roi, [ui], max(1.0, 0.014 * u), 215)
+        P.blend(roi, dark, lip * 0.3)
 
 
 # ------------------------------------------------------------------------------------------- public
 def _finish(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Area downsample, camera colour cast / exposure / light fall-off, sensor noise, gamma -> uint8."""
-    if img.shape[0] != size:
-        img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+    planes = [cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) if p.shape[0] != size else p.copy()
+              for p in img]  # exact f x f box average per plane
     gains = (1.0 + rng.normal(0.0, 0.05, 3)) * rng.uniform(0.85, 1.15)
     ang, slope = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.35)
     ax = np.linspace(-0.5, 0.5, size, dtype=np.float32)
     ramp = 1.0 + np.float32(slope) * (ax[None, :] * np.float32(np.cos(ang)) + ax[:, None] * np.float32(np.sin(ang)))
-    img *= ramp[..., None] * gains.astype(np.float32)
-    noise = rng.integers(0, 256, img.shape, dtype=np.uint8).astype(np.float32)
-    img *= np.float32(255.0)
-    img += (noise - np.float32(127.5)) * np.float32(rng.uniform(0.0, 0.035))
-    img += np.float32(0.5)
-    np.clip(img, 0, 255, out=img)
-    out = img.astype(np.uint8)
+    out = cv2.merge([p * (ramp * np.float32(255.0 * g)) for p, g in zip(planes, gains)])
+    noise = rng.integers(0, 256, out.shape, dtype=np.uint8).astype(np.float32)
+    amp = rng.uniform(0.0, 0.035)
+    out += noise * np.float32(amp) + np.float32(0.5 - 127.5 * amp)
+    np.clip(out, 0, 255, out=out)
+    out = out.astype(np.uint8)
     gamma = rng.uniform(0.8, 1.2)
     lut = np.clip((np.arange(256) / 255.0) ** gamma * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return cv2.LUT(out, lut)
