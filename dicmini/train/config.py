@@ -7,8 +7,9 @@ GAN warm-up, discriminator updates, seed, validation interval) and §4.2 (loss w
 Named recipes (:data:`CONFIGS`):
 
 ``tiny``
-    dicmini's CPU recipe: small widths on synthetic faces, Kaiming init, Adam 1e-3, batch 4, 3,000 iterations.
-    Its numbers are plain fields meant to be tuned with measurements.
+    dicmini's CPU recipe: small widths on synthetic faces, Kaiming init of the SR branch (``kaiming-sr``: there
+    is no pretrained hourglass), Adam 1e-3, batch 4, 3,000 iterations. Its numbers are plain fields meant
+    to be tuned with measurements.
 ``official-celeba``
     Official DIC (``SRLandmarkSolver``, CelebA): Kaiming-normal init, hourglass from a pretrained
     ``FB_HG_68_CelebA.pth`` (``init_hourglass``), frozen until iteration 2,000; Adam 1e-4; ×0.5 at
@@ -30,7 +31,8 @@ Named recipes (:data:`CONFIGS`):
 ``hourglass``
     Pre-training of the landmark branch alone (``FeedbackHourglass`` on HR images -> GT heatmaps, MSE),
     the role of the official pretrained ``FB_HG_68_CelebA.pth`` whose training recipe is not published:
-    a dicmini recipe. Start a DIC run from it with ``--set init_hourglass=runs/hourglass/best.pt``.
+    a dicmini recipe (PyTorch default init: a Kaiming-initialised hourglass overflows, see
+    :mod:`dicmini.train.init`). Start a DIC run from it with ``--set init_hourglass=runs/hourglass/best.pt``.
 """
 
 from __future__ import annotations
@@ -210,7 +212,7 @@ def _tiny() -> TrainConfig:
     return TrainConfig(
         name="tiny", task="dic", data="synthetic", train_size=4000, val_size=16,
         mid_channels=16, num_blocks=2, hg_mid_channels=32, num_steps=4, upscale_factor=4, num_fusion_blocks=7,
-        init="kaiming", lr=1e-3, milestones=(1500, 2500), gamma=0.5, iterations=3000, batch_size=4,
+        init="kaiming-sr", lr=1e-3, milestones=(1500, 2500), gamma=0.5, iterations=3000, batch_size=4,
         align_kind="mse", align_weight=0.1, release_hourglass_step=0,
         val_every=500, ckpt_every=500, log_every=50, seed=0)
 
@@ -258,7 +260,7 @@ def _mmagic_dicgan() -> TrainConfig:
 def _hourglass() -> TrainConfig:
     return TrainConfig(
         name="hourglass", task="hourglass", data="synthetic", hg_mid_channels=256, hg_num_keypoints=68,
-        num_steps=4, init="kaiming", lr=1e-4, milestones=(20_000, 40_000), gamma=0.5, iterations=60_000,
+        num_steps=4, init="default", lr=1e-4, milestones=(20_000, 40_000), gamma=0.5, iterations=60_000,
         batch_size=8, align_kind="mse", align_weight=1.0, val_every=2000, ckpt_every=2000, seed=0)
 
 
@@ -274,9 +276,9 @@ CONFIGS: dict[str, Callable[[], TrainConfig]] = {
 }
 
 
-def _suggest(word: str, choices: Iterable[str]) -> str:
+def _suggest(word: str, choices: Iterable[str], listing: str = "") -> str:
     close = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(close)}?" if close else ""
+    return f"; did you mean {', '.join(close)}?" if close else listing
 
 
 def get_config(name: str) -> TrainConfig:
@@ -289,6 +291,7 @@ def get_config(name: str) -> TrainConfig:
 
 # -- typed --set parsing ------------------------------------------------------------------------------------
 
+_KEYS_HINT = " (`dicmini train --print-config` shows every key)"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _NONE = {"none", "null"}
@@ -334,7 +337,7 @@ def parse_value(key: str, text: str) -> Any:
     """
     hints = _field_types()
     if key not in hints:
-        raise ValueError(f"--set: unknown config key {key!r}{_suggest(key, hints)}")
+        raise ValueError(f"--set: unknown config key {key!r}{_suggest(key, hints, _KEYS_HINT)}")
     kind = hints[key]
     origin = typing.get_origin(kind)
     if origin in (types.UnionType, typing.Union):
@@ -362,7 +365,7 @@ def apply_overrides(config: TrainConfig, overrides: Iterable[str] | Mapping[str,
         hints = _field_types()
         for key, value in overrides.items():
             if key not in hints:
-                raise ValueError(f"--set: unknown config key {key!r}{_suggest(key, hints)}")
+                raise ValueError(f"--set: unknown config key {key!r}{_suggest(key, hints, _KEYS_HINT)}")
             changes[key] = parse_value(key, value) if isinstance(value, str) else value
     else:
         for item in overrides:

@@ -73,7 +73,7 @@ class EvalResult:
     def markdown(self) -> str:
         """A markdown table with a header line naming the protocol and the number of images."""
         lines = [f"{self.num_images} images; PSNR (dB) / SSIM protocol `{self.protocol}`: {PROTOCOLS[self.protocol]}; "
-                 f"crop {self.crop_border}; NME: mean point error / outer-eye-corner distance (heatmap soft-argmax)",
+                 f"crop_border={self.crop_border}; NME: mean point error / outer-eye-corner distance (heatmap soft-argmax)",
                  "",
                  "| | PSNR (dB) | SSIM | NME |", "|---|---|---|---|"]
         lines += [f"| {r} | {p} | {s} | {n} |" for r, p, s, n in self.rows()]
