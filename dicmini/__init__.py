@@ -10,3 +10,12 @@ Sub-packages (see README, "Architecture"):
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Lazy top-level exports (keeps ``import dicmini`` light): ``dicmini.super_resolve``."""
+    if name == "super_resolve":
+        from .train.inference import super_resolve
+
+        return super_resolve
+    raise AttributeError(f"module 'dicmini' has no attribute {name!r}")
