@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from . import course
 from .data import commands as data_commands
+from .faces import commands as faces_commands
 from .train import commands as train_commands
 
 EXIT_USAGE = 2
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="DIC face super-resolution (Ma et al., CVPR 2020): data, models, training, evaluation.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_commands.register(sub)
+    faces_commands.register(sub)
     course.register(sub)
     train_commands.register(sub)
     return parser

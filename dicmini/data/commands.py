@@ -1,4 +1,5 @@
-"""``dicmini data ...``: make synthetic face folders and look at any prepared folder."""
+"""``dicmini data ...``: make synthetic face folders, prepare folders from photos (``prepare``, in
+:mod:`dicmini.faces.commands`) and look at any prepared folder."""
 
 from __future__ import annotations
 
@@ -101,3 +102,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--zoom", type=int, default=2)
     show.add_argument("--size", type=int, default=128)
     show.set_defaults(run=run_show)
+
+    from ..faces.commands import register_prepare  # dicmini data prepare: real photos (dicmini[faces])
+
+    register_prepare(data_sub)
