@@ -93,6 +93,10 @@ def test_heatmap_overlay_arithmetic():
         viz.heatmap_overlay(image, np.zeros((1, 3, 3)))
     with pytest.raises(ValueError):
         viz.heatmap_overlay(image, maps, alpha=2.0)
+    smooth = viz.heatmap_overlay(image, maps, colors=[(1.0, 0.0, 0.0), (0.0, 1.0, 0.0)], alpha=0.5,
+                                 resample="bilinear")
+    assert smooth.shape == (8, 8, 3) and np.isclose(smooth[0, 0, 0], 0.5) and smooth[7, 7].max() == 0.0
+    assert 0.0 < smooth[3, 3, 0] < 0.5  # smooth fall-off instead of a hard block edge
 
 
 def test_radial_power_spectrum():

@@ -168,17 +168,20 @@ def overlay_landmarks(ax, points, groups: bool = True, size: float = 10.0, numbe
 
 
 def heatmap_overlay(image, maps, colors: Sequence[tuple[float, float, float]] | None = None,
-                    alpha: float = 0.7) -> np.ndarray:
+                    alpha: float = 0.7, resample: str = "nearest") -> np.ndarray:
     """Blend ``K`` maps onto an image as coloured overlays: returns float ``H x W x 3`` in [0, 1].
 
     ``image``: uint8 (or [0, 255] float) ``H x W x 3``; ``maps``: ``K x h x w`` (array or tensor) with
     ``H, W`` multiples of ``h, w`` (e.g. 5 component maps at 32 x 32 on a 128 x 128 face). Each map is
-    clipped at 0, divided by its own maximum and enlarged by pixel repetition, then composited in order:
+    clipped at 0, divided by its own maximum and enlarged (``resample="nearest"``: pixel repetition, shows
+    the grid; ``"bilinear"``: smooth, ``align_corners=False``), then composited in order:
     ``out = out * (1 - a_k) + a_k * color_k`` with ``a_k = alpha * map_k``. ``colors`` defaults to
     :func:`component_colors`.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha: expected a value in [0, 1], got {alpha}")
+    if resample not in ("nearest", "bilinear"):
+        raise ValueError(f"resample: expected 'nearest' or 'bilinear', got {resample!r}")
     base = as_display_image(image)
     if base.ndim != 3:
         raise ValueError("image: expected an RGB image")
@@ -202,7 +205,13 @@ def heatmap_overlay(image, maps, colors: Sequence[tuple[float, float, float]] | 
         peak = m.max()
         if peak <= 0:
             continue
-        a = alpha * upsample_nearest(m / peak, H // h)[..., None]
+        m = m / peak
+        if resample == "nearest":
+            big = upsample_nearest(m, H // h)
+        else:
+            big = torch.nn.functional.interpolate(torch.from_numpy(m)[None, None], size=(H, W), mode="bilinear",
+                                                  align_corners=False)[0, 0].numpy()
+        a = alpha * np.clip(big, 0.0, 1.0)[..., None]
         out = out * (1.0 - a) + a * np.asarray(c, dtype=np.float64)
     return np.clip(out, 0.0, 1.0)
 
