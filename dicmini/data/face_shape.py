@@ -248,11 +248,16 @@ def sample_shape(rng: np.random.Generator, size: int = 128) -> FaceShape:
 
     Pose: in-plane rotation within +-25 degrees (most faces within ~10), a mild yaw (+-18 degrees) and
     pitch (+-8), a face about 54-72 % of the image wide, centred like a CelebA-style crop. The 68
-    landmarks always stay at least ``2 %`` of the image (and 1 px) away from the border.
+    landmarks always stay at least ``3.5 %`` of the image away from its border.
+
+    Placement is computed in continuous image coordinates proportional to ``size`` (the image spans
+    ``[0, size]``) and shifted by half a pixel into the pixel-centre convention at the end, so the same
+    ``rng`` state gives the same face at every size: ``x_64 = (x_128 + 0.5) / 2 - 0.5``.
     """
     left, right = sample_params(rng)
     frame = build_shape(left, right)
     frame = frame + rng.normal(0.0, 0.004, frame.shape)  # tiny per-point irregularity
+    frame[[67, 66, 65], 1] = np.maximum(frame[[67, 66, 65], 1], frame[[61, 62, 63], 1])  # lips never cross
     z = landmark_depth(frame)
 
     yaw = np.deg2rad(float(np.clip(rng.normal(0.0, 7.0), -18.0, 18.0)))
@@ -268,8 +273,8 @@ def sample_shape(rng: np.random.Generator, size: int = 128) -> FaceShape:
     shape = FaceShape(landmarks=np.zeros((NUM_LANDMARKS, 2)), frame_points=frame, params=left, size=size,
                       yaw=yaw, pitch=pitch, angle=angle, scale=scale, offset=np.zeros(2))
     rel = shape.similarity(shape.rotate3d(frame, z))  # posed about the origin
-    margin = max(1.0, 0.02 * size)
-    room = (size - 1) - 2 * margin
+    margin = 0.035 * size
+    room = size - 2 * margin
     extent = rel.max(axis=0) - rel.min(axis=0)
     if extent.max() > room:  # shrink rare, very large faces so that they fit
         shrink = room / extent.max()
@@ -278,7 +283,7 @@ def sample_shape(rng: np.random.Generator, size: int = 128) -> FaceShape:
         extent *= shrink
     lo, hi = rel.min(axis=0), rel.max(axis=0)
     centre = np.array([0.5, 0.56]) * size + jitter - (lo + hi) / 2  # where the origin goes
-    offset = np.clip(centre, margin - lo, (size - 1 - margin) - hi)
+    offset = np.clip(centre, margin - lo, (size - margin) - hi) - 0.5  # continuous -> pixel centres
     shape.offset = offset
     shape.landmarks = rel + offset
     return shape

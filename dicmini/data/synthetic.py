@@ -106,7 +106,7 @@ _DYED = 8  # hair colours from this index on are dyed (brows stay natural)
 _IRIS = np.array([[0.30, 0.17, 0.08], [0.16, 0.09, 0.05], [0.42, 0.32, 0.14], [0.28, 0.42, 0.24],
                   [0.30, 0.46, 0.66], [0.45, 0.50, 0.55]])
 _IRIS_P = np.array([0.3, 0.3, 0.12, 0.08, 0.13, 0.07])
-_LIPSTICK = np.array([[0.70, 0.08, 0.12], [0.86, 0.42, 0.50], [0.45, 0.12, 0.22], [0.76, 0.50, 0.44]])
+_LIPSTICK = np.array([[0.70, 0.08, 0.12], [0.86, 0.38, 0.48], [0.45, 0.12, 0.22], [0.88, 0.42, 0.36]])
 
 
 def _pick(rng: np.random.Generator, table: np.ndarray, p: np.ndarray | None = None, jitter: float = 0.05):
@@ -269,13 +269,17 @@ class _Face:
         k = r.choice(len(_HAIR), p=_HAIR_P)
         self.hair = np.clip(_HAIR[k] * (1.0 + r.normal(0.0, 0.08, 3)), 0.0, 1.0)
         natural = self.hair if k < _DYED else _HAIR[1]
-        self.brow_col = natural if natural.mean() < 0.5 else natural * 0.5 + 0.05
+        brow = natural if natural.mean() < 0.5 else natural * 0.5 + 0.05
+        self.brow_col = np.minimum(brow, self.skin * 0.55)  # brows are always darker than the skin
         self.iris = _pick(r, _IRIS, _IRIS_P, 0.1)
         lx, ly = r.normal(0.0, 0.45), r.normal(-0.25, 0.3)
         light = np.array([lx, ly, r.uniform(0.7, 1.3)])
         self.light = light / np.linalg.norm(light)
         self.ambient = r.uniform(0.3, 0.55)
         self.male = r.random() < 0.5
+        # per-pixel noise (whose amount depends on the size) comes from its own stream, so that the
+        # same seed draws the same face at every output size
+        self.noise = np.random.default_rng(int(r.integers(0, 2**63)))
 
     # ---------------------------------------------------------------------------------- main
     def render(self) -> np.ndarray:
@@ -326,13 +330,13 @@ class _Face:
             np.multiply(plane, np.float32(1 / 255), out=P.img[c], casting="unsafe")
         kind = r.choice(4)
         if kind == 1:  # fine noise
-            noise = r.integers(0, 256, (P.n, P.n), dtype=np.uint8).astype(np.float32)
+            noise = self.noise.integers(0, 256, (P.n, P.n), dtype=np.uint8).astype(np.float32)
             amp = r.uniform(0.05, 0.25) / 127.5
             noise *= np.float32(amp)
             noise += np.float32(1.0 - 127.5 * amp)
             P.img *= noise
         elif kind == 2:  # stripes
-            ang, freq = r.uniform(0, np.pi), r.uniform(0.04, 0.3)
+            ang, freq = r.uniform(0, np.pi), r.uniform(0.04, 0.3) * 256 / P.n
             xs = np.arange(P.n, dtype=np.float32)
             ph = xs[None, :] * np.float32(np.cos(ang) * freq) + xs[:, None] * np.float32(np.sin(ang) * freq)
             P.img *= 1.0 + np.float32(r.uniform(0.05, 0.2)) * np.sin(ph)
@@ -568,7 +572,7 @@ class _Face:
         low = (albedo * shade[..., None] + spec[..., None]).astype(np.float32)
         h, w = roi[3] - roi[1], roi[2] - roi[0]
         big = cv2.resize(low, (gw * 4, gh * 4), interpolation=cv2.INTER_LINEAR)
-        pores = r.integers(0, 256, (h, w), dtype=np.uint8).astype(np.float32)  # pixel-scale grain
+        pores = self.noise.integers(0, 256, (h, w), dtype=np.uint8).astype(np.float32)  # pixel-scale grain
         amp = r.uniform(0.015, 0.05) / 127.5
         pores *= np.float32(amp)
         pores += np.float32(1.0 - 127.5 * amp)
@@ -608,7 +612,7 @@ class _Face:
             rr = P.roi(region, 2)
             m = P.fill(P.mask(rr), rr, [region])
             P.blur(m, 0.06 * P.u)
-            dots = r.integers(0, 256, m.shape, dtype=np.uint8)
+            dots = self.noise.integers(0, 256, m.shape, dtype=np.uint8)
             dens = r.uniform(0.3, 1.0)
             tex = (dots > 255 * (1 - 0.35 * dens)).astype(np.float32) * 0.8 + 0.2 * dens
             dark = (m.astype(np.float32) * tex).astype(np.uint8)
@@ -756,9 +760,9 @@ class _Face:
         col = self.brow_col * r.uniform(0.6, 1.0) * (0.6 + 0.4 * self.lit(c[len(c) // 2]))
         base = P.fill(P.mask(roi), roi, [band])
         P.blur(base, 0.25 * T)
-        P.blend(roi, base, col, r.uniform(0.2, 0.5))
+        P.blend(roi, base, col, r.uniform(0.3, 0.6))
         length = np.sum(np.hypot(*np.diff(c, axis=0).T))
-        n = int(np.clip(r.uniform(1.2, 2.6) * length * T / 10.0, 20, 400))
+        n = int(np.clip(r.uniform(1.5, 3.2) * (length / u) * (T / u) * 700.0, 25, 450))
         ts = r.uniform(0, 1, n) ** 0.8
         s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(c, axis=0).T))])
         s /= s[-1]
@@ -794,10 +798,12 @@ class _Face:
         P.blur(soft, 0.04 * u)
         P.darken(roi, soft, r.uniform(0.15, 0.35))
         # lip colour
-        lip = self.skin * np.array([0.8, 0.56, 0.56]) + np.array([0.1, 0.0, 0.02])
+        lip = self.skin * np.array([0.8, 0.5, 0.52]) + np.array([0.12, 0.0, 0.02])
         lip = lip * r.uniform(0.85, 1.1) * (1 + r.normal(0, 0.04, 3))
         if not self.male and r.random() < 0.3:
             lip = _pick(r, _LIPSTICK, None, 0.08) * (0.7 + 0.3 * self.skin.mean() / 0.7)
+        luma = np.array([0.299, 0.587, 0.114])
+        lip = lip * min(1.0, 0.85 * (self.skin @ luma) / max(lip @ luma, 1e-3))  # lips a little darker than skin
         lip = np.clip(lip * (0.5 + 0.5 * lit), 0, 1)
         up_m = P.fill(P.mask(roi), roi, [np.concatenate([uo, ui[::-1]])])
         lo_m = P.fill(P.mask(roi), roi, [np.concatenate([lo, li[::-1]])])
@@ -843,7 +849,7 @@ class _Face:
 
 
 # ------------------------------------------------------------------------------------------- public
-def _finish(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+def _finish(img: np.ndarray, size: int, rng: np.random.Generator, noise_rng: np.random.Generator) -> np.ndarray:
     """Area downsample, camera colour cast / exposure / light fall-off, sensor noise, gamma -> uint8."""
     planes = [cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) if p.shape[0] != size else p.copy()
               for p in img]  # exact f x f box average per plane
@@ -852,12 +858,11 @@ def _finish(img: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     ax = np.linspace(-0.5, 0.5, size, dtype=np.float32)
     ramp = 1.0 + np.float32(slope) * (ax[None, :] * np.float32(np.cos(ang)) + ax[:, None] * np.float32(np.sin(ang)))
     out = cv2.merge([p * (ramp * np.float32(255.0 * g)) for p, g in zip(planes, gains)])
-    noise = rng.integers(0, 256, out.shape, dtype=np.uint8).astype(np.float32)
-    amp = rng.uniform(0.0, 0.035)
+    amp, gamma = rng.uniform(0.0, 0.035), rng.uniform(0.8, 1.2)
+    noise = noise_rng.integers(0, 256, out.shape, dtype=np.uint8).astype(np.float32)
     out += noise * np.float32(amp) + np.float32(0.5 - 127.5 * amp)
     np.clip(out, 0, 255, out=out)
     out = out.astype(np.uint8)
-    gamma = rng.uniform(0.8, 1.2)
     lut = np.clip((np.arange(256) / 255.0) ** gamma * 255.0 + 0.5, 0, 255).astype(np.uint8)
     return cv2.LUT(out, lut)
 
@@ -885,7 +890,7 @@ def render_face(seed: int, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     shape = sample_shape(rng, size)
     face = _Face(shape, rng, supersampling_factor(size))
-    image = _finish(face.render(), size, rng)
+    image = _finish(face.render(), size, rng, face.noise)
     points = shape.landmarks.astype(np.float32)
     assert points.shape == (NUM_LANDMARKS, 2)
     return image, points
