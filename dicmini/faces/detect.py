@@ -131,17 +131,18 @@ def detect_landmarks(image: np.ndarray, box: tuple[float, float, float, float]) 
     return _shape_points(shape)
 
 
-def detect_faces(image: np.ndarray, upsample: int = 1, landmarks: bool = True) -> list[Face]:
+def detect_faces(image: np.ndarray, upsample: int = 1, landmarks: bool = True, stop_early: bool = True) -> list[Face]:
     """All faces of the first upsampling level in ``0 .. upsample`` that finds any, best score first,
     each with its 68 landmarks (``landmarks=False`` skips the shape predictor: ``Face.landmarks`` is then
-    an empty array)."""
+    an empty array). ``stop_early=False`` runs the detector once, at level ``upsample`` only (it finds
+    the large faces too, plus the small ones, and more false positives)."""
     if upsample < 0:
         raise ValueError(f"upsample: expected >= 0, got {upsample}")
     dlib = import_dlib()
     img = as_rgb(image)
     detector = face_detector()
     predictor = shape_predictor() if landmarks else None
-    for level in range(upsample + 1):
+    for level in range(0 if stop_early else upsample, upsample + 1):
         rects, scores, _ = detector.run(img, level, 0.0)
         if len(rects):
             break

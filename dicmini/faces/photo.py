@@ -112,8 +112,9 @@ def sr_photo_file(in_path: str | os.PathLike, out_path: str | os.PathLike, check
     from ..data.degrade import bicubic_upsample
     from ..train.inference import load_model
     from ..utils import atomic_write
-    from .detect import read_photo
+    from .detect import import_dlib, read_photo
 
+    import_dlib()  # the one-line hint before anything else when the extra is missing
     out_path = os.fspath(out_path)
     fmt = Image.registered_extensions().get(os.path.splitext(out_path)[1].lower())
     if fmt is None:
