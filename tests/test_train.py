@@ -180,7 +180,8 @@ def test_dicgan_warm_up_and_frozen_discriminator_during_generator_step(tmp_path)
 
 
 def test_frozen_hourglass_still_passes_gradients_to_the_sr_branch(tmp_path):
-    trainer = Trainer(tiny(release_hourglass_step=1, pixel_weight=0.0), tmp_path)
+    with pytest.warns(UserWarning, match="frozen until iteration 1 but no pretrained hourglass"):
+        trainer = Trainer(tiny(release_hourglass_step=1, pixel_weight=0.0), tmp_path)
     model = trainer.model
     batch = fixed_batch(trainer)
     hg0 = {k: v.clone() for k, v in model.landmark_estimator.state_dict().items()}
@@ -200,9 +201,11 @@ def test_gradient_accumulation_matches_the_full_batch(tmp_path):
     one.fit(stop_at=1)
     two = Trainer(tiny(batch_size=2, accum_steps=2), tmp_path / "b")
     two.fit(stop_at=1)
-    a, b = one.model.state_dict(), two.model.state_dict()
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], atol=1e-6, rtol=1e-5)
+    # the gradients of the step (left in .grad) are the full-batch gradients up to float rounding
+    grads = [(p.grad, q.grad) for p, q in zip(one.model.parameters(), two.model.parameters())]
+    assert all(g is not None for pair in grads for g in pair)
+    flat1, flat2 = (torch.cat([pair[i].reshape(-1) for pair in grads]) for i in (0, 1))
+    torch.testing.assert_close(flat1, flat2, atol=1e-5 * flat1.abs().max().item(), rtol=1e-4)
 
 
 def test_hourglass_pretraining_and_init_hourglass(tmp_path):
@@ -248,3 +251,22 @@ def test_resume_refuses_a_model_only_checkpoint(tmp_path):
                                                                  upscale_factor=2, num_fusion_blocks=1))
     with pytest.raises(ValueError, match="without training state"):
         Trainer.from_checkpoint(path)
+
+
+def test_gradient_checkpointing_switch_gives_the_same_step(tmp_path):
+    plain = Trainer(tiny(), tmp_path / "a")
+    ckpt = Trainer(tiny(gradient_checkpointing=True), tmp_path / "b")
+    assert ckpt.model.gradient_checkpointing and not plain.model.gradient_checkpointing
+    batch = fixed_batch(plain)
+    assert plain.train_step([batch])["total"] == pytest.approx(ckpt.train_step([batch])["total"], rel=1e-6)
+    for key, value in plain.model.state_dict().items():
+        torch.testing.assert_close(value, ckpt.model.state_dict()[key], atol=1e-6, rtol=1e-5)
+
+
+def test_official_dicgan_pixel_quirk_reaches_the_loss(tmp_path):
+    trainer = Trainer(tiny(official_dicgan_pixel_quirk=True), tmp_path)
+    batch = fixed_batch(trainer)
+    with torch.no_grad():
+        sr_last = trainer.model(batch["lr"]).sr[-1]
+    expected = 4 * torch.nn.functional.l1_loss(sr_last, batch["hr"]).item()  # num_steps * L1(SR_last, HR)
+    assert trainer.train_step([batch])["pixel"] == pytest.approx(expected, rel=1e-5)

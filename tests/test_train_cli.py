@@ -144,3 +144,15 @@ def test_demo_with_a_tiny_checkpoint(tmp_path, capsys, monkeypatch, tiny_checkpo
     assert figure.format == "PNG" and figure.width > figure.height  # 2 rows x 7 columns
     assert "| step 4 |" in (out / "metrics.md").read_text()
     assert json.loads((out / "metrics.json").read_text())["num_images"] == 2
+
+
+def test_diverged_training_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
+    import dicmini.train.trainer as trainer_module
+
+    def nan_loss(*args, **kwargs):
+        return torch.tensor(float("nan"), requires_grad=True), {"total": float("nan")}
+
+    monkeypatch.setattr(trainer_module, "dic_generator_loss", nan_loss)
+    assert main(["train", *TINY_SET, "--set", "iterations=2", "--out", str(tmp_path), "--quiet"]) == 1
+    one_line_error(capsys, "non-finite loss at iteration 1")
+    assert not (tmp_path / "last.pt").exists()

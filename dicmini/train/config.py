@@ -200,6 +200,9 @@ class TrainConfig:
             raise ValueError(f"config seed: expected >= 0 or None, got {self.seed}")
         if self.time_limit_minutes < 0:
             raise ValueError(f"config time_limit_minutes: expected >= 0, got {self.time_limit_minutes}")
+        if self.hg_num_keypoints != 68:
+            raise ValueError(f"config hg_num_keypoints: the training data has 68 landmark heatmaps, got "
+                             f"{self.hg_num_keypoints}")
         if self.task == "hourglass" and (self.init_hourglass or self.init_generator):
             raise ValueError("config init_hourglass / init_generator: not used by the 'hourglass' task "
                              "(it trains the landmark branch alone)")

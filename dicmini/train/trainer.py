@@ -125,7 +125,7 @@ class Trainer:
             if module is not None:
                 ddp.broadcast_module(module, self.dist)
         if checkpoint is not None:
-            self._load_training_state(checkpoint, Path(resume))
+            self._load_training_state(checkpoint, Path(resume) if resume is not None else Path("<checkpoint>"))
         self._warn_about_recipe(checkpoint is None)
 
     # -- construction --------------------------------------------------------------------------------------
@@ -346,8 +346,12 @@ class Trainer:
             logs.update(d_logs)
 
         logs["lr"] = self.optimizers["generator"].param_groups[0]["lr"]
-        for sched in self.schedulers.values():
-            sched.step()
+        with warnings.catch_warnings():
+            # the schedule counts iterations, also those without a D update (warm-up) or with a step skipped
+            # by the fp16 scaler; PyTorch's "scheduler before optimizer" warning does not apply
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+            for sched in self.schedulers.values():
+                sched.step()
         self.step += 1
         return logs
 
