@@ -94,7 +94,7 @@ def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
     lr = np.stack([resize(extract(img, b), LR_SIZE) for b in boxes])
     sr = super_resolve(lr, model, device=device)
     h, w = img.shape[:2]
-    out = img.copy() if zoom == 1 else np.asarray(Image.fromarray(img).resize((w * zoom, h * zoom), Image.BICUBIC))
+    out = img.copy() if zoom == 1 else np.array(Image.fromarray(img).resize((w * zoom, h * zoom), Image.BICUBIC))
     out = np.ascontiguousarray(out)
     results = []
     for face, box, lr_i, sr_i in zip(faces, boxes, lr, sr):
