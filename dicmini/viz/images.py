@@ -169,14 +169,14 @@ def overlay_landmarks(ax, points, groups: bool = True, size: float = 10.0, numbe
 
 def heatmap_overlay(image, maps, colors: Sequence[tuple[float, float, float]] | None = None,
                     alpha: float = 0.7, resample: str = "nearest") -> np.ndarray:
-    """Blend ``K`` maps onto an image as coloured overlays: returns float ``H x W x 3`` in [0, 1].
+    """Blend ``K`` maps onto an image as coloured overlays: returns a uint8 ``H x W x 3`` image.
 
     ``image``: uint8 (or [0, 255] float) ``H x W x 3``; ``maps``: ``K x h x w`` (array or tensor) with
     ``H, W`` multiples of ``h, w`` (e.g. 5 component maps at 32 x 32 on a 128 x 128 face). Each map is
     clipped at 0, divided by its own maximum and enlarged (``resample="nearest"``: pixel repetition, shows
     the grid; ``"bilinear"``: smooth, ``align_corners=False``), then composited in order:
     ``out = out * (1 - a_k) + a_k * color_k`` with ``a_k = alpha * map_k``. ``colors`` defaults to
-    :func:`component_colors`.
+    :func:`component_colors`. The blend is computed in [0, 1] floats and rounded to uint8 at the end.
     """
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha: expected a value in [0, 1], got {alpha}")
@@ -213,7 +213,7 @@ def heatmap_overlay(image, maps, colors: Sequence[tuple[float, float, float]] | 
                                                   align_corners=False)[0, 0].numpy()
         a = alpha * np.clip(big, 0.0, 1.0)[..., None]
         out = out * (1.0 - a) + a * np.asarray(c, dtype=np.float64)
-    return np.clip(out, 0.0, 1.0)
+    return np.clip(np.rint(out * 255.0), 0, 255).astype(np.uint8)
 
 
 def radial_power_spectrum(image) -> tuple[np.ndarray, np.ndarray]:
