@@ -17,6 +17,7 @@ bit for bit, in every call and process (on one machine and library build).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import cv2
@@ -55,7 +56,7 @@ def is_held_out(seed: int) -> bool:
 # ------------------------------------------------------------------------------------------ geometry
 def _fix(points: np.ndarray) -> np.ndarray:
     """Float pixel coordinates -> OpenCV fixed point (``shift=_SHIFT``)."""
-    return np.round(np.asarray(points, dtype=np.float64) * _ONE).astype(np.int32)
+    return np.rint(np.multiply(points, _ONE)).astype(np.int32)
 
 
 def _catmull_basis(n: int) -> np.ndarray:
@@ -92,7 +93,7 @@ def _arc_interp(curve: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+    return v / np.maximum(np.sqrt(np.square(v).sum(axis=-1, keepdims=True)), 1e-9)
 
 
 # ------------------------------------------------------------------------------------------- colours
@@ -107,6 +108,28 @@ _IRIS = np.array([[0.30, 0.17, 0.08], [0.16, 0.09, 0.05], [0.42, 0.32, 0.14], [0
                   [0.30, 0.46, 0.66], [0.45, 0.50, 0.55]])
 _IRIS_P = np.array([0.3, 0.3, 0.12, 0.08, 0.13, 0.07])
 _LIPSTICK = np.array([[0.70, 0.08, 0.12], [0.86, 0.38, 0.48], [0.45, 0.12, 0.22], [0.88, 0.42, 0.36]])
+
+
+_GRAIN_SIZE = 1024
+_GRAIN: list[np.ndarray] = []
+
+
+def _grain_texture() -> np.ndarray:
+    """A fixed ``1024 x 1024`` field of uniform noise in [-1, 1) (made once; random crops give grain)."""
+    if not _GRAIN:
+        g = np.random.default_rng(0x5EED).integers(0, 256, (_GRAIN_SIZE, _GRAIN_SIZE), dtype=np.uint8)
+        _GRAIN.append((g.astype(np.float32) - np.float32(127.5)) * np.float32(1 / 127.5))
+    return _GRAIN[0]
+
+
+def _grain(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """An ``h x w`` crop of the grain texture at a random offset (tiled for very large canvases)."""
+    tex = _grain_texture()
+    if h > _GRAIN_SIZE or w > _GRAIN_SIZE:
+        tex = np.tile(tex, (-(-h // _GRAIN_SIZE) + 1, -(-w // _GRAIN_SIZE) + 1))
+    y0 = int(rng.integers(0, tex.shape[0] - h + 1))
+    x0 = int(rng.integers(0, tex.shape[1] - w + 1))
+    return tex[y0:y0 + h, x0:x0 + w]
 
 
 def _pick(rng: np.random.Generator, table: np.ndarray, p: np.ndarray | None = None, jitter: float = 0.05):
@@ -145,8 +168,9 @@ class _Painter:
         self.n = shape.size * factor
         self.img = np.empty((3, self.n, self.n), dtype=np.float32)
         self.u = shape.scale * factor  # hi-res pixels per face unit
-        c, s = np.cos(shape.angle), np.sin(shape.angle)
+        c, s = float(np.cos(shape.angle)), float(np.sin(shape.angle))
         self.ex, self.ey = np.array([c, s]), np.array([-s, c])  # face x and y axes in the image
+        self._c, self._s = c * self.u, s * self.u
         self.L = self.hi(shape.landmarks)
 
     def hi(self, points: np.ndarray) -> np.ndarray:
@@ -159,14 +183,13 @@ class _Painter:
 
     def fr(self, dx: float, dy: float) -> np.ndarray:
         """A face-frame offset (face units) as a canvas pixel vector."""
-        return (dx * self.ex + dy * self.ey) * self.u
+        return np.array([dx * self._c - dy * self._s, dx * self._s + dy * self._c])
 
     def roi(self, points: np.ndarray, pad: float):
         p = np.asarray(points).reshape(-1, 2)
-        x0 = max(int(np.floor(p[:, 0].min() - pad)), 0)
-        y0 = max(int(np.floor(p[:, 1].min() - pad)), 0)
-        x1 = min(int(np.ceil(p[:, 0].max() + pad)) + 1, self.n)
-        y1 = min(int(np.ceil(p[:, 1].max() + pad)) + 1, self.n)
+        (lx, ly), (hx, hy) = p.min(axis=0).tolist(), p.max(axis=0).tolist()
+        x0, y0 = max(math.floor(lx - pad), 0), max(math.floor(ly - pad), 0)
+        x1, y1 = min(math.ceil(hx + pad) + 1, self.n), min(math.ceil(hy + pad) + 1, self.n)
         if x1 - x0 < 2 or y1 - y0 < 2:
             return None
         return x0, y0, x1, y1
@@ -177,7 +200,10 @@ class _Painter:
 
     @staticmethod
     def loc(points: np.ndarray, roi) -> np.ndarray:
-        return _fix(np.asarray(points) - (roi[0], roi[1]))
+        """Canvas points -> fixed-point coordinates relative to ``roi``."""
+        p = np.multiply(points, _ONE)
+        p -= (roi[0] * _ONE, roi[1] * _ONE)
+        return np.rint(p).astype(np.int32)
 
     def fill(self, m, roi, polys, value=255):
         cv2.fillPoly(m, [self.loc(p, roi) for p in polys], int(value), _AA, _SHIFT)
@@ -277,8 +303,8 @@ class _Face:
         self.light = light / np.linalg.norm(light)
         self.ambient = r.uniform(0.3, 0.55)
         self.male = r.random() < 0.5
-        # per-pixel noise (whose amount depends on the size) comes from its own stream, so that the
-        # same seed draws the same face at every output size
+        # grain offsets come from their own stream, so that the same seed draws the same face at
+        # every output size
         self.noise = np.random.default_rng(int(r.integers(0, 2**63)))
 
     # ---------------------------------------------------------------------------------- main
@@ -330,10 +356,8 @@ class _Face:
             np.multiply(plane, np.float32(1 / 255), out=P.img[c], casting="unsafe")
         kind = r.choice(4)
         if kind == 1:  # fine noise
-            noise = self.noise.integers(0, 256, (P.n, P.n), dtype=np.uint8).astype(np.float32)
-            amp = r.uniform(0.05, 0.25) / 127.5
-            noise *= np.float32(amp)
-            noise += np.float32(1.0 - 127.5 * amp)
+            noise = _grain(self.noise, P.n, P.n) * np.float32(r.uniform(0.05, 0.25))
+            noise += np.float32(1.0)
             P.img *= noise
         elif kind == 2:  # stripes
             ang, freq = r.uniform(0, np.pi), r.uniform(0.04, 0.3) * 256 / P.n
@@ -572,10 +596,8 @@ class _Face:
         low = (albedo * shade[..., None] + spec[..., None]).astype(np.float32)
         h, w = roi[3] - roi[1], roi[2] - roi[0]
         big = cv2.resize(low, (gw * 4, gh * 4), interpolation=cv2.INTER_LINEAR)
-        pores = self.noise.integers(0, 256, (h, w), dtype=np.uint8).astype(np.float32)  # pixel-scale grain
-        amp = r.uniform(0.015, 0.05) / 127.5
-        pores *= np.float32(amp)
-        pores += np.float32(1.0 - 127.5 * amp)
+        pores = _grain(self.noise, h, w) * np.float32(r.uniform(0.015, 0.05))  # pixel-scale grain
+        pores += np.float32(1.0)
         full = np.empty((3, h, w), np.float32)
         for c, plane in enumerate(cv2.split(big)):
             np.multiply(plane[:h, :w], pores, out=full[c])
@@ -585,8 +607,10 @@ class _Face:
     def lit(self, point: np.ndarray) -> float:
         """The face shading factor near canvas ``point`` (for flat-coloured features)."""
         gh, gw = self.shade_low.shape
-        i = np.round((np.asarray(point) - (self.face_roi[0], self.face_roi[1]) - 1.5) / 4).astype(int)
-        return float(self.shade_low[np.clip(i[1], 0, gh - 1), np.clip(i[0], 0, gw - 1)])
+        x, y = float(point[0]), float(point[1])
+        i = min(max(round((x - self.face_roi[0] - 1.5) / 4), 0), gw - 1)
+        j = min(max(round((y - self.face_roi[1] - 1.5) / 4), 0), gh - 1)
+        return float(self.shade_low[j, i])
 
     def skin_marks(self):
         P, r = self.P, self.rng
@@ -612,9 +636,8 @@ class _Face:
             rr = P.roi(region, 2)
             m = P.fill(P.mask(rr), rr, [region])
             P.blur(m, 0.06 * P.u)
-            dots = self.noise.integers(0, 256, m.shape, dtype=np.uint8)
             dens = r.uniform(0.3, 1.0)
-            tex = (dots > 255 * (1 - 0.35 * dens)).astype(np.float32) * 0.8 + 0.2 * dens
+            tex = (_grain(self.noise, *m.shape) > 1 - 0.7 * dens).astype(np.float32) * 0.8 + 0.2 * dens
             dark = (m.astype(np.float32) * tex).astype(np.uint8)
             P.blend(rr, dark, self.brow_col * 0.6, r.uniform(0.25, 0.6))
 
@@ -687,16 +710,14 @@ class _Face:
         iris[:] = np.clip(iris_col * 255, 0, 255).astype(np.uint8)
         c = P.loc(ic[None], er)[0]
         cc = (int(c[0]), int(c[1]))
-        rp = ri * r.uniform(0.3, 0.48)
+        rp = ri * r.uniform(0.36, 0.5)
         nf = int(r.integers(14, 30))
         ang = np.linspace(0, 2 * np.pi, nf, endpoint=False) + r.uniform(0, 1, nf) * 0.2
         dirs = np.stack([np.cos(ang), np.sin(ang)], 1)
         segs = P.loc(np.stack([ic + dirs * rp * 1.1, ic + dirs * ri * r.uniform(0.6, 0.95, (nf, 1))], 1), er)
-        tone = r.integers(0, 3, nf)
-        for k, gain in enumerate((0.55, 1.2, 1.7)):
-            if np.any(tone == k):
-                cv2.polylines(iris, list(segs[tone == k]), False, np.clip(iris_col * gain * 255, 0, 255).tolist(), 1,
-                              _AA, _SHIFT)
+        for k, gain in enumerate((0.55, 1.2, 1.7)):  # fibres in three tones
+            cv2.polylines(iris, list(segs[k::3]), False, np.clip(iris_col * gain * 255, 0, 255).tolist(), 1, _AA,
+                          _SHIFT)
         cv2.circle(iris, cc, int(ri * 0.95 * _ONE), (iris_col * 0.35 * 255).tolist(), max(1, int(0.16 * ri)), _AA,
                    _SHIFT)
         cv2.circle(iris, cc, int(rp * _ONE), (8, 7, 7), -1, _AA, _SHIFT)
@@ -857,10 +878,11 @@ def _finish(img: np.ndarray, size: int, rng: np.random.Generator, noise_rng: np.
     ang, slope = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.35)
     ax = np.linspace(-0.5, 0.5, size, dtype=np.float32)
     ramp = 1.0 + np.float32(slope) * (ax[None, :] * np.float32(np.cos(ang)) + ax[:, None] * np.float32(np.sin(ang)))
-    out = cv2.merge([p * (ramp * np.float32(255.0 * g)) for p, g in zip(planes, gains)])
-    amp, gamma = rng.uniform(0.0, 0.035), rng.uniform(0.8, 1.2)
-    noise = noise_rng.integers(0, 256, out.shape, dtype=np.uint8).astype(np.float32)
-    out += noise * np.float32(amp) + np.float32(0.5 - 127.5 * amp)
+    amp, gamma = rng.uniform(0.0, 0.035) * 127.5, rng.uniform(0.8, 1.2)
+    for p, g in zip(planes, gains):
+        p *= ramp * np.float32(255.0 * g)
+        p += _grain(noise_rng, size, size) * np.float32(amp) + np.float32(0.5)  # sensor noise, then rounding
+    out = cv2.merge(planes)
     np.clip(out, 0, 255, out=out)
     out = out.astype(np.uint8)
     lut = np.clip((np.arange(256) / 255.0) ** gamma * 255.0 + 0.5, 0, 255).astype(np.uint8)
