@@ -220,6 +220,7 @@ class _Painter:
 
     def ellipse(self, m, roi, centre, axes, angle_deg, value=255, thickness=-1, start=0.0, end=360.0):
         c = self.loc(np.asarray(centre)[None], roi)[0]
+        axes = (float(axes[0]), float(axes[1]))
         ax = np.round(np.maximum(np.asarray(axes, dtype=np.float64), 0.5) * _ONE).astype(np.int32)
         cv2.ellipse(m, (int(c[0]), int(c[1])), (int(ax[0]), int(ax[1])), float(angle_deg), float(start), float(end),
                     int(value), int(thickness), _AA, _SHIFT)
@@ -318,10 +319,8 @@ class _Face:
         self.skin_face()
         self.skin_marks()
         self.nose()
-        for idx in ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47)):
-            self.eye(idx)
-        self.brow(self.P.L[17:22])
-        self.brow(self.P.L[26:21:-1])
+        self.eyes()
+        self.brows()
         self.mouth()
         self.front_hair()
         return self.P.img
@@ -351,9 +350,9 @@ class _Face:
                 cv2.rectangle(low8, c, (int(c[0] + d[0]), int(c[1] + d[1])), col, -1, _AA)
         if r.random() < 0.5:
             cv2.GaussianBlur(low8, (0, 0), r.uniform(1.0, g / 20), dst=low8)
-        full = cv2.resize(low8, (P.n, P.n), interpolation=cv2.INTER_LINEAR)
-        for c, plane in enumerate(cv2.split(full)):
-            np.multiply(plane, np.float32(1 / 255), out=P.img[c], casting="unsafe")
+        for c, plane in enumerate(cv2.split(low8)):  # planes: cv2.split of a large image is slow
+            full = cv2.resize(plane, (P.n, P.n), interpolation=cv2.INTER_LINEAR)
+            np.multiply(full, np.float32(1 / 255), out=P.img[c], casting="unsafe")
         kind = r.choice(4)
         if kind == 1:  # fine noise
             noise = _grain(self.noise, P.n, P.n) * np.float32(r.uniform(0.05, 0.25))
@@ -595,12 +594,12 @@ class _Face:
         albedo *= 1.0 - r.uniform(0.12, 0.3) * socket[..., None] * np.array([1.0, 1.1, 1.0])
         low = (albedo * shade[..., None] + spec[..., None]).astype(np.float32)
         h, w = roi[3] - roi[1], roi[2] - roi[0]
-        big = cv2.resize(low, (gw * 4, gh * 4), interpolation=cv2.INTER_LINEAR)
         pores = _grain(self.noise, h, w) * np.float32(r.uniform(0.015, 0.05))  # pixel-scale grain
         pores += np.float32(1.0)
         full = np.empty((3, h, w), np.float32)
-        for c, plane in enumerate(cv2.split(big)):
-            np.multiply(plane[:h, :w], pores, out=full[c])
+        for c, plane in enumerate(cv2.split(low)):
+            big = cv2.resize(plane, (gw * 4, gh * 4), interpolation=cv2.INTER_LINEAR)
+            np.multiply(big[:h, :w], pores, out=full[c])
         self.face_mask = P.fill(P.mask(roi), roi, [pts])
         P.blend(roi, self.face_mask, full)
 
@@ -678,125 +677,141 @@ class _Face:
         P.darken(roi, sharp, r.uniform(0.45, 0.7), (0.9, 1.0, 1.0))
 
     # ------------------------------------------------------------------------------------ eyes
-    def eye(self, idx):
+    def eyes(self):
+        """Both eyes in one pass: sclera, iris with fibres, pupil, highlight, lids, crease and lashes."""
         P, r, u = self.P, self.rng, self.P.u
-        E = P.L[list(idx)]
-        upper = _curve(E[[0, 1, 2, 3]], 8)
-        lower = _curve(E[[3, 4, 5, 0]], 8)
-        outline = np.concatenate([upper, lower[1:-1]])
-        left = idx[0] == 36
-        outer, inner = (E[0], E[3]) if left else (E[3], E[0])
-        ew = np.linalg.norm(inner - outer)
-        centre = E.mean(axis=0)
         up_dir = P.fr(0, -1) / u
-        out_dir = _unit(outer - inner)
-        lit = self.lit(centre)
-        roi = P.roi(outline, 0.5 * ew)
-        if roi is None:
+        eyes = []
+        for idx in ((36, 37, 38, 39, 40, 41), (42, 43, 44, 45, 46, 47)):
+            E = P.L[list(idx)]
+            upper, lower = _curve(E[[0, 1, 2, 3]], 8), _curve(E[[3, 4, 5, 0]], 8)
+            left = idx[0] == 36
+            outer, inner = (E[0], E[3]) if left else (E[3], E[0])
+            eyes.append(dict(upper=upper, lower=lower, outline=np.concatenate([upper, lower[1:-1]]), left=left,
+                             outer=outer, inner=inner, ew=math.hypot(*(inner - outer)), centre=E.mean(axis=0),
+                             out_dir=_unit(outer - inner)))
+        ew = 0.5 * (eyes[0]["ew"] + eyes[1]["ew"])
+        lit = 0.5 * (self.lit(eyes[0]["centre"]) + self.lit(eyes[1]["centre"]))
+        outlines = [e["outline"] for e in eyes]
+        er = P.roi(np.concatenate(outlines), 2)
+        roi = P.roi(np.concatenate(outlines), 0.5 * ew)
+        if er is None or roi is None:
             return
-        # the eyeball, composed in a small layer: sclera, iris, pupil, lid shadow, caruncle, highlight
-        er = P.roi(outline, 2)
-        eye_m = P.fill(P.mask(er), er, [outline])
-        xs = np.arange(er[0], er[2], dtype=np.float32)[None, :] - np.float32(centre[0])
-        ys = np.arange(er[1], er[3], dtype=np.float32)[:, None] - np.float32(centre[1])
-        d2 = np.minimum((xs**2 + ys**2) * np.float32(4.0 / ew**2), 1.0)
+        # the eyeballs, composed in a small layer
+        eye_m = P.fill(P.mask(er), er, outlines)
+        xs = np.arange(er[0], er[2], dtype=np.float32)
+        ys = np.arange(er[1], er[3], dtype=np.float32)[:, None]
+        d2 = None
+        for e in eyes:  # darker towards the corners
+            dd = (xs - np.float32(e["centre"][0])) ** 2 + (ys - np.float32(e["centre"][1])) ** 2
+            d2 = dd if d2 is None else np.minimum(d2, dd)
+        d2 = np.minimum(d2 * np.float32(4.0 / ew**2), 1.0)
         sclera = (np.array([0.95, 0.92, 0.89]) * r.uniform(0.8, 0.98) * (0.55 + 0.45 * lit)).astype(np.float32)
         layer = sclera[:, None, None] * (1.0 - 0.3 * d2)[None]
         ri = ew * r.uniform(0.2, 0.25)
-        gaze = P.fr(r.normal(0, 0.03), r.normal(0, 0.01)) / u * ew
-        ic = centre + gaze + up_dir * 0.05 * ew
+        rp = ri * r.uniform(0.36, 0.5)
+        gaze = P.fr(r.normal(0, 0.03), r.normal(0, 0.01)) / u * ew + up_dir * 0.05 * ew  # both eyes look alike
         iris_col = self.iris * (0.6 + 0.4 * lit)
         iris = np.empty(layer.shape[1:] + (3,), np.uint8)
         iris[:] = np.clip(iris_col * 255, 0, 255).astype(np.uint8)
-        c = P.loc(ic[None], er)[0]
-        cc = (int(c[0]), int(c[1]))
-        rp = ri * r.uniform(0.36, 0.5)
-        nf = int(r.integers(14, 30))
-        ang = np.linspace(0, 2 * np.pi, nf, endpoint=False) + r.uniform(0, 1, nf) * 0.2
-        dirs = np.stack([np.cos(ang), np.sin(ang)], 1)
-        segs = P.loc(np.stack([ic + dirs * rp * 1.1, ic + dirs * ri * r.uniform(0.6, 0.95, (nf, 1))], 1), er)
+        im, car, spec, sh = P.mask(er), P.mask(er), P.mask(er), P.mask(er)
+        segs = []
+        light_dir = _unit(np.array([self.light[0], self.light[1]]) + 1e-3)
+        for e in eyes:
+            ic = e["centre"] + gaze
+            e["ic"] = ic
+            nf = int(r.integers(14, 30))
+            ang = np.linspace(0, 2 * np.pi, nf, endpoint=False) + r.uniform(0, 0.2, nf)
+            dirs = np.stack([np.cos(ang), np.sin(ang)], 1)
+            segs.append(np.stack([ic + dirs * rp * 1.1, ic + dirs * ri * r.uniform(0.6, 0.95, (nf, 1))], 1))
+            P.ellipse(car, er, e["inner"] + (e["centre"] - e["inner"]) * 0.12, (0.05 * ew, 0.04 * ew), P.angle_deg)
+            P.ellipse(spec, er, ic + ri * 0.45 * light_dir + up_dir * 0.1 * ri,
+                      (max(0.45 * P.f, 0.2 * ri),) * 2, 0.0)
+        segs = P.loc(np.concatenate(segs), er)
         for k, gain in enumerate((0.55, 1.2, 1.7)):  # fibres in three tones
             cv2.polylines(iris, list(segs[k::3]), False, np.clip(iris_col * gain * 255, 0, 255).tolist(), 1, _AA,
                           _SHIFT)
-        cv2.circle(iris, cc, int(ri * 0.95 * _ONE), (iris_col * 0.35 * 255).tolist(), max(1, int(0.16 * ri)), _AA,
-                   _SHIFT)
-        cv2.circle(iris, cc, int(rp * _ONE), (8, 7, 7), -1, _AA, _SHIFT)
-        im = P.mask(er)
-        cv2.circle(im, cc, int(ri * _ONE), 255, -1, _AA, _SHIFT)
+        limbus = (iris_col * 0.35 * 255).tolist()
+        for e in eyes:
+            c = P.loc(e["ic"][None], er)[0]
+            cc = (int(c[0]), int(c[1]))
+            cv2.circle(iris, cc, int(ri * 0.95 * _ONE), limbus, max(1, int(0.16 * ri)), _AA, _SHIFT)
+            cv2.circle(iris, cc, int(rp * _ONE), (8, 7, 7), -1, _AA, _SHIFT)
+            cv2.circle(im, cc, int(ri * _ONE), 255, -1, _AA, _SHIFT)
         _mix(layer, im, iris.transpose(2, 0, 1).astype(np.float32) * np.float32(1 / 255))
-        sh = P.lines(P.mask(er), er, [upper], 0.15 * ew)  # shadow of the upper lid
+        P.lines(sh, er, [e["upper"] for e in eyes], 0.15 * ew)  # shadow of the upper lids
         P.blur(sh, 0.06 * ew)
         _mix(layer, sh, (0.0, 0.0, 0.0), r.uniform(0.3, 0.55))
-        car = P.mask(er)
-        P.ellipse(car, er, inner + (centre - inner) * 0.12, (0.05 * ew, 0.04 * ew), P.angle_deg, 255)
         _mix(layer, car, np.array([0.85, 0.5, 0.5]) * lit, 0.6)
-        hl = ic + ri * 0.45 * _unit(np.array([self.light[0], self.light[1]]) + 1e-3) + up_dir * 0.1 * ri
-        spec = P.mask(er)
-        q = P.loc(hl[None], er)[0]
-        cv2.circle(spec, (int(q[0]), int(q[1])), int(max(0.45 * P.f, 0.2 * ri) * _ONE), 255, -1, _AA, _SHIFT)
         _mix(layer, spec, (1.0, 1.0, 1.0), r.uniform(0.7, 0.95))
         P.blend(er, eye_m, layer)
-        # lid crease, lower lid line, eyelid margin (thicker towards the outer corner) and lashes
-        t = np.linspace(0, 1, len(upper))
+        # lid creases, lower lid lines, eyelid margins (thicker towards the outer corner) and lashes
         m = P.mask(roi)
-        crease = upper + up_dir * r.uniform(0.18, 0.4) * ew * (0.3 + 0.7 * np.sin(np.pi * t) ** 0.7)[:, None]
-        P.lines(m, roi, [crease[2:-1]], max(1.0, 0.012 * u), int(255 * r.uniform(0.2, 0.4)))
-        P.lines(m, roi, [lower], 1, int(255 * r.uniform(0.2, 0.35)))
-        t_out = t if left else 1.0 - t
-        thick = r.uniform(0.012, 0.03) * u * (1.0 - 0.6 * t_out)
-        margin = np.concatenate([upper, (upper + up_dir * thick[:, None])[::-1]])
-        dark = np.array([0.05, 0.04, 0.035]) * (0.7 + 0.3 * lit)
-        P.fill(m, roi, [margin], 230)
-        n = int(r.integers(10, 24))
-        tl = np.sort(r.uniform(0.02, 0.98, n) ** 0.8)  # from the outer corner, denser there
-        roots = _arc_interp(upper if left else upper[::-1], tl)
-        phi = (0.25 + 0.75 * (1 - tl)) * r.uniform(0.6, 1.0)
-        d = _unit(up_dir[None] * np.cos(phi)[:, None] + out_dir[None] * np.sin(phi)[:, None])
-        ln = (r.uniform(0.04, 0.085) * u * (0.55 + 0.45 * np.sin(np.pi * (0.25 + 0.6 * (1 - tl)))))[:, None]
-        ln *= r.uniform(0.8, 1.2, (n, 1))
-        lashes = np.stack([roots, roots + d * ln * 0.55 + out_dir * ln * 0.05, roots + d * ln + out_dir * ln * 0.2], 1)
-        P.lines(m, roi, lashes, 1, int(255 * r.uniform(0.65, 0.95)))
-        nl = n // 3
-        if nl:
-            roots = _arc_interp(lower[::-1] if left else lower, r.uniform(0.05, 0.7, nl))
-            P.lines(m, roi, np.stack([roots, roots - up_dir * 0.025 * u + out_dir * 0.01 * u], 1), 1, 110)
-        P.blend(roi, m, dark)
+        t = np.linspace(0, 1, len(eyes[0]["upper"]))[:, None]
+        crease_h = r.uniform(0.18, 0.4) * ew
+        margin_t = r.uniform(0.012, 0.03) * u
+        creases, margins, lashes, low_lashes = [], [], [], []
+        for e in eyes:
+            upper, out_dir = e["upper"], e["out_dir"]
+            creases.append((upper + up_dir * crease_h * (0.3 + 0.7 * np.sin(np.pi * t) ** 0.7))[2:-1])
+            thick = margin_t * (1.0 - 0.6 * (t if e["left"] else 1.0 - t))
+            margins.append(np.concatenate([upper, (upper + up_dir * thick)[::-1]]))
+            n = int(r.integers(10, 24))
+            tl = np.sort(r.uniform(0.02, 0.98, n) ** 0.8)  # from the outer corner, denser there
+            roots = _arc_interp(upper if e["left"] else upper[::-1], tl)
+            phi = (0.25 + 0.75 * (1 - tl)) * r.uniform(0.6, 1.0)
+            d = _unit(up_dir[None] * np.cos(phi)[:, None] + out_dir[None] * np.sin(phi)[:, None])
+            ln = (r.uniform(0.04, 0.085) * u * (0.55 + 0.45 * np.sin(np.pi * (0.25 + 0.6 * (1 - tl)))))[:, None]
+            ln *= r.uniform(0.8, 1.2, (n, 1))
+            lashes.append(np.stack([roots, roots + d * ln * 0.55 + out_dir * ln * 0.05,
+                                    roots + d * ln + out_dir * ln * 0.2], 1))
+            roots = _arc_interp(e["lower"][::-1] if e["left"] else e["lower"], r.uniform(0.05, 0.7, n // 3))
+            low_lashes.append(np.stack([roots, roots - up_dir * 0.025 * u + out_dir * 0.01 * u], 1))
+        P.lines(m, roi, creases, max(1.0, 0.012 * u), int(255 * r.uniform(0.2, 0.4)))
+        P.lines(m, roi, [e["lower"] for e in eyes], 1, int(255 * r.uniform(0.2, 0.35)))
+        P.fill(m, roi, margins, 230)
+        P.lines(m, roi, np.concatenate(lashes), 1, int(255 * r.uniform(0.65, 0.95)))
+        P.lines(m, roi, np.concatenate(low_lashes), 1, 110)
+        P.blend(roi, m, np.array([0.05, 0.04, 0.035]) * (0.7 + 0.3 * lit))
 
     # ----------------------------------------------------------------------------------- brows
-    def brow(self, pts):
-        """A brow along ``pts`` (outer -> inner): a faint base plus many thin hair strokes."""
+    def _brow_geometry(self, pts: np.ndarray, T: float):
+        """Band polygon and hair strokes of one brow along ``pts`` (outer -> inner)."""
         P, r, u = self.P, self.rng, self.P.u
-        c = _curve(pts, 8)
-        tg = _unit(np.gradient(c, axis=0))
-        up = np.stack([tg[:, 1], -tg[:, 0]], 1)
-        if np.dot(up.mean(0), P.fr(0, -1)) < 0:
-            up = -up
-        T = self.p["brow_thick"] * u
-        t = np.linspace(0, 1, len(c))
-        th = (T * (0.35 + 0.65 * t**0.6))[:, None]
+        up = P.fr(0, -1) / u
+        c = _curve(pts, 6)
+        t = np.linspace(0, 1, len(c))[:, None]
+        th = T * (0.35 + 0.65 * t**0.6)
         band = np.concatenate([c + up * 0.3 * th, (c - up * 0.7 * th)[::-1]])
-        roi = P.roi(band, 0.4 * T + 3)
+        seg = np.diff(c, axis=0)
+        s = np.concatenate([[0.0], np.cumsum(np.sqrt(np.square(seg).sum(1)))])
+        n = int(np.clip(r.uniform(1.5, 3.2) * (s[-1] / u) * (T / u) * 700.0, 25, 450))
+        s /= s[-1]
+        ts = r.uniform(0, 1, n) ** 0.8
+        k = np.clip(np.searchsorted(s, ts), 1, len(c) - 1)
+        frac = ((ts - s[k - 1]) / np.maximum(s[k] - s[k - 1], 1e-9))[:, None]
+        root = c[k - 1] + seg[k - 1] * frac
+        tg = _unit(seg[k - 1])
+        thi = (T * (0.35 + 0.65 * ts**0.6))[:, None]
+        root += up * r.uniform(-0.7, 0.25, (n, 1)) * thi
+        phi = np.where(ts > 0.82, r.uniform(0.9, 1.4, n), r.uniform(0.1, 0.45, n)) + r.normal(0, 0.12, n)
+        d = -tg * np.cos(phi)[:, None] + up * np.sin(phi)[:, None]
+        ln = np.maximum(thi * r.uniform(0.7, 1.3, (n, 1)), 0.035 * u)
+        return band, np.stack([root, root + d * ln * 0.5 + up * ln * 0.06, root + d * ln], 1)
+
+    def brows(self):
+        """Both brows: a faint soft base plus many thin hair strokes along the brow landmarks."""
+        P, r = self.P, self.rng
+        T = self.p["brow_thick"] * P.u
+        (b1, s1), (b2, s2) = self._brow_geometry(P.L[17:22], T), self._brow_geometry(P.L[26:21:-1], T)
+        roi = P.roi(np.concatenate([b1, b2]), 0.4 * T + 3)
         if roi is None:
             return
-        col = self.brow_col * r.uniform(0.6, 1.0) * (0.6 + 0.4 * self.lit(c[len(c) // 2]))
-        base = P.fill(P.mask(roi), roi, [band])
+        col = self.brow_col * r.uniform(0.6, 1.0) * (0.6 + 0.4 * self.lit(P.L[27]))
+        base = P.fill(P.mask(roi), roi, [b1, b2])
         P.blur(base, 0.25 * T)
         P.blend(roi, base, col, r.uniform(0.3, 0.6))
-        length = np.sum(np.hypot(*np.diff(c, axis=0).T))
-        n = int(np.clip(r.uniform(1.5, 3.2) * (length / u) * (T / u) * 700.0, 25, 450))
-        ts = r.uniform(0, 1, n) ** 0.8
-        s = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(c, axis=0).T))])
-        s /= s[-1]
-        root = _arc_interp(c, ts)
-        tgi = _unit(np.stack([np.interp(ts, s, tg[:, 0]), np.interp(ts, s, tg[:, 1])], 1))
-        upi = _unit(np.stack([np.interp(ts, s, up[:, 0]), np.interp(ts, s, up[:, 1])], 1))
-        thi = (T * (0.35 + 0.65 * ts**0.6))[:, None]
-        root = root + upi * r.uniform(-0.7, 0.25, (n, 1)) * thi
-        phi = np.where(ts > 0.82, r.uniform(0.9, 1.4, n), r.uniform(0.1, 0.45, n)) + r.normal(0, 0.12, n)
-        d = -tgi * np.cos(phi)[:, None] + upi * np.sin(phi)[:, None]
-        ln = np.maximum(thi * r.uniform(0.7, 1.3, (n, 1)), 0.035 * u)
-        strokes = np.stack([root, root + d * ln * 0.5 + upi * ln * 0.06, root + d * ln], 1)
-        m = P.lines(P.mask(roi), roi, strokes, 1)
+        m = P.lines(P.mask(roi), roi, np.concatenate([s1, s2]), 1)
         P.blend(roi, m, col, r.uniform(0.75, 0.95))
 
     # ----------------------------------------------------------------------------------- mouth
