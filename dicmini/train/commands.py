@@ -75,14 +75,14 @@ def _dataset(data: str, n: int | None):
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from ..utils import atomic_write
+    from ..utils import atomic_write, pick_device
     from .evaluate import evaluate
     from .inference import load_model
     from .log import json_safe
 
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n: expected a positive number of images, got {args.n}")
-    model = load_model(args.checkpoint, args.device)
+    model = load_model(args.checkpoint, pick_device(args.device))
     dataset = _dataset(args.data, args.n)
     result = evaluate(model, dataset, protocol=args.protocol, crop_border=args.crop_border,
                       batch_size=args.batch_size, limit=args.n)
@@ -100,7 +100,7 @@ def run_sr(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from ..data.datasets import IMAGE_SUFFIXES
-    from ..utils import atomic_write
+    from ..utils import atomic_write, pick_device
     from .inference import load_model, read_lr_image, super_resolve
 
     src, dst = Path(args.input), Path(args.output)
@@ -124,7 +124,7 @@ def run_sr(args: argparse.Namespace) -> int:
     if jpegs:
         _print_err(f"warning: {len(jpegs)} JPEG input(s) (e.g. {jpegs[0]}): JPEG artefacts degrade DIC, which was "
                    "trained on lossless bicubic LR images; use PNG")
-    model = load_model(args.checkpoint, args.device)
+    model = load_model(args.checkpoint, pick_device(args.device))
     for image, target in zip(images, targets):
         sr = super_resolve(image, model)
         atomic_write(target, lambda tmp, a=sr: Image.fromarray(np.asarray(a)).save(tmp, format="PNG"))
@@ -169,7 +169,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                       help="PSNR/SSIM protocol: " + "; ".join(f"{k}: {v}" for k, v in PROTOCOLS.items()))
     test.add_argument("--crop-border", type=int, default=8, help="pixels removed on each side (default 8)")
     test.add_argument("--batch-size", type=int, default=8)
-    test.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: the checkpoint's, i.e. cpu)")
+    test.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: CUDA if available, else CPU)")
     test.add_argument("--json", metavar="PATH", help="also write the metrics as JSON")
     test.set_defaults(run=run_test)
 
@@ -177,7 +177,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sr.add_argument("input", metavar="IN", help="an image (sides multiples of 8, e.g. 16x16 PNG) or a folder")
     sr.add_argument("output", metavar="OUT", help="output PNG, or a folder (for a folder IN)")
     sr.add_argument("--checkpoint", default="tiny", help="DICNet checkpoint or packaged name (default tiny)")
-    sr.add_argument("--device", help="e.g. cpu, cuda")
+    sr.add_argument("--device", help="e.g. cpu, cuda (default: CUDA if available, else CPU)")
     sr.set_defaults(run=run_sr)
 
     demo = sub.add_parser("demo", help="the tiny DIC on held-out synthetic faces: figure + metrics table")

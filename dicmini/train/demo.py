@@ -18,7 +18,7 @@ from torch import nn
 from ..data.datasets import SyntheticFaces
 from ..data.degrade import bicubic_upsample, denormalize, to_uint8
 from ..models.convert import PRETRAINED_NAMES, load_pretrained
-from ..utils import atomic_write
+from ..utils import atomic_write, pick_device
 from .evaluate import EvalResult, evaluate
 from .log import json_safe
 
@@ -98,8 +98,7 @@ def run_demo(out_dir: str | os.PathLike = "runs/demo", *, train_minutes: float |
     else:
         checkpoint = str(PRETRAINED_NAMES["tiny"])
         model = load_tiny()
-    if device:
-        model = model.to(device)
+    model = model.to(pick_device(device))
     faces = SyntheticFaces(max(n_eval, n_faces), first_seed=0, held_out=True)
     result: EvalResult = evaluate(model, faces, protocol=protocol, limit=n_eval)
     figure = render_figure(model, faces, n_faces, out / "figure.png")

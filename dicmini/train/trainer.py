@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -349,7 +350,7 @@ class Trainer:
         with warnings.catch_warnings():
             # the schedule counts iterations, also those without a D update (warm-up) or with a step skipped
             # by the fp16 scaler; PyTorch's "scheduler before optimizer" warning does not apply
-            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step()` before")
+            warnings.filterwarnings("ignore", message=re.escape("Detected call of `lr_scheduler.step()` before"))
             for sched in self.schedulers.values():
                 sched.step()
         self.step += 1
