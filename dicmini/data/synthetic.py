@@ -291,7 +291,10 @@ class _Face:
         t = (len(_SKIN) - 1.0) * r.uniform(0.0, 1.0) ** 1.3
         i = min(int(t), len(_SKIN) - 2)
         skin = _SKIN[i] + (_SKIN[i + 1] - _SKIN[i]) * (t - i)
-        skin = skin * (1.0 + r.normal(0.0, 0.035, 3)) * (1.0 + np.array([1, 0, -1]) * r.normal(0.0, 0.03))
+        # lightness and hue jitter that stays within skin hues (R > G > B, G/R and B/G in natural ranges)
+        skin = skin * r.uniform(0.92, 1.06) * np.array([1.0, r.uniform(0.95, 1.02), r.uniform(0.9, 1.06)])
+        skin[1] = np.clip(skin[1], 0.6 * skin[0], 0.84 * skin[0])
+        skin[2] = np.clip(skin[2], 0.62 * skin[1], 0.88 * skin[1])
         self.skin = np.clip(skin, 0.05, 1.0)
         k = r.choice(len(_HAIR), p=_HAIR_P)
         self.hair = np.clip(_HAIR[k] * (1.0 + r.normal(0.0, 0.08, 3)), 0.0, 1.0)
@@ -420,11 +423,11 @@ class _Face:
         """Strand texture (rays from a crown above the parting) over the whole hair area."""
         P, r, p = self.P, self.rng, self.p
         polys = [P.proj(self.back_poly), P.proj(self.front_poly)]
-        roi = P.roi(np.concatenate(polys), pad=2)
+        roi = P.roi(np.concatenate(polys), pad=0.08 * P.u)  # room for flyaways
         self.hair_roi = roi
         if roi is None:
             return
-        crown = P.proj(np.array([[self.part_x * 0.6, p["jaw_top"] - p["forehead"] - 0.35]]))[0]
+        crown = P.proj(np.array([[self.part_x * 0.6, self.outer_top[:, 1].min() - 0.3]]))[0]  # above the hair
         x0, y0, x1, y1 = roi
         dx = np.arange(x0, x1, dtype=np.float32) - np.float32(crown[0])
         dy = np.arange(y0, y1, dtype=np.float32) - np.float32(crown[1])
@@ -475,17 +478,25 @@ class _Face:
         P.blur(sh, 0.04 * P.u)
         P.darken(roi, sh, r.uniform(0.15, 0.4))
         self.composite_hair(self.front_poly, 1.0)
-        # a few stray strands over the hairline
-        n = int(r.integers(4, 16))
-        if n and self.style != "buzz":
-            t = r.uniform(0.1, 0.9, n)
-            root = _arc_interp(P.proj(self.hairline), t)
-            d = _unit(r.normal(0, 0.3, (n, 2)) * P.u / 10 + P.fr(0, 1) / P.u)
-            ln = r.uniform(0.05, 0.18, n)[:, None] * P.u
-            bend = P.fr(1, 0)[None] / P.u * r.normal(0, 0.04, (n, 1)) * P.u
-            strands = np.stack([root - d * ln * 0.3, root + d * ln * 0.4 + bend, root + d * ln + 2 * bend], 1)
-            m = P.lines(P.mask(roi), roi, strands, 1)
-            P.blend(roi, m, self.hair * 0.8, 0.7)
+        if self.style == "buzz":
+            return
+        # a few stray strands over the hairline and flyaways off the outline
+        down = P.fr(0, 1) / P.u
+        n = int(r.integers(3, 10))
+        root = _arc_interp(P.proj(self.hairline), r.uniform(0.1, 0.9, n))
+        d = _unit(r.normal(0, 0.35, (n, 2)) + down)
+        ln = r.uniform(0.04, 0.12, (n, 1)) * P.u
+        side = np.stack([-d[:, 1], d[:, 0]], 1) * r.normal(0, 0.15, (n, 1)) * ln
+        strays = np.stack([root - d * ln * 0.3, root + d * ln * 0.4 + side, root + d * ln + 2 * side], 1)
+        k = int(r.integers(10, 40))
+        root = _arc_interp(P.proj(self.outer_top), r.uniform(0.03, 0.97, k))
+        centre = P.proj(np.array([[0.0, self.p["jaw_top"] - 0.3]]))[0]
+        d = _unit(_unit(root - centre) + r.normal(0, 0.5, (k, 2)) + 0.5 * down)
+        ln = r.uniform(0.03, 0.1, (k, 1)) * P.u
+        side = np.stack([-d[:, 1], d[:, 0]], 1) * r.normal(0, 0.2, (k, 1)) * ln
+        fly = np.stack([root - d * ln * 0.5, root + d * ln * 0.1 + side, root + d * ln * 0.5 + 2 * side], 1)
+        m = P.lines(P.mask(roi), roi, np.concatenate([strays, fly]), 1)
+        P.blend(roi, m, self.hair * 0.85, 0.6)
 
     # --------------------------------------------------------------------- neck, clothes, ears
     def neck_and_clothes(self):
@@ -614,7 +625,7 @@ class _Face:
     def skin_marks(self):
         P, r = self.P, self.rng
         roi = self.face_roi
-        if r.random() < 0.2:  # freckles
+        if r.random() < 0.15:  # freckles
             n = int(r.integers(30, 140))
             pts = np.concatenate([P.proj(np.stack([r.normal(s * 0.33, 0.2, n // 2), r.normal(-0.05, 0.13, n // 2)], 1))
                                   for s in (-1, 1)])
@@ -889,7 +900,8 @@ def _finish(img: np.ndarray, size: int, rng: np.random.Generator, noise_rng: np.
     """Area downsample, camera colour cast / exposure / light fall-off, sensor noise, gamma -> uint8."""
     planes = [cv2.resize(p, (size, size), interpolation=cv2.INTER_AREA) if p.shape[0] != size else p.copy()
               for p in img]  # exact f x f box average per plane
-    gains = (1.0 + rng.normal(0.0, 0.05, 3)) * rng.uniform(0.85, 1.15)
+    warm, tint = rng.normal(0.01, 0.03), rng.normal(0.0, 0.01)  # white balance: warm/cool, green/magenta
+    gains = np.array([1.0 + warm, 1.0 + tint, 1.0 - warm]) * rng.uniform(0.85, 1.15)
     ang, slope = rng.uniform(0, 2 * np.pi), rng.uniform(0.0, 0.35)
     ax = np.linspace(-0.5, 0.5, size, dtype=np.float32)
     ramp = 1.0 + np.float32(slope) * (ax[None, :] * np.float32(np.cos(ang)) + ax[:, None] * np.float32(np.sin(ang)))
