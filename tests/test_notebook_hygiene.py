@@ -1,7 +1,7 @@
 """Notebook hygiene (course_conventions §4.2, §4.4): what strict nbval and the course rely on.
 
 Checked for every notebook under ``notebooks/`` (the numbered lessons) and ``notebooks/student/`` (the
-generated student copies, when present):
+generated student copies, when present); names starting with a dot (scratch copies) are ignored:
 
 * it was executed top to bottom: code cells with source have execution counts 1..N in order (empty
   code cells are unrun and have no outputs);
@@ -49,9 +49,14 @@ def lesson_notebooks() -> list[Path]:
     return sorted(p for p in NOTEBOOKS.glob("*.ipynb") if LESSON.match(p.name))
 
 
+def _visible(paths) -> list[Path]:
+    """Notebooks whose name does not start with a dot (scratch copies, editor files are not course material)."""
+    return sorted(p for p in paths if not p.name.startswith("."))
+
+
 def all_notebooks() -> list[Path]:
-    extra = sorted((NOTEBOOKS / "student").glob("*.ipynb")) if (NOTEBOOKS / "student").is_dir() else []
-    others = sorted(p for p in NOTEBOOKS.glob("*.ipynb") if not LESSON.match(p.name)) if NOTEBOOKS.is_dir() else []
+    extra = _visible((NOTEBOOKS / "student").glob("*.ipynb")) if (NOTEBOOKS / "student").is_dir() else []
+    others = [p for p in _visible(NOTEBOOKS.glob("*.ipynb")) if not LESSON.match(p.name)] if NOTEBOOKS.is_dir() else []
     return lesson_notebooks() + others + extra
 
 

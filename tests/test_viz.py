@@ -51,6 +51,14 @@ def test_image_grid_hides_empty_panels_and_checks_titles():
         viz.image_grid([])
 
 
+def test_image_grid_symmetric_colour_scale():
+    fig = viz.image_grid([np.array([[-1.0, 3.0]]), np.zeros((2, 2))], symmetric=True)
+    assert fig.axes[0].get_images()[0].get_clim() == (-3.0, 3.0)
+    assert fig.axes[1].get_images()[0].get_clim() == (-1.0, 1.0)  # all-zero map: a unit scale
+    plain = viz.image_grid([np.array([[-5.0, -2.0]])])
+    assert plain.axes[0].get_images()[0].get_clim() == (-5.0, -2.0)
+
+
 def test_as_display_image():
     assert viz.as_display_image(np.array([[[1.4, 254.6, -3.0]]])).tolist() == [[[1, 255, 0]]]
     assert viz.as_display_image(np.zeros((2, 2, 1), np.float32)).shape == (2, 2)

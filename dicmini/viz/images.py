@@ -100,11 +100,13 @@ def upsample_nearest(image: np.ndarray, factor: int) -> np.ndarray:
 
 def image_grid(images: Sequence, titles: Sequence[str] | None = None, ncols: int | None = None,
                figsize: tuple[float, float] | None = None, cmap: str = "viridis",
-               suptitle: str | None = None, panel_size: float = 2.0):
+               suptitle: str | None = None, panel_size: float = 2.0, symmetric: bool = False):
     """A grid of images (``ncols`` per row; default: all in one row), one titled, axis-free panel each.
 
     ``images``: anything :func:`as_display_image` accepts; 2-D maps use ``cmap`` (nearest-neighbour
-    display, so that a 16 x 16 image looks like 16 x 16 pixels). Empty trailing panels are hidden.
+    display, so that a 16 x 16 image looks like 16 x 16 pixels); ``symmetric=True`` centres each map's
+    colour scale on 0 (``[-max|v|, max|v|]``, for signed features and differences). Empty trailing panels
+    are hidden.
     Returns the figure; ``figsize`` defaults to ``panel_size`` inches per panel.
     """
     import matplotlib.pyplot as plt
@@ -127,7 +129,11 @@ def image_grid(images: Sequence, titles: Sequence[str] | None = None, ncols: int
             continue
         img = as_display_image(images[i])
         if img.ndim == 2:
-            ax.imshow(img, cmap=cmap, interpolation="nearest")
+            if symmetric:
+                limit = float(np.abs(img).max()) or 1.0
+                ax.imshow(img, cmap=cmap, interpolation="nearest", vmin=-limit, vmax=limit)
+            else:
+                ax.imshow(img, cmap=cmap, interpolation="nearest")
         else:
             ax.imshow(img, interpolation="nearest")
         if titles is not None:
