@@ -288,7 +288,7 @@ class _Face:
         self.shape, self.rng, self.p = shape, rng, shape.params
         r = rng
         # look
-        t = (len(_SKIN) - 1.0) * r.uniform(0.0, 1.0) ** 1.3
+        t = (len(_SKIN) - 1.0) * r.uniform(0.0, 1.0) ** 1.6  # light to dark, lighter skin more often
         i = min(int(t), len(_SKIN) - 2)
         skin = _SKIN[i] + (_SKIN[i + 1] - _SKIN[i]) * (t - i)
         # lightness and hue jitter that stays within skin hues (R > G > B, G/R and B/G in natural ranges)
@@ -305,7 +305,7 @@ class _Face:
         lx, ly = r.normal(0.0, 0.45), r.normal(-0.25, 0.3)
         light = np.array([lx, ly, r.uniform(0.7, 1.3)])
         self.light = light / np.linalg.norm(light)
-        self.ambient = r.uniform(0.3, 0.55)
+        self.ambient = r.uniform(0.35, 0.6)
         self.male = r.random() < 0.5
         # grain offsets come from their own stream, so that the same seed draws the same face at
         # every output size
@@ -952,3 +952,33 @@ def render_faces(seeds: Iterable[int], size: int = 128) -> tuple[np.ndarray, np.
         size = _check_size(size)
         return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, NUM_LANDMARKS, 2), np.float32)
     return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m dicmini.data.synthetic --out docs/synthetic_faces.png``: a contact sheet of faces."""
+    import argparse
+
+    from PIL import Image
+
+    from .contact_sheet import contact_sheet
+
+    ap = argparse.ArgumentParser(description="Render a contact sheet of synthetic faces with their landmarks.")
+    ap.add_argument("--out", default="docs/synthetic_faces.png")
+    ap.add_argument("--first", type=int, default=0, help="first seed")
+    ap.add_argument("--n", type=int, default=16)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--cols", type=int, default=4)
+    ap.add_argument("--zoom", type=int, default=2)
+    ap.add_argument("--no-landmarks", action="store_true")
+    args = ap.parse_args(argv)
+    seeds = list(range(args.first, args.first + args.n))
+    images, points = render_faces(seeds, args.size)
+    sheet = contact_sheet(list(images), None if args.no_landmarks else list(points), cols=args.cols, zoom=args.zoom,
+                          labels=[str(s) for s in seeds])
+    Image.fromarray(sheet).save(args.out)
+    print(f"wrote {args.out}: seeds {seeds[0]}..{seeds[-1]}, {args.size} px x{args.zoom}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
