@@ -389,8 +389,9 @@ class _Face:
         n_bot = 9
         bx = np.linspace(-side, side, n_bot)
         by = bottom + r.uniform(-0.06, 0.06, n_bot) * (1 if style != "buzz" else 0)
-        left_side = np.array([[-w * vx * 1.0, (top[-1, 1] + bottom) / 2]]) if bottom > top[-1, 1] else np.zeros((0, 2))
-        self.back_poly = np.concatenate([top, left_side, np.stack([bx, by], 1), -left_side[::-1] * (1, -1)])
+        # outer arc (R->L over the top), down the image-left side, ragged bottom L->R, up the right side
+        left = np.array([[-w * vx, (top[-1, 1] + bottom) / 2]]) if bottom > top[-1, 1] else np.zeros((0, 2))
+        self.back_poly = np.concatenate([top, left, np.stack([bx, by], 1), left * (-1.0, 1.0)])
         self.outer_top = top
 
         # hairline (front hair) from the image-left temple to the right one
@@ -421,7 +422,7 @@ class _Face:
 
     def hair_field(self):
         """Strand texture (rays from a crown above the parting) over the whole hair area."""
-        P, r, p = self.P, self.rng, self.p
+        P, r = self.P, self.rng
         polys = [P.proj(self.back_poly), P.proj(self.front_poly)]
         roi = P.roi(np.concatenate(polys), pad=0.08 * P.u)  # room for flyaways
         self.hair_roi = roi
@@ -435,7 +436,8 @@ class _Face:
         rad = np.sqrt(dx[None, :] ** 2 + dy[:, None] ** 2)
         if r.random() < 0.3:  # wavy: strands displaced sideways by a sine along their length
             amp, lam, ph = r.uniform(3.0, 8.0) * P.u / 80.0, r.uniform(40.0, 120.0) * P.u / 80.0, r.uniform(0, 6.3)
-            theta += np.float32(amp) * np.sin(rad * np.float32(2 * np.pi / lam) + np.float32(ph)) / np.maximum(rad, 20.0)
+            wave = np.sin(rad * np.float32(2 * np.pi / lam) + np.float32(ph))
+            theta += np.float32(amp) * wave / np.maximum(rad, 20.0)
         nt = 1024
         fine = r.random(nt) ** r.uniform(0.7, 1.5)
         coarse = np.interp(np.arange(nt), np.linspace(0, nt, 41), np.r_[(c := r.random(40)), c[0]])
@@ -626,13 +628,12 @@ class _Face:
         P, r = self.P, self.rng
         roi = self.face_roi
         if r.random() < 0.15:  # freckles
-            n = int(r.integers(30, 140))
-            pts = np.concatenate([P.proj(np.stack([r.normal(s * 0.33, 0.2, n // 2), r.normal(-0.05, 0.13, n // 2)], 1))
-                                  for s in (-1, 1)])
+            n = int(r.integers(30, 140)) // 2
+            spots = [np.stack([r.normal(s * 0.33, 0.2, n), r.normal(-0.05, 0.13, n)], 1) for s in (-1, 1)]
             m = P.mask(roi)
-            for q in P.loc(pts, roi):
-                cv2.circle(m, (int(q[0]), int(q[1])), int(r.uniform(0.4, 1.0) * P.f * _ONE / 2), int(r.integers(80, 256)),
-                           -1, _AA, _SHIFT)
+            for q in P.loc(P.proj(np.concatenate(spots)), roi):  # over the nose and cheeks
+                radius = int(r.uniform(0.4, 1.0) * P.f * _ONE / 2)
+                cv2.circle(m, (int(q[0]), int(q[1])), radius, int(r.integers(80, 256)), -1, _AA, _SHIFT)
             P.darken(roi, m, r.uniform(0.15, 0.35), (0.7, 1.0, 1.2))
         for _ in range(int(r.integers(0, 3))):  # moles
             q = P.loc(P.proj(np.array([[r.uniform(-0.8, 0.8), r.uniform(-0.9, 0.9)]])), roi)[0]
@@ -642,7 +643,8 @@ class _Face:
         if self.male and r.random() < 0.35:  # stubble
             L = P.L
             region = np.concatenate([L[3:14], L[[54]] + P.fr(0.05, -0.02), L[[35]] + P.fr(0.03, 0.06),
-                                     L[[33]] + P.fr(0, 0.05), L[[31]] + P.fr(-0.03, 0.06), L[[48]] + P.fr(-0.05, -0.02)])
+                                     L[[33]] + P.fr(0, 0.05), L[[31]] + P.fr(-0.03, 0.06),
+                                     L[[48]] + P.fr(-0.05, -0.02)])
             rr = P.roi(region, 2)
             m = P.fill(P.mask(rr), rr, [region])
             P.blur(m, 0.06 * P.u)
@@ -677,7 +679,7 @@ class _Face:
         sharp = P.mask(roi)
         for sgn, a, b in ((-1, 31, 32), (1, 35, 34)):
             c = 0.5 * L[a] + 0.5 * L[b] + P.fr(0, -0.024)
-            P.ellipse(sharp, roi, c, (0.55 * nw * u * r.uniform(0.35, 0.55) / 0.45, 0.02 * u),
+            P.ellipse(sharp, roi, c, (nw * u * r.uniform(0.42, 0.67), 0.02 * u),
                       P.angle_deg - sgn * r.uniform(5, 25), 255)
         crease = int(255 * r.uniform(0.15, 0.35))
         for sgn, a in ((-1, 31), (1, 35)):  # alar creases
