@@ -8,17 +8,20 @@ grows peaks). This script runs **the same recipe for longer** on one CPU thread 
 * ``notebooks/artifacts/tiny_hourglass.pt`` (< 1 MB): ``{"format": "dicmini-hourglass", "config":
   {"mid_channels", "num_keypoints"}, "model": state_dict, "recipe": {...}, "iterations": N}``;
 * ``notebooks/artifacts/tiny_hourglass_curve.json``: the recipe and, every ``--eval-every`` iterations, the
-  mean training loss since the previous point and the NME (inter-ocular, spec §5) on held-out faces, both
-  on the HR faces and on bicubic-upsampled 16 x 16 versions of them.
+  mean training loss (summed over the passes) since the previous point and the NME (inter-ocular, spec §5) on
+  held-out faces, on the HR faces and on bicubic-upsampled 16 x 16 versions of them (``nme_hr`` /
+  ``nme_bicubic``: first pass; ``*_per_pass``: every pass).
 
 Recipe (dicmini's, not a published one: the official DIC starts from a pretrained ``FB_HG_68_CelebA.pth``
 whose recipe is not published): synthetic 128 x 128 faces ``render_face(seed)`` for seeds ``0 .. pool-1``,
 rendered once into memory; normalised ``x/255 - mean`` as DIC feeds its hourglass; 68 Gaussian heatmaps
 (sigma 1, 32 x 32) as targets; ``F.mse_loss`` (DIC's alignment loss without its 0.1 weight, which Adam
-ignores anyway); one forward per image with ``hidden=None`` (no feedback); Adam with ``--lr``, halved at each
-``--milestones``; batches drawn with a seeded ``torch.Generator``; held-out faces use seeds >= 900,000.
+ignores anyway); ``--passes`` forwards per image, the first with ``hidden=None`` and each next one with the
+hidden state the previous pass returned (the recurrence DIC uses across its steps, here on the same image),
+the losses of all passes summed; Adam with ``--lr``, halved at each ``--milestones``; batches drawn with a
+seeded ``torch.Generator``; held-out faces use seeds >= 900,000. The curve records the NME of every pass.
 
-Usage (from the repository root, ~10-20 minutes on one CPU core)::
+Usage (from the repository root, about an hour on one busy CPU core)::
 
     python benchmarks/train_tiny_hourglass.py
     python benchmarks/train_tiny_hourglass.py --iterations 200 --out /tmp/hg.pt --curve /tmp/hg.json  # smoke test
@@ -50,10 +53,11 @@ FORMAT = "dicmini-hourglass"
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--mid-channels", type=int, default=32, help="FeedbackHourglass mid_channels (256 in DIC)")
-    p.add_argument("--iterations", type=int, default=4000)
+    p.add_argument("--iterations", type=int, default=8000)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--milestones", type=int, nargs="*", default=[2500, 3500], help="LR x0.5 at these iterations")
+    p.add_argument("--milestones", type=int, nargs="*", default=[5000, 7000], help="LR x0.5 at these iterations")
+    p.add_argument("--passes", type=int, default=2, help="forwards per image, feeding back the hidden state")
     p.add_argument("--pool", type=int, default=1024, help="training faces: seeds 0 .. pool-1")
     p.add_argument("--eval-faces", type=int, default=64, help="held-out faces: seeds 900,000 .. +N-1")
     p.add_argument("--eval-every", type=int, default=250)
@@ -71,12 +75,23 @@ def face_tensors(seeds) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndar
 
 
 @torch.no_grad()
-def evaluate(model: FeedbackHourglass, images: torch.Tensor, points: np.ndarray) -> float:
-    """Mean NME of the soft-argmax landmarks of ``model`` on normalised ``images``."""
+def evaluate(model: FeedbackHourglass, images: torch.Tensor, points: np.ndarray, passes: int) -> list[float]:
+    """Mean NME of the soft-argmax landmarks of ``model`` on normalised ``images``, after each pass."""
     model.eval()
-    heatmaps = torch.cat([model(chunk)[0] for chunk in images.split(16)])
+    per_pass: list[list[torch.Tensor]] = [[] for _ in range(passes)]
+    for chunk in images.split(16):
+        hidden = None
+        for p in range(passes):
+            heatmaps, hidden = model(chunk, hidden)
+            per_pass[p].append(heatmaps)
     model.train()
-    return mean_nme(heatmaps_to_landmarks(heatmaps).numpy(), points)
+    return [mean_nme(heatmaps_to_landmarks(torch.cat(h)).numpy(), points) for h in per_pass]
+
+
+def point(model, iteration, loss, eval_x, blurry_x, eval_points, passes) -> dict:
+    hr, bicubic = evaluate(model, eval_x, eval_points, passes), evaluate(model, blurry_x, eval_points, passes)
+    return {"iteration": iteration, "loss": loss, "nme_hr": hr[0], "nme_bicubic": bicubic[0],
+            "nme_hr_per_pass": hr, "nme_bicubic_per_pass": bicubic}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,25 +114,25 @@ def main(argv: list[str] | None = None) -> int:
     generator = torch.Generator().manual_seed(args.seed)
 
     recipe = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k not in ("out", "curve")}
-    curve = [{"iteration": 0, "loss": None, "nme_hr": evaluate(model, eval_x, eval_points),
-              "nme_bicubic": evaluate(model, blurry_x, eval_points)}]
+    curve = [point(model, 0, None, eval_x, blurry_x, eval_points, args.passes)]
     losses: list[float] = []
     for it in range(1, args.iterations + 1):
         idx = torch.randint(0, args.pool, (args.batch_size,), generator=generator)
-        heatmaps, _ = model(train_x[idx])
-        loss = F.mse_loss(heatmaps, train_y[idx])
+        hidden, loss = None, 0.0
+        for _ in range(args.passes):
+            heatmaps, hidden = model(train_x[idx], hidden)
+            loss = loss + F.mse_loss(heatmaps, train_y[idx])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
         losses.append(loss.item())
         if it % args.eval_every == 0 or it == args.iterations:
-            point = {"iteration": it, "loss": float(np.mean(losses)), "nme_hr": evaluate(model, eval_x, eval_points),
-                     "nme_bicubic": evaluate(model, blurry_x, eval_points)}
-            curve.append(point)
+            curve.append(point(model, it, float(np.mean(losses)), eval_x, blurry_x, eval_points, args.passes))
             losses = []
-            print(f"it {it:5d}  loss {point['loss']:.5f}  NME HR {point['nme_hr']:.4f}  "
-                  f"NME bicubic {point['nme_bicubic']:.4f}  ({time.perf_counter() - start:.0f} s)", flush=True)
+            last = curve[-1]
+            print(f"it {it:5d}  loss {last['loss']:.5f}  NME HR {last['nme_hr_per_pass']}  "
+                  f"NME bicubic {last['nme_bicubic_per_pass']}  ({time.perf_counter() - start:.0f} s)", flush=True)
 
     payload = {"format": FORMAT, "config": {"mid_channels": args.mid_channels, "num_keypoints": 68},
                "model": model.state_dict(), "recipe": recipe, "iterations": args.iterations}
