@@ -230,3 +230,19 @@ def test_sr_photo_without_a_face_exits_1(photos, tiny_checkpoint, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert "no face found" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "x.png").exists()
+
+
+def test_evaluate_reports_identity_distance(dlib_ready):
+    """``dicmini test`` adds the dlib identity distance when the faces extra is installed."""
+    import torch
+
+    from dicmini.data.datasets import SyntheticFaces
+    from dicmini.models import DICNet
+    from dicmini.train.evaluate import evaluate
+
+    torch.manual_seed(0)
+    model = DICNet(mid_channels=4, num_blocks=1, hg_mid_channels=8, num_steps=2, upscale_factor=2)
+    result = evaluate(model, SyntheticFaces(2, held_out=True), batch_size=2, identity=True)
+    assert result.identity is not None and result.bicubic_identity is not None
+    assert 0.0 < result.bicubic_identity < 2.0 and 0.0 < result.identity < 2.0
+    assert "identity distance" in result.markdown()

@@ -84,8 +84,11 @@ def run_test(args: argparse.Namespace) -> int:
         raise ValueError(f"--n: expected a positive number of images, got {args.n}")
     model = load_model(args.checkpoint, pick_device(args.device))
     dataset = _dataset(args.data, args.n)
+    from ..faces.identity import identity_available
+
+    with_identity = not args.no_identity and identity_available()
     result = evaluate(model, dataset, protocol=args.protocol, crop_border=args.crop_border,
-                      batch_size=args.batch_size, limit=args.n)
+                      batch_size=args.batch_size, limit=args.n, identity=with_identity)
     print(f"checkpoint: {args.checkpoint}; data: {args.data}")
     print(result.markdown())
     if args.json:
@@ -171,6 +174,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--batch-size", type=int, default=8)
     test.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: CUDA if available, else CPU)")
     test.add_argument("--json", metavar="PATH", help="also write the metrics as JSON")
+    test.add_argument("--no-identity", action="store_true",
+                      help="skip the identity distance (reported by default when dicmini[faces] is installed)")
     test.set_defaults(run=run_test)
 
     sr = sub.add_parser("sr", help="super-resolve a 16x16 face (or a folder of them) x8 with DIC")

@@ -46,6 +46,10 @@ class EvalResult:
     nme: list[float] = field(default_factory=list)
     bicubic_psnr: float | None = None
     bicubic_ssim: float | None = None
+    #: mean dlib face-descriptor distance of the last step's SR (and of bicubic) to the HR face, when the
+    #: ``dicmini[faces]`` extra is installed and asked for; same person is typically < 0.6
+    identity: float | None = None
+    bicubic_identity: float | None = None
 
     @property
     def last_psnr(self) -> float:
@@ -77,6 +81,9 @@ class EvalResult:
                  "",
                  "| | PSNR (dB) | SSIM | NME |", "|---|---|---|---|"]
         lines += [f"| {r} | {p} | {s} | {n} |" for r, p, s, n in self.rows()]
+        if self.identity is not None:
+            lines += ["", f"identity distance (dlib face descriptor, SR of the last step vs HR; same person "
+                          f"< 0.6): {self.identity:.4f}; bicubic: {self.bicubic_identity:.4f}"]
         return "\n".join(lines)
 
 
@@ -90,8 +97,12 @@ def _loader(dataset: Dataset, batch_size: int, limit: int | None) -> DataLoader:
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", crop_border: int = 8,
              batch_size: int = 8, device: torch.device | str | None = None, limit: int | None = None,
-             bicubic: bool = True, landmarks: bool = True) -> EvalResult:
+             bicubic: bool = True, landmarks: bool = True, identity: bool = False) -> EvalResult:
     """Per-step PSNR/SSIM (``protocol``) and NME of a DICNet over ``dataset`` (first ``limit`` samples).
+
+    ``identity=True`` also reports the dlib face-descriptor distance between the last step's SR and the
+    HR face (and between bicubic and HR), using the dataset's landmarks for the alignment; it needs the
+    ``dicmini[faces]`` extra (:func:`dicmini.faces.identity.identity_available`).
 
     ``model(lr)`` must return per-step ``sr`` and ``heatmaps`` lists (:class:`~dicmini.models.DICOutput`).
     Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards.
@@ -105,6 +116,9 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
     sums_s: list[float] = []
     sums_n: list[float] = []
     bic_p = bic_s = 0.0
+    id_sr = id_bic = 0.0
+    if identity:
+        from ..faces.identity import identity_distance
     count = 0
     try:
         for batch in _loader(dataset, batch_size, limit):
@@ -122,12 +136,16 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
                 for t, heat in enumerate(out.heatmaps):
                     pred = heatmaps_to_landmarks(heat.float().cpu(), image_size=hr_u8.shape[1])
                     sums_n[t] += float(np.sum(nme(pred, batch["landmarks"])))
-            if bicubic:
-                lr_u8 = to_uint8(denormalize(batch["lr"]))
-                for i in range(lr_u8.shape[0]):
-                    up = bicubic_upsample(lr_u8[i], hr_u8.shape[1] // lr_u8.shape[1])
+            lr_u8 = to_uint8(denormalize(batch["lr"]))
+            for i in range(lr_u8.shape[0]):
+                up = bicubic_upsample(lr_u8[i], hr_u8.shape[1] // lr_u8.shape[1])
+                if bicubic:
                     bic_p += psnr(up, hr_u8[i], crop_border, protocol)
                     bic_s += ssim(up, hr_u8[i], crop_border, protocol)
+                if identity:
+                    points = batch["landmarks"][i].numpy()
+                    id_sr += identity_distance(to_uint8(denormalize(out.sr[-1][i].float())), hr_u8[i], points)
+                    id_bic += identity_distance(up, hr_u8[i], points)
             count += hr_u8.shape[0]
     finally:
         model.train(was_training)
@@ -137,7 +155,9 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
                       psnr=[s / count for s in sums_p], ssim=[s / count for s in sums_s],
                       nme=[s / count for s in sums_n] if landmarks else [],
                       bicubic_psnr=bic_p / count if bicubic else None,
-                      bicubic_ssim=bic_s / count if bicubic else None)
+                      bicubic_ssim=bic_s / count if bicubic else None,
+                      identity=id_sr / count if identity else None,
+                      bicubic_identity=id_bic / count if identity else None)
 
 
 @torch.no_grad()
