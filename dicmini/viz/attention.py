@@ -169,7 +169,7 @@ def attention_figure(image, component_maps, attention, names: Sequence[str] = CO
     if len(names) != k:
         raise ValueError(f"names: expected {k} names, got {len(names)}")
     if figsize is None:
-        figsize = (panel_size * (k + 1), 2 * panel_size + (0.4 if suptitle else 0.2))
+        figsize = (panel_size * (k + 1), 2 * panel_size + (0.8 if suptitle else 0.5))
     fig, axes = plt.subplots(2, k + 1, figsize=figsize, squeeze=False)
     axes[0, 0].imshow(as_display_image(image), interpolation="nearest")
     axes[0, 0].set_title("face", fontsize=9)
