@@ -54,8 +54,11 @@ def test_named_recipes_match_spec(name):
 def test_tiny_and_hourglass_recipes():
     tiny = get_config("tiny")
     assert (tiny.task, tiny.data, tiny.mid_channels, tiny.num_blocks, tiny.hg_mid_channels, tiny.num_steps,
-            tiny.upscale_factor, tiny.batch_size) == ("dic", "synthetic", 16, 2, 32, 4, 4, 4)
-    assert tiny.lr in (1e-3, 2e-3) and 1000 <= tiny.iterations <= 10_000 and tiny.seed == 0
+            tiny.upscale_factor, tiny.batch_size) == ("dic", "synthetic", 16, 2, 32, 3, 2, 4)
+    assert (tiny.init, tiny.reconstruction_init_scale, tiny.lr, tiny.lr_schedule, tiny.min_lr_ratio) == \
+        ("kaiming-sr", 0.1, 2e-3, "cosine", 0.05)
+    assert (tiny.heatmap_sigma, tiny.align_kind, tiny.align_weight, tiny.num_fusion_blocks) == (2.0, "mse", 1.0, 7)
+    assert 1000 <= tiny.iterations <= 10_000 and tiny.seed == 0 and tiny.threads == 1
     hg = get_config("hourglass")
     assert hg.task == "hourglass" and hg.hg_mid_channels == 256 and hg.hg_num_keypoints == 68
     assert hg.align_kind == "mse"
@@ -152,14 +155,54 @@ def test_init_weights_kaiming_is_the_official_init():
         init_weights(net, "xavier")
 
 
-def test_init_generator_kaiming_sr_keeps_the_landmark_branch_default():
+def test_init_generator_kaiming_sr_keeps_the_landmark_branch_and_fusion_default():
     from dicmini.models import DICNet
 
     torch.manual_seed(0)
     model = DICNet(mid_channels=4, num_blocks=1, hg_mid_channels=8, upscale_factor=2, num_fusion_blocks=1)
     hg_before = {k: v.clone() for k, v in model.landmark_estimator.state_dict().items()}
+    fusion_before = {k: v.clone() for k, v in model.attention_block.fusion.state_dict().items()}
+    tail_before = model.reconstruction[-1].weight.clone()
     init_generator(model, "kaiming-sr")
     assert all(torch.equal(v, model.landmark_estimator.state_dict()[k]) for k, v in hg_before.items())
+    assert all(torch.equal(v, model.attention_block.fusion.state_dict()[k]) for k, v in fusion_before.items())
     assert torch.count_nonzero(model.reconstruction[0].bias) == 0
+    assert torch.count_nonzero(model.attention_block.compress_in[0].bias) == 0
+    assert not torch.equal(tail_before, model.reconstruction[-1].weight)
+    torch.manual_seed(1)
+    init_generator(model, "kaiming-sr")
+    full = model.reconstruction[-1].weight.clone()
+    torch.manual_seed(1)
+    init_generator(model, "kaiming-sr", reconstruction_scale=0.1)
+    torch.testing.assert_close(model.reconstruction[-1].weight, full * 0.1)
     init_generator(model, "kaiming")
     assert torch.count_nonzero(model.landmark_estimator.first_conv.bias) == 0
+
+
+def test_cosine_schedule_threads_and_sigma_fields(tmp_path):
+    from dicmini.train.trainer import make_scheduler
+
+    cfg = apply_overrides(TrainConfig(), ["lr_schedule=cosine", "iterations=10", "min_lr_ratio=0.1",
+                                          "heatmap_sigma=2", "threads=1"]).validate()
+    opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=1.0)
+    sched = make_scheduler(opt, cfg, [5], 0.5)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(1.0) and lrs == sorted(lrs, reverse=True)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        apply_overrides(TrainConfig(), ["lr_schedule=linear"]).validate()
+    with pytest.raises(ValueError, match="heatmap_sigma"):
+        apply_overrides(TrainConfig(), ["heatmap_sigma=0"]).validate()
+
+    from dicmini.data.datasets import SyntheticFaces
+    from dicmini.train.data import build_datasets
+
+    cfg = dataclasses.replace(cfg, data="synthetic", train_size=2, val_size=1)
+    train, _ = build_datasets(cfg)
+    wide = train[0]["heatmaps"]
+    narrow = SyntheticFaces(2)[0]["heatmaps"]
+    assert wide.sum() > 3 * narrow.sum()  # sigma 2 spreads each Gaussian over ~4x the area

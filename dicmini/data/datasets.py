@@ -4,7 +4,7 @@ Every sample is a dict with the tensors DIC trains on (paper §4.1; reference sp
 
 * ``"lr"``: normalised LR image ``[3, H/8, W/8]`` (PIL bicubic from the HR image, then ``x/255 - MEAN``)
 * ``"hr"``: normalised HR image ``[3, H, W]``
-* ``"heatmaps"``: ``[68, H/4, W/4]`` Gaussian landmark heatmaps (sigma 1), the alignment-loss target
+* ``"heatmaps"``: ``[68, H/4, W/4]`` Gaussian landmark heatmaps (``sigma`` 1 by default), the alignment-loss target
 * ``"landmarks"``: ``[68, 2]`` float32 (x, y) in HR pixels
 * ``"name"``: the file name (folders) or ``"seed_<n>"`` (synthetic)
 
@@ -65,7 +65,7 @@ class SyntheticFaces(Dataset):
     """
 
     def __init__(self, length: int, first_seed: int = 0, held_out: bool = False, size: int = 128,
-                 scale: int = 8) -> None:
+                 scale: int = 8, sigma: float = 1.0) -> None:
         from .synthetic import HELD_OUT_SEED_START
 
         if length <= 0:
@@ -77,7 +77,7 @@ class SyntheticFaces(Dataset):
             raise ValueError(
                 f"first_seed + length = {self.first_seed + length} reaches the held-out seeds "
                 f"(>= {HELD_OUT_SEED_START}); use held_out=True for evaluation sets")
-        self.length, self.size, self.scale = length, size, scale
+        self.length, self.size, self.scale, self.sigma = length, size, scale, sigma
 
     def __len__(self) -> int:
         return self.length
@@ -92,7 +92,7 @@ class SyntheticFaces(Dataset):
 
         seed = self.seed(index)
         image, points = render_face(seed, size=self.size)
-        return make_sample(image, points, f"seed_{seed}", scale=self.scale)
+        return make_sample(image, points, f"seed_{seed}", scale=self.scale, sigma=self.sigma)
 
 
 def read_landmarks_file(path: Path) -> dict[str, np.ndarray]:
@@ -151,7 +151,7 @@ class FaceFolder(Dataset):
     name, when the sample is read.
     """
 
-    def __init__(self, root: str | Path, size: int = 128, scale: int = 8) -> None:
+    def __init__(self, root: str | Path, size: int = 128, scale: int = 8, sigma: float = 1.0) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
             raise FaceDataError(f"{self.root}: not a directory")
@@ -169,7 +169,7 @@ class FaceFolder(Dataset):
                                 f"e.g. {extra[:3]}")
         for name in files:
             self._check_header(self.root / name, size)
-        self.files, self.size, self.scale = files, size, scale
+        self.files, self.size, self.scale, self.sigma = files, size, scale, sigma
 
     @staticmethod
     def _check_header(path: Path, size: int) -> None:
@@ -189,5 +189,5 @@ class FaceFolder(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         name = self.files[index]
         image = load_face_image(self.root / name, self.size)
-        return make_sample(image, self.landmarks[name], name, scale=self.scale)
+        return make_sample(image, self.landmarks[name], name, scale=self.scale, sigma=self.sigma)
 

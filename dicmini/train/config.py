@@ -7,9 +7,11 @@ GAN warm-up, discriminator updates, seed, validation interval) and §4.2 (loss w
 Named recipes (:data:`CONFIGS`):
 
 ``tiny``
-    dicmini's CPU recipe: small widths on synthetic faces, Kaiming init of the SR branch (``kaiming-sr``: there
-    is no pretrained hourglass), Adam 1e-3, batch 4, 3,000 iterations. Its numbers are plain fields meant
-    to be tuned with measurements.
+    dicmini's CPU recipe, found by measurement (``benchmarks/results/tiny_search/SUMMARY.md``): widths 16/2/32,
+    3 steps, internal projection scale 2, 7 fusion blocks; ``kaiming-sr`` init with the last reconstruction
+    conv x0.1 (every step starts at the bilinear skip); Adam 2e-3 with a cosine decay to 5 % over 6,000
+    iterations; batch 4; sigma-2 training heatmaps with a 1.0-weighted MSE alignment loss (sigma-1 targets
+    leave the tiny hourglass on the all-zero plateau); 4,000 synthetic training faces; one thread.
 ``official-celeba``
     Official DIC (``SRLandmarkSolver``, CelebA): Kaiming-normal init, hourglass from a pretrained
     ``FB_HG_68_CelebA.pth`` (``init_hourglass``), frozen until iteration 2,000; Adam 1e-4; ×0.5 at
@@ -51,6 +53,7 @@ GENERATOR_INIT_SCHEMES = ("kaiming", "default", "kaiming-sr")
 AMP_MODES = ("none", "bf16", "fp16")
 ALIGN_KINDS = ("mse", "l1")
 FUSIONS = ("attention", "concat")
+LR_SCHEDULES = ("multistep", "cosine")
 
 
 @dataclass
@@ -103,8 +106,12 @@ class TrainConfig:
     #: official ``LightCNN_feature.pth``). Empty = random weights (a warning says the loss is then not an
     #: identity loss).
     feature_weights: str = ""
+    #: the last reconstruction conv's initial weights are multiplied by this (dicmini; 1 = unchanged).
+    reconstruction_init_scale: float = 1.0
 
     # -- losses (spec §4.2) ---------------------------------------------------------------------------------
+    #: sigma (heatmap pixels) of the Gaussian training heatmaps; 1 in both references (spec §4.1).
+    heatmap_sigma: float = 1.0
     pixel_weight: float = 1.0
     align_kind: str = "mse"
     align_weight: float = 0.1
@@ -122,9 +129,13 @@ class TrainConfig:
     lr: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
-    #: MultiStepLR milestones, in iterations (the scheduler steps once per iteration).
+    #: ``"multistep"`` (both references: MultiStepLR at ``milestones`` x ``gamma``) or ``"cosine"``
+    #: (dicmini: cosine from ``lr`` to ``lr * min_lr_ratio`` over ``iterations``). Stepped once per iteration.
+    lr_schedule: str = "multistep"
+    #: MultiStepLR milestones, in iterations.
     milestones: tuple[int, ...] = (10_000, 20_000, 40_000, 80_000)
     gamma: float = 0.5
+    min_lr_ratio: float = 0.0
     #: landmark-branch parameters have ``requires_grad=False`` before this iteration (gradients still flow
     #: *through* the hourglass to the SR branch). 0 = trained from the start.
     release_hourglass_step: int = 0
@@ -155,6 +166,8 @@ class TrainConfig:
     #: ``""`` = CUDA if available, else CPU (each process of a ``torchrun`` job takes ``cuda:LOCAL_RANK``).
     device: str = ""
     progress: bool = True
+    #: CPU threads of each process (``torch.set_num_threads``); 0 = PyTorch's default.
+    threads: int = 0
     #: stop (and checkpoint) after this many minutes of training; 0 = no limit.
     time_limit_minutes: float = 0.0
 
@@ -178,16 +191,18 @@ class TrainConfig:
         choice("amp", AMP_MODES)
         choice("align_kind", ALIGN_KINDS)
         choice("fusion", FUSIONS)
+        choice("lr_schedule", LR_SCHEDULES)
         from ..metrics import PROTOCOLS
         choice("protocol", tuple(PROTOCOLS))
         for name in ("iterations", "batch_size", "accum_steps", "train_size", "val_every", "ckpt_every",
                      "log_every", "disc_repeat", "num_steps"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config {name}: expected a positive integer, got {getattr(self, name)}")
-        for name in ("val_size", "num_workers", "pixel_init", "release_hourglass_step", "crop_border"):
+        for name in ("val_size", "num_workers", "pixel_init", "release_hourglass_step", "crop_border", "threads",
+                     "min_lr_ratio"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
-        for name in ("lr", "d_lr", "gamma", "d_gamma"):
+        for name in ("lr", "d_lr", "gamma", "d_gamma", "heatmap_sigma"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"config {name}: expected > 0, got {getattr(self, name)}")
         for name in ("milestones", "d_milestones"):
@@ -212,12 +227,13 @@ class TrainConfig:
 # -- named recipes (spec §4.3) --------------------------------------------------------------------------------
 
 def _tiny() -> TrainConfig:
+    # The recipe found by benchmarks/tiny_recipe_search.py (benchmarks/results/tiny_search/SUMMARY.md).
     return TrainConfig(
         name="tiny", task="dic", data="synthetic", train_size=4000, val_size=16,
-        mid_channels=16, num_blocks=2, hg_mid_channels=32, num_steps=4, upscale_factor=4, num_fusion_blocks=7,
-        init="kaiming-sr", lr=1e-3, milestones=(1500, 2500), gamma=0.5, iterations=3000, batch_size=4,
-        align_kind="mse", align_weight=0.1, release_hourglass_step=0,
-        val_every=500, ckpt_every=500, log_every=50, seed=0)
+        mid_channels=16, num_blocks=2, hg_mid_channels=32, num_steps=3, upscale_factor=2, num_fusion_blocks=7,
+        init="kaiming-sr", reconstruction_init_scale=0.1, lr=2e-3, lr_schedule="cosine", min_lr_ratio=0.05,
+        iterations=6000, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
+        release_hourglass_step=0, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1)
 
 
 def _official_celeba() -> TrainConfig:

@@ -33,8 +33,8 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
     if config.data == "synthetic":
         if config.val_size < 1:
             raise ValueError("config val_size: synthetic validation needs val_size >= 1 held-out faces")
-        return (SyntheticFaces(config.train_size, first_seed=0),
-                SyntheticFaces(config.val_size, first_seed=0, held_out=True))
+        return (SyntheticFaces(config.train_size, first_seed=0, sigma=config.heatmap_sigma),
+                SyntheticFaces(config.val_size, first_seed=0, held_out=True, sigma=config.heatmap_sigma))
     root = Path(config.data)
     if not root.is_dir():
         raise FileNotFoundError(f"config data: {root} is not a directory (expected a prepared folder with train/ "
@@ -45,7 +45,8 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
     val_dir = Path(config.val_data) if config.val_data else root / "val"
     if not val_dir.is_dir():
         raise FileNotFoundError(f"config val_data: {val_dir} not found (set --set val_data=DIR)")
-    train, val = FaceFolder(train_dir), FaceFolder(val_dir)
+    train = FaceFolder(train_dir, sigma=config.heatmap_sigma)
+    val = FaceFolder(val_dir, sigma=config.heatmap_sigma)
     if config.val_size and config.val_size < len(val):
         val = Subset(val, range(config.val_size))
     return train, val

@@ -4,12 +4,16 @@ Measured caveat (dicmini): the official Kaiming-normal init is followed, in the 
 *pretrained* hourglass. A Kaiming-initialised hourglass trained from scratch is not part of any recipe and
 is numerically unusable: without normalisation layers its residual blocks amplify the signal, giving
 heatmaps of ~1e11 at init for the default widths (and an infinite gradient at the first step for the tiny
-widths). :func:`init_generator` therefore also offers ``"kaiming-sr"``: Kaiming on the SR branch and PyTorch's
-default on the landmark branch, for runs without a pretrained hourglass.
+widths). The 7 grouped residual blocks of the attentive fusion amplify the same way (measured in
+``benchmarks/results/tiny_search/SUMMARY.md``: the alignment loss reached 1e11 within 50 iterations).
+:func:`init_generator` therefore also offers ``"kaiming-sr"``: Kaiming on the projection/reconstruction path of
+the SR branch, PyTorch's default on the landmark branch and the attentive fusion, for runs without a
+pretrained hourglass.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 #: Config values of ``TrainConfig.init``.
@@ -42,16 +46,26 @@ def init_weights(module: nn.Module, scheme: str = "kaiming") -> nn.Module:
     return module
 
 
-def init_generator(model: nn.Module, scheme: str) -> nn.Module:
+def init_generator(model: nn.Module, scheme: str, reconstruction_scale: float = 1.0) -> nn.Module:
     """Initialise a generator by a ``TrainConfig.init`` scheme: ``"kaiming"`` / ``"default"`` as
-    :func:`init_weights` on the whole model, ``"kaiming-sr"`` = Kaiming on everything except
-    ``model.landmark_estimator``, which keeps PyTorch's default (see the module docstring)."""
+    :func:`init_weights` on the whole model, ``"kaiming-sr"`` = Kaiming on every layer except those of
+    ``model.landmark_estimator`` and ``model.attention_block.fusion``, which keep PyTorch's default (see the
+    module docstring). Then the weights of the last reconstruction conv are multiplied by
+    ``reconstruction_scale`` (< 1 starts every step close to the bilinear skip path)."""
     if scheme not in GENERATOR_SCHEMES:
         raise ValueError(f"init scheme: expected one of {list(GENERATOR_SCHEMES)}, got {scheme!r}")
     if scheme != "kaiming-sr":
-        return init_weights(model, scheme)
-    landmark = getattr(model, "landmark_estimator", None)
-    for name, child in model.named_children():
-        if child is not landmark:
-            init_weights(child, "kaiming")
+        init_weights(model, scheme)
+    else:
+        keep = [getattr(model, "landmark_estimator", None), getattr(getattr(model, "attention_block", None), "fusion", None)]
+        kept = {id(m) for k in keep if k is not None for m in k.modules()}
+        for m in model.modules():
+            if isinstance(m, _INIT_TYPES) and id(m) not in kept:
+                nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+    tail = getattr(model, "reconstruction", None)
+    if reconstruction_scale != 1.0 and tail is not None:
+        with torch.no_grad():
+            tail[-1].weight.mul_(reconstruction_scale)
     return model

@@ -55,6 +55,17 @@ from .init import init_generator, init_weights
 from .log import JsonlLog
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, milestones: list[int],
+                   gamma: float) -> torch.optim.lr_scheduler.LRScheduler:
+    """The per-iteration learning-rate schedule of ``config.lr_schedule``: MultiStepLR (both references,
+    spec §4.3) or cosine annealing to ``min_lr_ratio`` of the initial rate over ``config.iterations``."""
+    if config.lr_schedule == "cosine":
+        base = optimizer.param_groups[0]["lr"]
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.iterations,
+                                                          eta_min=base * config.min_lr_ratio)
+    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma)
+
+
 class TrainingDiverged(RuntimeError):
     """A loss or gradient became NaN/inf; the run stopped before the optimiser step and wrote nothing."""
 
@@ -92,6 +103,8 @@ class Trainer:
         if self.device.type != "cuda" and config.amp != "none":
             self.notes.append(f"amp={config.amp} ignored on {self.device.type} (mixed precision is CUDA-only)")
 
+        if config.threads:
+            torch.set_num_threads(config.threads)
         seed_everything(config.seed)
         self.train_set, self.val_set = build_datasets(config)
         self.model = self._build_model(load_init=checkpoint is None).to(self.device)
@@ -107,14 +120,13 @@ class Trainer:
         self.optimizers: dict[str, torch.optim.Optimizer] = {
             "generator": torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas,
                                           weight_decay=config.weight_decay)}
-        self.schedulers: dict[str, torch.optim.lr_scheduler.MultiStepLR] = {
-            "generator": torch.optim.lr_scheduler.MultiStepLR(self.optimizers["generator"],
-                                                              list(config.milestones), config.gamma)}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {
+            "generator": make_scheduler(self.optimizers["generator"], config, list(config.milestones), config.gamma)}
         if self.discriminator is not None:
             self.optimizers["discriminator"] = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr,
                                                                 betas=config.d_betas)
-            self.schedulers["discriminator"] = torch.optim.lr_scheduler.MultiStepLR(
-                self.optimizers["discriminator"], list(config.d_milestones), config.d_gamma)
+            self.schedulers["discriminator"] = make_scheduler(self.optimizers["discriminator"], config,
+                                                              list(config.d_milestones), config.d_gamma)
         fp16 = self.device.type == "cuda" and config.amp == "fp16"
         self.scalers = {name: torch.amp.GradScaler("cuda", enabled=fp16) for name in self.optimizers}
 
@@ -157,7 +169,10 @@ class Trainer:
             model: nn.Module = FeedbackHourglass(cfg.hg_mid_channels, cfg.hg_num_keypoints)
         else:
             model = DICNet(**cfg.model_kwargs())
-        init_generator(model, cfg.init)
+        if cfg.task == "hourglass":
+            init_generator(model, cfg.init)
+        else:
+            init_generator(model, cfg.init, cfg.reconstruction_init_scale)
         if load_init and cfg.init_generator:
             source = cfg.init_generator
             load_state_dict_strict(model, to_dicmini_state_dict(read_checkpoint(source), source), source)
