@@ -17,7 +17,8 @@ from dicmini.train.data import IterationBatchSampler, collate, global_batch
 TINY = {"mid_channels": 4, "num_blocks": 1, "hg_mid_channels": 8, "upscale_factor": 2, "num_fusion_blocks": 1,
         "batch_size": 2, "train_size": 8, "val_size": 2, "init": "default", "progress": False, "lr": 1e-3,
         "milestones": (2, 3), "gamma": 0.5, "val_every": 1000, "ckpt_every": 1000, "log_every": 1,
-        "iterations": 4, "seed": 0}
+        "iterations": 4, "seed": 0, "num_steps": 4, "lr_schedule": "multistep", "heatmap_sigma": 1.0,
+        "align_weight": 0.1, "reconstruction_init_scale": 1.0, "threads": 0}
 
 
 def tiny(**changes):
