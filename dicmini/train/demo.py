@@ -36,12 +36,22 @@ def load_tiny() -> nn.Module:
     return load_pretrained("tiny")
 
 
+#: seconds per ``tiny`` training iteration measured on 2 CPU cores (benchmarks/results/quality_bar.json)
+TINY_SECONDS_PER_ITERATION = 0.5
+
+
 def train_tiny(out_dir: Path, minutes: float, progress: bool = True) -> Path:
-    """Train the ``tiny`` config on synthetic faces for at most ``minutes``; returns its ``last.pt``."""
+    """Train the ``tiny`` config on synthetic faces for at most ``minutes``; returns its ``last.pt``.
+
+    The cosine schedule is laid over the iterations that fit in ``minutes`` at the measured CPU speed
+    (:data:`TINY_SECONDS_PER_ITERATION`), so a short run still decays its learning rate; the time limit
+    stops a slower machine early."""
     from .config import apply_overrides, get_config
     from .trainer import Trainer
 
-    config = apply_overrides(get_config("tiny"), {"time_limit_minutes": float(minutes), "progress": progress})
+    iterations = max(50, int(minutes * 60 / TINY_SECONDS_PER_ITERATION))
+    config = apply_overrides(get_config("tiny"), {"time_limit_minutes": float(minutes), "progress": progress,
+                                                   "iterations": min(iterations, get_config("tiny").iterations)})
     Trainer(config, out_dir).fit()
     return out_dir / "last.pt"
 
