@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from dicmini.models.weights import CheckpointError
 from refvectors import load_vector, require_vectors
 
 from dicmini.models import lightcnn as lightcnn_mod
@@ -174,13 +175,13 @@ def test_lightcnn_feature_strict_loading_errors(tmp_path, fresh_warnings):
     missing = dict(feats_only)
     del missing["features.9.filter.bias"]
     torch.save(missing, tmp_path / "missing.pth")
-    with pytest.raises(RuntimeError, match=r"missing keys \(1\): features\.9\.filter\.bias"):
+    with pytest.raises(CheckpointError, match=r"missing keys \(1\): features\.9\.filter\.bias"):
         LightCNNFeature(tmp_path / "missing.pth")
     extra = dict(feats_only, **{"features.99.filter.weight": torch.zeros(1)})
-    with pytest.raises(RuntimeError, match=r"unexpected keys \(1\): features\.99\.filter\.weight"):
+    with pytest.raises(CheckpointError, match=r"unexpected keys \(1\): features\.99\.filter\.weight"):
         LightCNNFeature(extra)
     bad_shape = dict(feats_only, **{"features.0.filter.bias": torch.zeros(5)})
-    with pytest.raises(RuntimeError, match="shape mismatches"):
+    with pytest.raises(CheckpointError, match="shape mismatches"):
         LightCNNFeature(bad_shape)
 
 
@@ -250,11 +251,11 @@ def test_vgg_loads_torchvision_layout(tmp_path, fresh_warnings):
 def test_vgg_strict_loading(fresh_warnings):
     sd = torchvision_like_state(0)
     del sd["features.34.bias"]
-    with pytest.raises(RuntimeError, match=r"missing keys \(1\): features\.34\.bias"):
+    with pytest.raises(CheckpointError, match=r"missing keys \(1\): features\.34\.bias"):
         VGG19Features(sd)
     sd = torchvision_like_state(0)
     sd["extra.weight"] = torch.zeros(1)
-    with pytest.raises(RuntimeError, match="unexpected keys"):
+    with pytest.raises(CheckpointError, match="unexpected keys"):
         VGG19Features(sd)
 
 

@@ -582,7 +582,7 @@ class _Face:
     # ----------------------------------------------------------------------------------- skin
     def skin_face(self):
         P, r, p, shape = self.P, self.rng, self.p, self.shape
-        f, n = P.f, P.n
+        f = P.f
         pts = np.concatenate([P.L[0:17], P.proj(self.fore_arc)])
         self.face_poly = pts
         roi = P.roi(pts, 2)

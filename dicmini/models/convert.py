@@ -43,20 +43,17 @@ map_location="cpu")``: a checkpoint can never run code on load.
 from __future__ import annotations
 
 import os
-import pickle
 import re
-import warnings
-import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ..utils import atomic_write
 from .dic import DICNet
+from .weights import CheckpointError, _preview, load_state_dict_strict, read_checkpoint
 from .hourglass import HOURGLASS_DEPTH, FeedbackHourglass
 
 StateDict = dict[str, Tensor]
@@ -93,10 +90,6 @@ _OFFICIAL_BLOCK_CHILDREN = {"compress_in": "conv_first", "compress_out": "conv_l
 _OFFICIAL_FUSION_CHILDREN = {"conv_in": "conv_first", "resnet": "body"}
 _OFFICIAL_HG_LEVEL = re.compile(r"^hg\.res(\d+)_([123])\.(.+)$")
 _OFFICIAL_HG_BRANCH = {"1": "up1", "2": "low1", "3": "low3"}
-
-
-class CheckpointError(ValueError):
-    """A checkpoint or state dict that cannot be read, recognised or loaded (one clear message)."""
 
 
 # -- key renaming ----------------------------------------------------------------------------------------
@@ -259,44 +252,6 @@ def from_official(state_dict: Mapping[str, Tensor], *, kind: str = "auto", stric
 
 # -- reading files ---------------------------------------------------------------------------------------
 
-def _numpy_safe_globals() -> list[Any]:
-    """NumPy scalar/array types that mmcv ``meta`` entries may hold; plain data, safe for ``weights_only``."""
-    scalar = np._core.multiarray.scalar
-    reconstruct = np._core.multiarray._reconstruct
-    dtype_classes = [type(np.dtype(t)) for t in ("float16", "float32", "float64", "int32", "int64", "uint8",
-                                                 "bool")]
-    return [scalar, (scalar, "numpy.core.multiarray.scalar"), reconstruct,
-            (reconstruct, "numpy.core.multiarray._reconstruct"), np.ndarray, np.dtype, *dtype_classes]
-
-
-def read_checkpoint(path: str | os.PathLike) -> Any:
-    """``torch.load(path, map_location="cpu", weights_only=True)`` with one-line errors.
-
-    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` for anything that is not a
-    readable PyTorch file (corrupt, truncated, another format, or pickled objects other than tensors,
-    containers and NumPy scalars/arrays).
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}" + (" (it is a directory)" if path.is_dir() else ""))
-    try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, or it holds objects other than "
-                              f"tensors/containers (read with weights_only=True): {first}") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint or the file is corrupt "
-                              f"({type(exc).__name__}: {first})") from None
-
-
-def _preview(keys: list[str], limit: int = 8) -> str:
-    shown = ", ".join(keys[:limit])
-    return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
-
-
 def _strip_prefix(state_dict: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state_dict.items()}
 
@@ -413,32 +368,6 @@ def infer_dicnet_config(state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
     elif "attention_block.fusion.body.0.weight" in state_dict:
         config["fusion"] = "concat"
     return config
-
-
-def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, Tensor], source: str = "state dict",
-                           strict: bool = True) -> nn.Module:
-    """``module.load_state_dict`` with one clear :class:`CheckpointError` listing missing, unexpected and
-    mis-shaped keys (lists truncated). ``strict=False`` loads what matches and warns about the rest
-    (shape mismatches are always an error)."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shapes = [f"{k} {list(state_dict[k].shape)} vs model {list(own[k].shape)}"
-              for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
-    problems = []
-    if missing:
-        problems.append(f"missing keys ({len(missing)}): {_preview(missing)}")
-    if unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): {_preview(unexpected)}")
-    if shapes:
-        problems.append(f"shape mismatches ({len(shapes)}): {_preview(shapes, 4)}")
-    name = type(module).__name__
-    if shapes or (strict and problems):
-        raise CheckpointError(f"{source}: cannot load into {name}: " + "; ".join(problems))
-    if problems:
-        warnings.warn(f"{source}: non-strict load into {name}: " + "; ".join(problems), stacklevel=2)
-    module.load_state_dict(dict(state_dict), strict=False)
-    return module
 
 
 def load_pretrained(path_or_name: str | os.PathLike | Mapping[str, Any], *, strict: bool = True,

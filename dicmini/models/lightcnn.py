@@ -25,6 +25,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .weights import load_state_dict_strict, read_state_dict
+
 __all__ = [
     "MaxFeature",
     "LightCNN",
@@ -160,24 +162,6 @@ def _is_official_layout(keys) -> bool:
     return any(_OFFICIAL_GROUP_KEY.match(k) for k in keys)
 
 
-def _load_mapping(weights: str | Path | Mapping) -> tuple[dict, str]:
-    """Return ``(state_dict, description)`` from a path (``torch.load(weights_only=True)``) or a dict."""
-    if isinstance(weights, (str, Path)):
-        obj = torch.load(Path(weights), map_location="cpu", weights_only=True)
-        source = str(weights)
-    elif isinstance(weights, Mapping):
-        obj, source = weights, "the given state dict"
-    else:
-        raise TypeError(f"weights must be a path, a state dict or None, got {type(weights).__name__}")
-    # unwrap checkpoint containers (mmcv: 'state_dict'; other trainers: 'model')
-    for wrapper in ("state_dict", "model"):
-        if isinstance(obj, Mapping) and wrapper in obj and isinstance(obj[wrapper], Mapping):
-            obj = obj[wrapper]
-    if not isinstance(obj, Mapping):
-        raise TypeError(f"{source}: expected a state dict, got {type(obj).__name__}")
-    return dict(obj), source
-
-
 def read_lightcnn_weights(weights: str | Path | Mapping) -> dict[str, torch.Tensor]:
     """Read LightCNN weights and return them in the MMagic layout.
 
@@ -186,38 +170,12 @@ def read_lightcnn_weights(weights: str | Path | Mapping) -> dict[str, torch.Tens
     grouped layout (converted with :func:`lightcnn_from_official`). The result can be loaded into
     :class:`LightCNN` or :class:`LightCNNFeature` with ``load_state_dict(..., strict=True)``.
     """
-    sd, _ = _load_mapping(weights)
+    sd, _ = read_state_dict(weights)
     if sd and all(k.startswith("module.") for k in sd):
         sd = {k[len("module."):]: v for k, v in sd.items()}
     if _is_official_layout(sd):
         sd = lightcnn_from_official(sd)
     return sd
-
-
-def _strict_load(module: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
-    """``load_state_dict(strict=True)`` with one clear error listing every missing/unexpected/mis-shaped key."""
-    own = module.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    shapes = [
-        f"{k}: file {list(state_dict[k].shape)} vs model {list(own[k].shape)}"
-        for k in own
-        if k in state_dict and tuple(state_dict[k].shape) != tuple(own[k].shape)
-    ]
-    if missing or unexpected or shapes:
-        lines = [f"{type(module).__name__}: cannot load weights from {source} (strict loading):"]
-        if missing:
-            lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
-        if unexpected:
-            lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
-        if shapes:
-            lines.append(f"  shape mismatches ({len(shapes)}): {'; '.join(shapes)}")
-        lines.append(
-            "  Expected the MMagic layout (features.{0,2,3,5,6,8,9,10,11}.filter.*) or the official grouped "
-            "layout (features.{0,2,4,6,7}, conv_a/conv)."
-        )
-        raise RuntimeError("\n".join(lines))
-    module.load_state_dict(state_dict, strict=True)
 
 
 class LightCNNFeature(nn.Module):
@@ -258,7 +216,8 @@ class LightCNNFeature(nn.Module):
                     sd = lightcnn_from_official(sd)
             sd = {k: v for k, v in sd.items() if not k.startswith("classifier.")}
             source = str(weights) if isinstance(weights, (str, Path)) else "the given state dict"
-            _strict_load(self, sd, source)
+            load_state_dict_strict(self, sd, source, hint="expected the MMagic layout features.{0,2,3,5,6,8,9,10,11}."
+                                   "filter.* or the official grouped layout features.{0,2,4,6,7} with conv_a/conv")
             self.pretrained = True
         self.requires_grad_(False)
         self.eval()

@@ -36,6 +36,8 @@ from torch import nn
 
 from dicmini.data.degrade import MEAN
 
+from .weights import load_state_dict_strict, read_state_dict
+
 __all__ = ["VGG19Features", "VGG19_LAYER_NAMES", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -142,33 +144,10 @@ class VGG19Features(nn.Module):
         return VGG19_LAYER_NAMES.index(layer)
 
     def _load(self, weights: str | Path | Mapping) -> None:
-        if isinstance(weights, (str, Path)):
-            sd = torch.load(Path(weights), map_location="cpu", weights_only=True)
-            source = str(weights)
-        elif isinstance(weights, Mapping):
-            sd, source = weights, "the given state dict"
-        else:
-            raise TypeError(f"weights must be a path, a state dict or None, got {type(weights).__name__}")
-        if isinstance(sd, Mapping) and "state_dict" in sd and isinstance(sd["state_dict"], Mapping):
-            sd = sd["state_dict"]
+        sd, source = read_state_dict(weights)
         sd = {k: v for k, v in sd.items() if not k.startswith("classifier.")}  # FC head: ignored on purpose
-        own = self.state_dict()
-        missing = [k for k in own if k not in sd]
-        unexpected = [k for k in sd if k not in own]
-        shapes = [f"{k}: file {list(sd[k].shape)} vs model {list(own[k].shape)}"
-                  for k in own if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)]
-        if missing or unexpected or shapes:
-            lines = [f"VGG19Features: cannot load weights from {source} (strict on features.*; "
-                     "classifier.* is ignored):"]
-            if missing:
-                lines.append(f"  missing keys ({len(missing)}): {', '.join(missing)}")
-            if unexpected:
-                lines.append(f"  unexpected keys ({len(unexpected)}): {', '.join(unexpected)}")
-            if shapes:
-                lines.append(f"  shape mismatches ({len(shapes)}): {'; '.join(shapes)}")
-            lines.append("  Expected torchvision's vgg19 layout (e.g. vgg19-dcbb9e9d.pth).")
-            raise RuntimeError("\n".join(lines))
-        self.load_state_dict(sd, strict=True)
+        load_state_dict_strict(self, sd, source, hint="expected torchvision's vgg19 layout, e.g. "
+                               "vgg19-dcbb9e9d.pth; classifier.* is ignored")
 
     def train(self, mode: bool = True) -> VGG19Features:
         """Always stays in eval mode (frozen loss network)."""
