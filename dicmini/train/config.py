@@ -9,7 +9,7 @@ Named recipes (:data:`CONFIGS`):
 ``tiny``
     dicmini's CPU recipe, found by measurement (``benchmarks/results/tiny_search/SUMMARY.md``): widths 16/2/32,
     3 steps, internal projection scale 2, 7 fusion blocks; ``kaiming-sr`` init with the last reconstruction
-    conv x0.1 (every step starts at the bilinear skip); Adam 2e-3 with a cosine decay to 5 % over 6,000
+    conv x0.1 (every step starts at the bilinear skip); Adam 2e-3 with a cosine decay to 5 % over 7,500
     iterations; batch 4; sigma-2 training heatmaps with a 1.0-weighted MSE alignment loss (sigma-1 targets
     leave the tiny hourglass on the all-zero plateau); 4,000 synthetic training faces; one thread.
 ``official-celeba``
@@ -232,7 +232,7 @@ def _tiny() -> TrainConfig:
         name="tiny", task="dic", data="synthetic", train_size=4000, val_size=16,
         mid_channels=16, num_blocks=2, hg_mid_channels=32, num_steps=3, upscale_factor=2, num_fusion_blocks=7,
         init="kaiming-sr", reconstruction_init_scale=0.1, lr=2e-3, lr_schedule="cosine", min_lr_ratio=0.05,
-        iterations=6000, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
+        iterations=7500, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
         release_hourglass_step=0, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1)
 
 
