@@ -147,9 +147,13 @@ def test_render_step_and_bounds():
 def test_iteration_stepper_builds_a_slider():
     pytest.importorskip("ipywidgets")
     box = iteration_stepper(_steps(3), _components(3), psnrs=[1, 2, 3])
-    slider = box.children[0]
+    slider, image = box.children
     assert (slider.min, slider.max, slider.value) == (1, 3, 3)
-    slider.value = 1  # redraws without raising
+    last = image.value
+    assert last[:8] == b"\x89PNG\r\n\x1a\n"
+    slider.value = 1
+    assert image.value[:8] == b"\x89PNG\r\n\x1a\n" and image.value != last
+    assert not plt.get_fignums()            # every step figure was closed after rendering
 
 
 def test_viz_functions_are_pure():

@@ -74,7 +74,7 @@ def step_grid(lr, sr_steps: Sequence, hr, *, bicubic=None, psnrs: Sequence[float
         raise ValueError(f"component_maps: expected {t_steps} entries (one per step), got {len(component_maps)}")
     ncols = len(images)
     if figsize is None:
-        figsize = (panel_size * ncols, panel_size * rows + 0.45 + (0.35 if suptitle else 0.0))
+        figsize = (panel_size * ncols, panel_size * rows + 0.45 + 0.3 * (rows - 1) + (0.35 if suptitle else 0.0))
     fig, axes = plt.subplots(rows, ncols, figsize=figsize, squeeze=False)
     for ax, img, title in zip(axes[0], images, titles):
         ax.imshow(img, interpolation="nearest")
@@ -153,26 +153,35 @@ def render_step(sr_steps: Sequence, component_maps: Sequence, t: int, psnrs: Seq
 
 
 def iteration_stepper(sr_steps: Sequence, component_maps: Sequence, psnrs: Sequence[float] | None = None,
-                      figsize: tuple[float, float] = (5.0, 2.8)):
-    """A slider over the cached steps that redraws :func:`render_step` (ipywidgets; run the model once first).
+                      figsize: tuple[float, float] = (5.0, 2.8), dpi: int = 80):
+    """A slider over the cached steps that shows :func:`render_step` (ipywidgets; run the model once first).
 
-    Returns the ``ipywidgets.VBox``; display it (or make it the last expression of a cell tagged
-    ``nbval-ignore-output``). The callback draws into an ``Output`` widget and prints nothing.
+    Returns an ``ipywidgets.VBox`` (slider, image); display it in a cell tagged ``nbval-ignore-output``. Each step
+    is drawn once, to PNG bytes, into an ``ipywidgets.Image``: no ``Output`` widget captures anything, so the
+    widget behaves the same in JupyterLab and in headless execution (nbclient, nbval) and prints nothing.
     """
+    import io
+
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
     n = len(sr_steps)
-    slider = widgets.IntSlider(value=n, min=1, max=n, step=1, description="step", continuous_update=False)
-    out = widgets.Output()
+    pngs: dict[int, bytes] = {}
 
-    def draw(change=None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            fig = render_step(sr_steps, component_maps, slider.value - 1, psnrs, figsize=figsize)
-            plt.show()
+    def png(t: int) -> bytes:
+        if t not in pngs:
+            fig = render_step(sr_steps, component_maps, t, psnrs, figsize=figsize)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=dpi)
             plt.close(fig)
+            pngs[t] = buffer.getvalue()
+        return pngs[t]
 
-    slider.observe(draw, names="value")
-    draw()
-    return widgets.VBox([slider, out])
+    slider = widgets.IntSlider(value=n, min=1, max=n, step=1, description="step", continuous_update=False)
+    image = widgets.Image(value=png(n - 1), format="png")
+
+    def update(change) -> None:
+        image.value = png(change["new"] - 1)
+
+    slider.observe(update, names="value")
+    return widgets.VBox([slider, image])
