@@ -40,6 +40,15 @@ def _read_partial(path: Path) -> dict[str, list[list[float]]]:
     return done
 
 
+def log_landmarks(log, fname: str, points: np.ndarray) -> list[list[float]]:
+    """Append one image's landmarks (rounded to 1e-4 px) to the partial log, durably; return them as lists."""
+    pts = np.asarray(points, dtype=np.float64).round(4).tolist()
+    log.write(json.dumps({"file": fname, "landmarks": pts}) + "\n")
+    log.flush()
+    os.fsync(log.fileno())
+    return pts
+
+
 def save_png(image: np.ndarray, path: Path) -> None:
     """Write a uint8 RGB image as PNG atomically."""
     atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
@@ -74,11 +83,7 @@ def write_face_folder(out_dir: str | Path, keys: Iterable[int], make: FaceMaker,
             for key, fname in tqdm(todo, desc=desc, disable=not progress, unit="img"):
                 image, points = make(key)
                 save_png(image, out / fname)
-                pts = np.asarray(points, dtype=np.float64).round(4).tolist()
-                log.write(json.dumps({"file": fname, "landmarks": pts}) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
-                done[fname] = pts
+                done[fname] = log_landmarks(log, fname, points)
 
     ordered = {n: done[n] for n in sorted(done)}
     text = json.dumps(ordered, separators=(",", ":"))

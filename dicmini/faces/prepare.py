@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from ..data.datasets import IMAGE_SUFFIXES as FOLDER_SUFFIXES
 from ..data.datasets import LANDMARKS_FILE, read_landmarks_file
-from ..data.face_folder import PARTIAL_FILE, _read_partial, save_png
+from ..data.face_folder import PARTIAL_FILE, _read_partial, log_landmarks, save_png
 from ..utils import atomic_write
 from .crop import CROP_SCALE, crop_with_landmarks, resize
 
@@ -290,11 +290,7 @@ def prepare_folder(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
                         nf_log.flush()
                         continue
                     save_png(image, out / name)
-                    pts = np.asarray(points, dtype=np.float64).round(4).tolist()
-                    log.write(json.dumps({"file": name, "landmarks": pts}) + "\n")
-                    log.flush()
-                    os.fsync(log.fileno())
-                    done[name] = pts
+                    done[name] = log_landmarks(log, name, points)
                     result.prepared.append(name)
         finally:
             if pool is not None:

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from ..data.landmarks import COMPONENT_NAMES, NUM_LANDMARKS, merge_to_components
-from .images import as_display_image, component_colors, heatmap_overlay, overlay_landmarks, upsample_nearest
+from .images import (as_display_image, component_colors, finish_figure, heatmap_overlay, overlay_landmarks,
+                     upsample_nearest)
 
 __all__ = ["attention_figure", "attention_overlay", "component_mixture", "heatmap_panels", "landmark_figure",
            "to_numpy_maps"]
@@ -182,9 +183,4 @@ def attention_figure(image, component_maps, attention, names: Sequence[str] = CO
         axes[0, i + 1].set_title(f"{names[i]}", fontsize=9)
         axes[1, i + 1].imshow(weights[i], cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
         axes[1, i + 1].set_title(f"weight: {names[i]}", fontsize=9)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, axes, suptitle)

@@ -245,3 +245,13 @@ def radial_power_spectrum(image) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(r[keep], minlength=nbins)
     power = sums / np.maximum(counts, 1)
     return np.arange(nbins) / n, power
+
+
+def finish_figure(fig, axes, suptitle: str | None = None, fontsize: int = 11):
+    """Hide every axis frame, add the optional ``suptitle`` and tighten the layout; returns ``fig``."""
+    for ax in getattr(axes, "flat", axes):
+        ax.set_axis_off()
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=fontsize)
+    fig.tight_layout()
+    return fig

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .attention import to_numpy_maps
-from .images import as_display_image, heatmap_overlay, upsample_nearest
+from .images import as_display_image, finish_figure, heatmap_overlay, upsample_nearest
 
 __all__ = ["iteration_stepper", "metric_per_step", "render_step", "step_grid", "step_titles"]
 
@@ -88,12 +88,7 @@ def step_grid(lr, sr_steps: Sequence, hr, *, bicubic=None, psnrs: Sequence[float
         if hr_maps is not None:
             axes[1, -1].imshow(heatmap_overlay(hr_img, to_numpy_maps(hr_maps), alpha=alpha), interpolation="nearest")
             axes[1, -1].set_title("GT components", fontsize=9)
-    for ax in axes.flat:
-        ax.set_axis_off()
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=11)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig, axes, suptitle)
 
 
 def metric_per_step(series: Mapping[str, Sequence[float]], ylabel: str,
