@@ -49,6 +49,17 @@ def log_landmarks(log, fname: str, points: np.ndarray) -> list[list[float]]:
     return pts
 
 
+def finish_landmarks(out: Path, done: dict[str, list[list[float]]]) -> Path:
+    """Write ``landmarks.json`` (sorted, atomically, only if it changed) and drop the partial log."""
+    final, partial = out / LANDMARKS_FILE, out / PARTIAL_FILE
+    text = json.dumps({n: done[n] for n in sorted(done)}, separators=(",", ":"))
+    if not final.exists() or final.read_text() != text:
+        atomic_write(final, lambda tmp: tmp.write_text(text))
+    if partial.exists():
+        partial.unlink()
+    return final
+
+
 def save_png(image: np.ndarray, path: Path) -> None:
     """Write a uint8 RGB image as PNG atomically."""
     atomic_write(path, lambda tmp: Image.fromarray(image).save(tmp, format="PNG"))
@@ -85,10 +96,4 @@ def write_face_folder(out_dir: str | Path, keys: Iterable[int], make: FaceMaker,
                 save_png(image, out / fname)
                 done[fname] = log_landmarks(log, fname, points)
 
-    ordered = {n: done[n] for n in sorted(done)}
-    text = json.dumps(ordered, separators=(",", ":"))
-    if not final.exists() or final.read_text() != text:
-        atomic_write(final, lambda tmp: tmp.write_text(text))
-    if partial.exists():
-        partial.unlink()
-    return final
+    return finish_landmarks(out, done)

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from ..data.datasets import IMAGE_SUFFIXES as FOLDER_SUFFIXES
 from ..data.datasets import LANDMARKS_FILE, read_landmarks_file
-from ..data.face_folder import PARTIAL_FILE, _read_partial, log_landmarks, save_png
+from ..data.face_folder import PARTIAL_FILE, _read_partial, finish_landmarks, log_landmarks, save_png
 from ..utils import atomic_write
 from .crop import CROP_SCALE, crop_with_landmarks, resize
 
@@ -297,12 +297,7 @@ def prepare_folder(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
                 pool.terminate()
                 pool.join()
 
-    ordered = {n: done[n] for n in sorted(done)}
-    text = json.dumps(ordered, separators=(",", ":"))
-    if not final.exists() or final.read_text() != text:
-        atomic_write(final, lambda tmp: tmp.write_text(text))
-    if partial.exists():
-        partial.unlink()
+    finish_landmarks(out, done)
     if not_found:
         nf_text = "".join(f"{k}\t{not_found[k]}\n" for k in sorted(not_found))
         atomic_write(nf_path, lambda tmp: tmp.write_text(nf_text))
