@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .landmarks import LANDMARK_GROUPS, NUM_LANDMARKS
+from .landmarks import NUM_LANDMARKS, per_landmark
 
 #: Dot colour (RGB) of each landmark group.
 GROUP_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -23,15 +23,7 @@ GROUP_COLOURS: dict[str, tuple[int, int, int]] = {
 }
 
 
-def _point_colours() -> list[tuple[int, int, int]]:
-    colours = [(255, 255, 255)] * NUM_LANDMARKS
-    for name, (a, b) in LANDMARK_GROUPS.items():
-        for i in range(a, b):
-            colours[i] = GROUP_COLOURS[name]
-    return colours
-
-
-_COLOURS = _point_colours()
+_COLOURS = per_landmark(GROUP_COLOURS, (255, 255, 255))
 
 
 def _as_uint8_rgb(image, name: str) -> np.ndarray:

@@ -38,6 +38,16 @@ LANDMARK_GROUPS: dict[str, tuple[int, int]] = {
     "inner_lips": (60, 68),
 }
 
+def per_landmark(by_group: dict, default):
+    """Expand a value per landmark group (keys of :data:`LANDMARK_GROUPS`) to a list of 68 values, one per
+    point; points of groups missing from ``by_group`` get ``default`` (used for per-point colours)."""
+    values = [default] * NUM_LANDMARKS
+    for name, (a, b) in LANDMARK_GROUPS.items():
+        if name in by_group:
+            values[a:b] = [by_group[name]] * (b - a)
+    return values
+
+
 #: The 5 facial components that guide the attentive fusion (spec §2.9), in channel order.
 #: Note: component 4 ("face outline") is the jaw line *and* both eyebrows, exactly as the reference.
 COMPONENT_NAMES: tuple[str, ...] = ("left eye", "right eye", "nose", "mouth", "face outline")

@@ -104,24 +104,24 @@ def _rename_block_child(rest: str, table: Mapping[str, str]) -> str:
     return f"{table.get(child, child)}.{tail}" if tail else table.get(child, child)
 
 
+def _rename_key(key: str, top_table: Mapping[str, str], blocks: tuple[str, ...],
+                block_table: Mapping[str, str]) -> str | None:
+    top, rest = _split(key)
+    if top not in top_table or not rest:
+        return None
+    if top in blocks:
+        rest = _rename_block_child(rest, block_table)
+    return f"{top_table[top]}.{rest}"
+
+
 def mmagic_key_to_dicmini(key: str) -> str | None:
     """MMagic DICNet key -> dicmini key, or ``None`` when the top-level module is not a DICNet one."""
-    top, rest = _split(key)
-    if top not in MMAGIC_TO_DICMINI_TOP or not rest:
-        return None
-    if top in _FEEDBACK_BLOCKS_MMAGIC:
-        rest = _rename_block_child(rest, MMAGIC_TO_DICMINI_BLOCK)
-    return f"{MMAGIC_TO_DICMINI_TOP[top]}.{rest}"
+    return _rename_key(key, MMAGIC_TO_DICMINI_TOP, _FEEDBACK_BLOCKS_MMAGIC, MMAGIC_TO_DICMINI_BLOCK)
 
 
 def dicmini_key_to_mmagic(key: str) -> str | None:
     """dicmini DICNet key -> MMagic key, or ``None`` when the top-level module is not a DICNet one."""
-    top, rest = _split(key)
-    if top not in DICMINI_TO_MMAGIC_TOP or not rest:
-        return None
-    if top in _FEEDBACK_BLOCKS_DICMINI:
-        rest = _rename_block_child(rest, DICMINI_TO_MMAGIC_BLOCK)
-    return f"{DICMINI_TO_MMAGIC_TOP[top]}.{rest}"
+    return _rename_key(key, DICMINI_TO_MMAGIC_TOP, _FEEDBACK_BLOCKS_DICMINI, DICMINI_TO_MMAGIC_BLOCK)
 
 
 def official_hourglass_key_to_mmagic(key: str) -> str:

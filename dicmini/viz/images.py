@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..data.landmarks import COMPONENT_NAMES, LANDMARK_GROUPS, NUM_LANDMARKS
+from ..data.landmarks import COMPONENT_NAMES, NUM_LANDMARKS, per_landmark
 
 __all__ = [
     "COMPONENT_COLORS",
@@ -63,11 +63,7 @@ def component_colors(n: int = len(COMPONENT_NAMES)) -> list[tuple[float, float, 
 
 def landmark_colors() -> list[tuple[float, float, float]]:
     """One colour per 68-point landmark, from its group."""
-    colors = [(1.0, 1.0, 1.0)] * NUM_LANDMARKS
-    for name, (a, b) in LANDMARK_GROUPS.items():
-        for i in range(a, b):
-            colors[i] = GROUP_COLORS[name]
-    return colors
+    return per_landmark(GROUP_COLORS, (1.0, 1.0, 1.0))
 
 
 def as_display_image(image) -> np.ndarray:
