@@ -205,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--align-weight", type=float, default=0.1)
     ap.add_argument("--align-kind", default="mse")
     ap.add_argument("--hg-warmup", type=int, default=0, help="iterations training the hourglass alone on GT HR")
+    ap.add_argument("--hg-init", default="",
+                    help="initialise the landmark branch from this dicmini-hourglass checkpoint (the official recipe "
+                         "starts DIC from a pretrained hourglass, spec section 4)")
     ap.add_argument("--hg-only", action="store_true",
                     help="train the landmark branch alone on GT HR images (one step) and log its probe NME")
     ap.add_argument("--hg-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the landmark branch")
@@ -243,6 +246,9 @@ def train(args: argparse.Namespace) -> tuple[DICNet, list[dict]]:
                    upscale_factor=args.up, prelu_init=args.prelu, num_fusion_blocks=args.fusion_blocks,
                    fusion=args.fusion, detach_attention=args.detach_attention)
     init_model(model, args.init, args.tail_scale, args.res_scale)
+    if args.hg_init:
+        hg_state = torch.load(args.hg_init, map_location="cpu", weights_only=True)["model"]
+        model.landmark_estimator.load_state_dict(hg_state)
     nparams = sum(p.numel() for p in model.parameters())
     hg_ids = {id(p) for p in model.landmark_estimator.parameters()}
     groups = [{"params": [p for p in model.parameters() if id(p) not in hg_ids], "mult": 1.0},
