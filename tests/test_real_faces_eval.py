@@ -1,0 +1,136 @@
+"""benchmarks/real_faces_eval.py: its dlib-free parts, and the committed results it wrote (notebook 09 §5).
+
+* ``evaluate_face`` on a synthetic face with the packaged tiny DIC: structure, the bicubic baseline and the
+  per-step figures equal :mod:`dicmini.metrics` applied by hand, the identity hook is called per image;
+* ``summarise``: means, gains and counts on hand-made records;
+* ``notebooks/artifacts/real_faces.json`` and the committed public-domain crops: made with the shipped tiny
+  checkpoint, and re-running the model on each committed crop reproduces the stored PSNR/SSIM/NME.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize
+from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
+from dicmini.metrics import psnr, ssim
+from dicmini.models.convert import PRETRAINED_NAMES, load_pretrained
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACT = ROOT / "notebooks" / "artifacts" / "real_faces.json"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("real_faces_eval", ROOT / "benchmarks" / "real_faces_eval.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+rfe = _load_script()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.set_num_threads(1)
+    return load_pretrained("tiny")
+
+
+@pytest.fixture(scope="module")
+def face():
+    hr, points = render_face(HELD_OUT_SEED_START + 3)
+    return hr, points
+
+
+def test_evaluate_face_matches_metrics(tiny, face):
+    hr, points = face
+    calls = []
+
+    def fake_identity(img, ref, pts):
+        assert img.dtype == np.uint8 and img.shape == ref.shape == hr.shape
+        np.testing.assert_array_equal(pts, points)
+        calls.append(img)
+        return float(np.abs(img.astype(float) - ref).mean())
+
+    rec = rfe.evaluate_face(tiny, hr, points, identity=fake_identity)
+    num_steps = tiny.config["num_steps"]
+    assert len(rec["steps"]) == num_steps and len(calls) == num_steps + 1
+    bicubic = bicubic_upsample(downsample(hr))
+    assert rec["bicubic"]["psnr"] == psnr(bicubic, hr)
+    assert rec["bicubic"]["ssim"] == ssim(bicubic, hr)
+    with torch.no_grad():
+        out = tiny(normalize(downsample(hr))[None])
+    for t, step in enumerate(rec["steps"]):
+        sr = denormalize(out.sr[t])[0]
+        assert step["psnr"] == pytest.approx(psnr(sr, hr), abs=1e-6)
+        assert step["ssim"] == pytest.approx(ssim(sr, hr), abs=1e-9)
+        assert 0 < step["nme"] < 1 and step["identity"] >= 0
+    # a trained model beats bicubic on a held-out synthetic face
+    assert rec["steps"][-1]["psnr"] > rec["bicubic"]["psnr"]
+
+
+def test_evaluate_face_without_identity_and_bad_inputs(tiny, face):
+    hr, points = face
+    rec = rfe.evaluate_face(tiny, hr, points)
+    assert rec["bicubic"]["identity"] is None and all(s["identity"] is None for s in rec["steps"])
+    with pytest.raises(ValueError, match="reference"):
+        rfe.evaluate_face(tiny, hr, points[:5])
+    with pytest.raises(ValueError, match="hr"):
+        rfe.evaluate_face(tiny, hr.astype(np.float32), points)
+    with pytest.raises(ValueError, match="protocol"):
+        rfe.evaluate_face(tiny, hr, points, protocol="nope")
+    assert not tiny.training
+
+
+def _record(bic, steps, ident=None):
+    def e(p, i):
+        return {"psnr": p, "ssim": p / 100, "nme": 1 / p, "identity": i}
+    ids = ident or [None] * (len(steps) + 1)
+    return {"bicubic": e(bic, ids[0]), "steps": [e(p, i) for p, i in zip(steps, ids[1:])]}
+
+
+def test_summarise():
+    faces = {"a": _record(20.0, [21.0, 22.0], [0.7, 0.6, 0.5]),
+             "b": _record(22.0, [21.5, 21.0], [0.5, 0.55, 0.65]),
+             "dup": _record(10.0, [30.0, 30.0], [0.1, 0.1, 0.1])}
+    s = rfe.summarise(faces, exclude=["dup"])
+    assert s["photos"] == 2 and s["excluded"] == ["dup"]
+    assert s["bicubic_psnr"] == 21.0 and s["step_psnr"] == [21.25, 21.5]
+    assert s["psnr_gain_last_step"] == pytest.approx(0.5) and s["psnr_gain_min_max"] == [-1.0, 2.0]
+    assert s["photos_last_step_above_bicubic_psnr"] == 1 and s["photos_last_step_above_first_step_psnr"] == 1
+    assert s["photos_last_step_nme_below_first_step"] == 1
+    assert s["bicubic_identity"] == pytest.approx(0.6) and s["step_identity"] == pytest.approx([0.575, 0.575])
+    assert s["photos_last_step_identity_below_bicubic"] == 1 and s["photos_last_step_identity_below_0.6"] == 1
+    assert s["photos_bicubic_identity_below_0.6"] == 1
+    assert "bicubic_identity" not in rfe.summarise({"a": _record(20.0, [21.0])})
+    with pytest.raises(ValueError):
+        rfe.summarise({"a": faces["a"]}, exclude=["a"])
+
+
+def test_committed_results_reproduce(tiny):
+    data = json.loads(ARTIFACT.read_text())
+    assert data["checkpoint"] == "tiny"
+    assert data["checkpoint_sha256"] == rfe.file_sha256(PRETRAINED_NAMES["tiny"]), \
+        "real_faces.json was made with another tiny checkpoint: re-run benchmarks/real_faces_eval.py"
+    crops = {n: r for n, r in data["faces"].items() if r.get("crop")}
+    assert crops, "no committed crops"
+    for name, rec in crops.items():
+        assert rfe.PHOTOS[name][2], f"{name}: crop committed for a photo whose licence does not allow it"
+        hr = np.asarray(Image.open(ARTIFACT.parent / rec["crop"]).convert("RGB"))
+        again = rfe.evaluate_face(tiny, hr, np.asarray(rec["landmarks"]))
+        assert again["bicubic"]["psnr"] == pytest.approx(rec["bicubic"]["psnr"], abs=1e-5)
+        for new, old in zip(again["steps"], rec["steps"], strict=True):
+            assert new["psnr"] == pytest.approx(old["psnr"], abs=1e-3)
+            assert new["ssim"] == pytest.approx(old["ssim"], abs=1e-4)
+            assert new["nme"] == pytest.approx(old["nme"], abs=1e-3)
+    for name, rec in data["faces"].items():
+        if not rfe.PHOTOS[name][2]:
+            assert "crop" not in rec, f"{name}: no crop may be committed"
+    assert set(rfe.LIVE) <= {n for n, r in data["faces"].items() if "box" in r and "landmarks" in r}
