@@ -2,23 +2,54 @@
 
 Every exercise's check cell calls one of these::
 
-    my_psnr = checks.check_psnr(my_psnr)
+    MyFeedbackBlock = checks.check_feedback_block(MyFeedbackBlock)
 
 The check runs property tests (shapes, parameter counts, agreement with dicmini after copying weights,
 whether the recurrent state matters, gradient flow), prints one deterministic ``✓``/``✗`` line per test (a
 ``✗`` line is followed by a hint), and returns the object the notebook continues with: the student's own
 (also when a test fails) or, when the student's code raises ``NotImplementedError``, the dicmini reference
 — so that every student notebook runs to the end. ``check.run(obj)`` returns a :class:`CheckReport`
-(``.passed``, ``.implemented``, ``.lines``, ``.result``) instead.
+(``.passed``, ``.implemented``, ``.lines``, ``.result``) instead of printing only.
 
-One module per topic: :mod:`.metrics` (PSNR, SSIM), :mod:`.losses` (GAN losses).
+One module per notebook topic:
+
+=====================  ==========================================================  ========
+module                 checks                                                      notebook
+=====================  ==========================================================  ========
+:mod:`.data`           ``check_heatmaps``, ``check_merge``                          01
+:mod:`.feedback`       ``check_projections`` (up, down), ``check_feedback_block``   02
+:mod:`.hourglass`      ``check_res_block``, ``check_hourglass``,                    03
+                       ``check_feedback_hourglass``
+:mod:`.fusion`         ``check_group_res_block``, ``check_attentive_fusion``        04
+:mod:`.dic`            ``check_dic``                                                05
+:mod:`.losses`         ``check_gan_losses`` (discriminator, generator)              06
+:mod:`.metrics`        ``check_psnr``, ``check_ssim``                               09
+=====================  ==========================================================  ========
 """
 
 from ._core import Check, CheckPair, CheckReport, Line, Outcome
+from .data import check_heatmaps, check_merge
+from .dic import check_dic
+from .feedback import check_down_projection, check_feedback_block, check_projections, check_up_projection
+from .fusion import check_attentive_fusion, check_group_res_block
+from .hourglass import check_feedback_hourglass, check_hourglass, check_res_block
 from .losses import check_discriminator_loss, check_gan_losses, check_generator_loss
 from .metrics import check_psnr, check_ssim
 
+#: every check, by the name a notebook calls it with (pairs included)
+ALL_CHECKS = {
+    "check_heatmaps": check_heatmaps, "check_merge": check_merge,
+    "check_projections": check_projections, "check_feedback_block": check_feedback_block,
+    "check_res_block": check_res_block, "check_hourglass": check_hourglass,
+    "check_feedback_hourglass": check_feedback_hourglass,
+    "check_group_res_block": check_group_res_block, "check_attentive_fusion": check_attentive_fusion,
+    "check_dic": check_dic, "check_gan_losses": check_gan_losses, "check_psnr": check_psnr, "check_ssim": check_ssim,
+}
+
 __all__ = [
-    "Check", "CheckPair", "CheckReport", "Line", "Outcome",
-    "check_discriminator_loss", "check_gan_losses", "check_generator_loss", "check_psnr", "check_ssim",
+    "ALL_CHECKS", "Check", "CheckPair", "CheckReport", "Line", "Outcome",
+    "check_attentive_fusion", "check_dic", "check_discriminator_loss", "check_down_projection",
+    "check_feedback_block", "check_feedback_hourglass", "check_gan_losses", "check_generator_loss",
+    "check_group_res_block", "check_heatmaps", "check_hourglass", "check_merge", "check_projections",
+    "check_psnr", "check_res_block", "check_ssim", "check_up_projection",
 ]

@@ -126,10 +126,10 @@ class Check:
             except Exception as err:  # noqa: BLE001 - a failing student implementation is a ✗, not a crash
                 outcome = Outcome(False, f"{prop.label}: raised {_describe(err)}",
                                   "run the function on the inputs of this test and read the traceback")
-            line = Line(outcome.ok, outcome.text, outcome.hint)
-            report.lines.append(line)
-            if verbose:
-                print(line.render())
+            report.lines.append(Line(outcome.ok, outcome.text, outcome.hint))
+        # Printed only once every test has run: a NotImplementedError in a late test still means "not implemented".
+        if verbose:
+            print(report.text())
         return report
 
     def __call__(self, obj: Any) -> Any:
