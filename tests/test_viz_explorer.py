@@ -113,7 +113,7 @@ def test_training_mode_restored_and_no_landmarks(faces):
     assert net.training
     assert d.nme is None and d.gt_points is None
     assert "NME" not in metrics_text(d, 0, 1)
-    assert frame_titles(d, 0, 1)[-1] == "HR\n"
+    assert frame_titles(d, 0, 1)[-1] == "HR"
 
 
 def test_bad_inputs_are_rejected(model, faces, data):
@@ -229,3 +229,16 @@ def test_explorer_rejects_bad_start(data):
     pytest.importorskip("ipywidgets")
     with pytest.raises(ValueError):
         iteration_explorer(data, step=4)
+
+
+def test_landmark_motion(data):
+    from dicmini.viz.explorer import landmark_motion
+
+    motion = landmark_motion(data.points)
+    assert motion.shape == (2, 3)
+    expected = np.mean(np.hypot(*(data.points[2, 1] - data.points[1, 1]).T))
+    assert motion[1, 1] == pytest.approx(expected)
+    still = np.repeat(data.points[:1], 3, axis=0)
+    np.testing.assert_array_equal(landmark_motion(still), 0.0)
+    with pytest.raises(ValueError):
+        landmark_motion(data.points[:1])

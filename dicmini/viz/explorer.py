@@ -35,7 +35,7 @@ from ..metrics import nme, psnr, ssim
 from .images import as_display_image, finish_figure, heatmap_overlay, overlay_landmarks, upsample_nearest
 
 __all__ = ["ExplorerApp", "ExplorerData", "collect_iterations", "frame_titles", "iteration_explorer",
-           "heatmap_max_overlay", "iteration_grid", "metrics_text", "render_frame"]
+           "heatmap_max_overlay", "iteration_grid", "landmark_motion", "metrics_text", "render_frame"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,6 +177,17 @@ def collect_iterations(model: nn.Module, lr, hr, landmarks=None, *, names: Seque
         names=labels, protocol=protocol, crop_border=crop)
 
 
+def landmark_motion(points) -> np.ndarray:
+    """How far the predicted landmarks move from one step to the next: ``points`` ``[T, N, K, 2]`` (e.g.
+    :attr:`ExplorerData.points`) -> ``[T - 1, N]``, entry ``[t, i]`` = mean over the ``K`` points of the Euclidean
+    distance (pixels) between step ``t + 1`` and step ``t + 2`` (1-based) on face ``i``. A landmark branch that
+    converges over the recurrence (paper §3, Fig. 2) moves its points less and less."""
+    p = np.asarray(points, dtype=np.float64)
+    if p.ndim != 4 or p.shape[-1] != 2 or p.shape[0] < 2:
+        raise ValueError(f"points: expected [T >= 2, N, K, 2], got {list(p.shape)}")
+    return np.linalg.norm(p[1:] - p[:-1], axis=-1).mean(axis=-1)
+
+
 # -------------------------------------------------------------------------------------------- pure figures
 def heatmap_max_overlay(image, heatmaps, alpha: float = 0.7, cmap: str = "inferno") -> np.ndarray:
     """All ``K`` heatmaps at once: their pixel-wise maximum (negative values clipped, divided by the overall
@@ -225,7 +236,7 @@ def frame_titles(data: ExplorerData, face: int, step: int, show_heatmaps: bool =
     if show_attention:
         titles.append("attention → step 1\nnone" if step == 1
                       else f"attention → step {step}\nfrom step {step - 1}'s maps")
-    titles.append("HR\nGT landmarks" if show_points and data.gt_points is not None else "HR\n")
+    titles.append("HR\nGT landmarks" if show_points and data.gt_points is not None else "HR")
     return titles
 
 
