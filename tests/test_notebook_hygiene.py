@@ -14,10 +14,13 @@ generated student copies, when present); names starting with a dot (scratch copi
 * each notebook is at most 2 MB;
 * the first cell is the markdown header: a ``# `` title line, the goal, the paper section and the
   runtime (the words "Goal", "Paper" and "Runtime" appear), and a link to the next lesson once that
-  lesson exists;
+  lesson exists (in a student copy: to the next student copy or to ``../`` the lesson);
+* every relative markdown link and image resolves from the notebook's folder;
+* a student copy names itself ("Student version") and has a lesson of the same name;
 * lessons are numbered consecutively from 00 with no duplicates.
 
-Regenerate a notebook with ``dicmini course execute notebooks/NN_name.ipynb``.
+Regenerate a notebook with ``dicmini course execute notebooks/NN_name.ipynb``, the student copies with
+``dicmini course make-student`` (their sync with the lessons is tested in ``tests/test_course_student.py``).
 """
 
 from __future__ import annotations
@@ -152,9 +155,39 @@ def test_header_cell(path):
     for word in ("goal", "paper", "runtime"):
         assert word in header.lower(), f"header: no {word!r} (title, goal, paper section, runtime, links)"
     match = LESSON.match(path.name)
-    if match and path.parent == NOTEBOOKS:
+    if match and path.parent in (NOTEBOOKS, NOTEBOOKS / "student"):
         number = int(match.group(1))
         following = [p for p in lesson_notebooks() if int(LESSON.match(p.name).group(1)) == number + 1]
         if following:
+            name = following[0].name
             text = "".join(_source(c) for c in cells if c["cell_type"] == "markdown")
-            assert f"({following[0].name})" in text, f"no link to the next lesson {following[0].name}"
+            # a student copy links to the next student copy, or to the lesson one folder up
+            targets = [f"({name})"] if path.parent == NOTEBOOKS else [f"({name})", f"(../{name})"]
+            assert any(t in text for t in targets), f"no link to the next lesson {name}"
+
+
+#: ``](target)`` of markdown links/images and ``src=``/``href=`` of HTML tags
+MD_LINK = re.compile(r"\]\(([^)\s]+)\)|(?:src|href)=[\"']([^\"']+)[\"']")
+
+
+@pytest.mark.parametrize("path", all_notebooks(), ids=_id)
+def test_relative_links_resolve(path):
+    """Every relative link or image of a markdown cell points at an existing file or folder (seen from the
+    notebook's own folder: student copies link ``../figures/...``, ``../NN_lesson.ipynb`` or each other)."""
+    for i, cell in enumerate(_load(path)["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        for m in MD_LINK.finditer(_source(cell)):
+            target = (m.group(1) or m.group(2)).split("#", 1)[0]
+            if not target or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("/"):
+                continue
+            assert (path.parent / target).exists(), f"cell {i}: link to {target!r} does not resolve"
+
+
+@pytest.mark.parametrize("path", _visible((NOTEBOOKS / "student").glob("*.ipynb")) if (NOTEBOOKS / "student").is_dir()
+                         else [], ids=_id)
+def test_student_copy_says_what_it_is(path):
+    """Student copies (``dicmini course make-student``) carry the note and the exercise stubs."""
+    cells = _load(path)["cells"]
+    assert "**Student version**" in _source(cells[0]), "header: no student-version note (regenerate it)"
+    assert LESSON.match(path.name) and (NOTEBOOKS / path.name).is_file(), "a student copy without its lesson"
