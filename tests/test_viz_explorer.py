@@ -157,7 +157,8 @@ def test_render_frame_panels(data, flags, n_panels):
 def test_render_frame_step_one_has_no_attention(data):
     fig = render_frame(data, 0, 1, False, True, False)
     assert [ax.get_title() for ax in fig.axes][2] == "attention → step 1\nnone"
-    fig3 = render_frame(data, 0, 3, False, True, False)
+    fig3 = render_frame(data, 0, 3, False, True, False, suptitle=False)
+    assert fig3._suptitle is None
     assert [ax.get_title() for ax in fig3.axes][2] == "attention → step 3\nfrom step 2's maps"
 
 

@@ -242,7 +242,7 @@ def frame_titles(data: ExplorerData, face: int, step: int, show_heatmaps: bool =
 
 def render_frame(data: ExplorerData, face: int, step: int, show_heatmaps: bool = False,
                  show_attention: bool = True, show_points: bool = True, *, panel_size: float = 2.0,
-                 figsize: tuple[float, float] | None = None, alpha: float = 0.7):
+                 figsize: tuple[float, float] | None = None, alpha: float = 0.7, suptitle: bool = True):
     """One (face, step) of the cached run as a row of panels; returns the figure (the explorer's pure core).
 
     Panels: the LR input (nearest x8) | the SR image of ``step`` (with its predicted landmarks when
@@ -250,7 +250,7 @@ def render_frame(data: ExplorerData, face: int, step: int, show_heatmaps: bool =
     ``show_heatmaps``] | [the 5 component maps that guided this step, i.e. ``merge(heatmaps of step - 1)``,
     over the SR image, when ``show_attention``; step 1 has none: the coarse block runs without attention]
     | HR (with the ground-truth landmarks when ``show_points`` and they are known). Titles:
-    :func:`frame_titles`; the suptitle is :func:`metrics_text`.
+    :func:`frame_titles`; the suptitle (unless ``suptitle=False``) is :func:`metrics_text`.
     """
     import matplotlib.pyplot as plt
 
@@ -268,7 +268,7 @@ def render_frame(data: ExplorerData, face: int, step: int, show_heatmaps: bool =
         panels.append((None if attention is None else heatmap_overlay(sr, attention, alpha=alpha), None))
     panels.append((hr, data.gt_points[face] if show_points and data.gt_points is not None else None))
     if figsize is None:
-        figsize = (panel_size * len(panels), panel_size + 0.9)
+        figsize = (panel_size * len(panels), panel_size + (0.9 if suptitle else 0.6))
     fig, axes = plt.subplots(1, len(panels), figsize=figsize, squeeze=False)
     axes = axes[0]
     for ax, (image, points), title in zip(axes, panels, titles):
@@ -281,7 +281,7 @@ def render_frame(data: ExplorerData, face: int, step: int, show_heatmaps: bool =
         if points is not None:
             overlay_landmarks(ax, points, size=6.0)
         ax.set_title(title, fontsize=9)
-    return finish_figure(fig, axes, metrics_text(data, face, step), fontsize=9)
+    return finish_figure(fig, axes, metrics_text(data, face, step) if suptitle else None, fontsize=9)
 
 
 def iteration_grid(data: ExplorerData, faces: Sequence[int] | None = None, *, show_attention: bool = True,
@@ -391,7 +391,7 @@ def iteration_explorer(data: ExplorerData, *, face: int = 0, step: int | None = 
 
     def png(key: tuple[int, int, bool, bool, bool]) -> bytes:
         if key not in cache:
-            fig = render_frame(data, *key, panel_size=panel_size)
+            fig = render_frame(data, *key, panel_size=panel_size, suptitle=False)   # the label carries the metrics
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", dpi=dpi)
             plt.close(fig)
