@@ -344,7 +344,8 @@ def _first_difference(expected, actual) -> str | None:
             return f"cell {index} is a {b.cell_type} cell, expected {a.cell_type}"
         if a.source != b.source:
             a_lines, b_lines = a.source.split("\n"), b.source.split("\n")
-            line = next((i for i, (x, y) in enumerate(zip(a_lines, b_lines)) if x != y), min(len(a_lines), len(b_lines)))
+            line = next((i for i, (x, y) in enumerate(zip(a_lines, b_lines)) if x != y),
+                        min(len(a_lines), len(b_lines)))
             return f"cell {index} ({a.cell_type}) source differs from line {line + 1}"
     if len(expected.cells) != len(actual.cells):
         return f"{len(actual.cells)} cells, expected {len(expected.cells)}"

@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from dicmini import checks, losses, metrics
+from dicmini.data import landmarks
+from dicmini.data.landmarks import COMPONENT_RANGES, merge_to_components
+from dicmini.models import (AttentiveFusion, DICNet, FeedbackBlock, FeedbackHourglass, GroupResBlock, Hourglass,
+                            ResBlock, down_projection, up_projection)
+from dicmini.models.dic import DICOutput
 
 
 # ------------------------------------------------------------------------------------------ core
@@ -235,13 +241,6 @@ def test_gan_pair_returns_students_functions_or_references(capsys):
 
 
 # ================================================================================ part I (notebooks 01-05)
-from torch import nn  # noqa: E402
-
-from dicmini.data import landmarks  # noqa: E402
-from dicmini.data.landmarks import COMPONENT_RANGES  # noqa: E402
-from dicmini.models import (AttentiveFusion, DICNet, FeedbackBlock, FeedbackHourglass, GroupResBlock,  # noqa: E402
-                            Hourglass, ResBlock, down_projection, up_projection)
-from dicmini.models.dic import DICOutput  # noqa: E402
 
 
 def _assert_rejects(check, obj, name):
@@ -603,8 +602,6 @@ def _dic_variant(no_attention=False, hg_reset=False, sr_reset=False, detach=Fals
             return sr_steps, heatmap_steps
     return MyDIC
 
-
-from dicmini.data.landmarks import merge_to_components  # noqa: E402
 
 BROKEN_DIC = {
     "attention ignored (zeros)": _dic_variant(no_attention=True),

@@ -22,7 +22,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "qualname", "assert_state_dicts_match"]
+__all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "qualname",
+           "assert_state_dicts_match"]
 
 PASS = "✓"
 FAIL = "✗"

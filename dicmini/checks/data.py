@@ -24,7 +24,8 @@ def _points(seed: int, shape: tuple[int, ...]) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ heatmaps
 def _hm_shape(fn) -> Outcome:
-    got = [(_as_numpy(fn(_points(0, s))).shape, _as_numpy(fn(_points(0, s))).dtype) for s in [(2, 68), (68,), (2, 3, 5)]]
+    outs = [_as_numpy(fn(_points(0, s))) for s in [(2, 68), (68,), (2, 3, 5)]]
+    got = [(o.shape, o.dtype) for o in outs]
     want = [((2, 68, 32, 32), np.float32), ((68, 32, 32), np.float32), ((2, 3, 5, 32, 32), np.float32)]
     ok = got == want
     return Outcome(ok, "shape [..., N, 32, 32] and dtype float32 for points [..., N, 2]",
