@@ -28,8 +28,8 @@ Student copies (course_conventions §4.5.2; nbgrader-compatible):
   down), and the header says what the file is. Then each copy is executed like a lesson, so that its
   outputs are stored (the exercise checks fall back to the dicmini reference: it runs to the end);
   ``--no-execute`` only writes the sources. Student copies whose lesson lost its regions are removed.
-* ``dicmini course verify`` regenerates the student sources in memory and compares them, cell by cell,
-  with the committed copies; it prints one line per drifted notebook (naming the first differing cell)
+* ``dicmini course verify`` regenerates the student sources in memory and compares them, cell by cell
+  (type, source and tags), with the committed copies; it prints one line per drifted notebook (naming the first differing cell)
   and exits with status 1 (the CI check, run from ``tests/test_course_student.py``).
 """
 
@@ -338,7 +338,7 @@ def make_student(root: str | os.PathLike = "notebooks", lessons: Sequence[str | 
 
 
 def _first_difference(expected, actual) -> str | None:
-    """Where two notebooks' cells differ (type or source), or ``None``."""
+    """Where two notebooks' cells differ (type, source or tags: nbval reads the tags), or ``None``."""
     for index, (a, b) in enumerate(zip(expected.cells, actual.cells)):
         if a.cell_type != b.cell_type:
             return f"cell {index} is a {b.cell_type} cell, expected {a.cell_type}"
@@ -347,6 +347,9 @@ def _first_difference(expected, actual) -> str | None:
             line = next((i for i, (x, y) in enumerate(zip(a_lines, b_lines)) if x != y),
                         min(len(a_lines), len(b_lines)))
             return f"cell {index} ({a.cell_type}) source differs from line {line + 1}"
+        tags_a, tags_b = a.get("metadata", {}).get("tags", []), b.get("metadata", {}).get("tags", [])
+        if list(tags_a) != list(tags_b):
+            return f"cell {index} has tags {list(tags_b)}, expected {list(tags_a)}"
     if len(expected.cells) != len(actual.cells):
         return f"{len(actual.cells)} cells, expected {len(expected.cells)}"
     return None

@@ -146,6 +146,14 @@ def test_verify_detects_drift(tiny_course, capsys):
     (line,) = course.verify_students(tiny_course)
     assert line.startswith(f"{student}: cell 1 (code) source differs from line 3")
 
+    # a tag added to a cell of the copy (nbval reads tags)
+    course.make_student(tiny_course, execute=False)
+    nb = nbformat.read(student, as_version=4)
+    nb.cells[2].metadata["tags"] = ["nbval-ignore-output"]
+    nbformat.write(nb, str(student))
+    (line,) = course.verify_students(tiny_course)
+    assert "cell 2 has tags ['nbval-ignore-output'], expected []" in line
+
     # a changed lesson (the copy is now stale), then a missing copy, then an orphan copy
     course.make_student(tiny_course, execute=False)
     lesson = nbformat.read(tiny_course / "01_b.ipynb", as_version=4)
