@@ -346,7 +346,7 @@ def _first_difference(expected, actual) -> str | None:
             a_lines, b_lines = a.source.split("\n"), b.source.split("\n")
             line = next((i for i, (x, y) in enumerate(zip(a_lines, b_lines)) if x != y),
                         min(len(a_lines), len(b_lines)))
-            return f"cell {index} ({a.cell_type}) source differs from line {line + 1}"
+            return f"cell {index} ({a.cell_type}) differs at line {line + 1}"
         tags_a, tags_b = a.get("metadata", {}).get("tags", []), b.get("metadata", {}).get("tags", [])
         if list(tags_a) != list(tags_b):
             return f"cell {index} has tags {list(tags_b)}, expected {list(tags_a)}"
@@ -370,7 +370,7 @@ def verify_students(root: str | os.PathLike = "notebooks") -> list[str]:
             continue
         where = _first_difference(expected, nbformat.read(path, as_version=4))
         if where:
-            problems.append(f"{path}: {where} from the generated student source; "
+            problems.append(f"{path}: out of sync with its lesson: {where}; "
                             f"run `dicmini course make-student {root / name}`")
     if folder.is_dir():
         for path in sorted(folder.glob("*.ipynb")):

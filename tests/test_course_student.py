@@ -144,7 +144,7 @@ def test_verify_detects_drift(tiny_course, capsys):
     nb.cells[1].source = nb.cells[1].source.replace("raise NotImplementedError()", "return 41")
     nbformat.write(nb, str(student))
     (line,) = course.verify_students(tiny_course)
-    assert line.startswith(f"{student}: cell 1 (code) source differs from line 3")
+    assert line.startswith(f"{student}: out of sync with its lesson: cell 1 (code) differs at line 3;")
 
     # a tag added to a cell of the copy (nbval reads tags)
     course.make_student(tiny_course, execute=False)
