@@ -27,7 +27,8 @@ Student copies (course_conventions §4.5.2; nbgrader-compatible):
   and images that do not point at another student copy get a ``../`` prefix (the copies live one folder
   down), and the header says what the file is. Then each copy is executed like a lesson, so that its
   outputs are stored (the exercise checks fall back to the dicmini reference: it runs to the end);
-  ``--no-execute`` only writes the sources. Student copies whose lesson lost its regions are removed.
+  ``--no-execute`` only writes the sources, ``--only-stale`` skips copies already in sync. Student copies
+  whose lesson lost its regions are removed.
 * ``dicmini course verify`` regenerates the student sources in memory and compares them, cell by cell
   (type, source and tags), with the committed copies; it prints one line per drifted notebook (naming the first differing cell)
   and exits with status 1 (the CI check, run from ``tests/test_course_student.py``).
@@ -304,10 +305,12 @@ def student_sources(root: str | os.PathLike = "notebooks") -> dict[str, object]:
 
 
 def make_student(root: str | os.PathLike = "notebooks", lessons: Sequence[str | os.PathLike] | None = None,
-                 execute: bool = True, timeout: int = DEFAULT_TIMEOUT) -> list[ExecutionResult | Path]:
+                 execute: bool = True, timeout: int = DEFAULT_TIMEOUT,
+                 only_stale: bool = False) -> list[ExecutionResult | Path]:
     """Write (and unless ``execute=False`` run) the student copies; see the module docstring.
 
     ``lessons``: restrict to these lesson notebooks (paths or names); default every lesson with regions.
+    ``only_stale``: skip copies whose cells already match their lesson (what ``verify`` checks).
     Returns an :class:`ExecutionResult` per executed copy (the path when not executed).
     """
     import nbformat
@@ -332,6 +335,8 @@ def make_student(root: str | os.PathLike = "notebooks", lessons: Sequence[str | 
     for name in wanted:
         path = folder / name
         nb = sources[name]
+        if only_stale and path.is_file() and _first_difference(nb, nbformat.read(path, as_version=4)) is None:
+            continue
         atomic_write(path, lambda tmp, nb=nb: nbformat.write(nb, str(tmp)))
         results.append(execute_notebook(path, timeout=timeout) if execute else path)
     return results
@@ -411,10 +416,13 @@ def run_make_student(args: argparse.Namespace) -> int:
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     try:
-        results = make_student(args.root, args.lessons or None, execute=False)
+        results = make_student(args.root, args.lessons or None, execute=False, only_stale=args.only_stale)
     except ValueError as err:
         print(f"make-student: {err}", file=sys.stderr)
         return 2
+    if not results:
+        print("every student copy is in sync with its lesson; nothing to do")
+        return 0
     if args.no_execute:
         for path in results:
             print(f"{path}: written (not executed)")
@@ -475,6 +483,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                          help="lesson notebooks to copy (default: every lesson with solution regions)")
     student.add_argument("--root", default="notebooks", help="folder of the lesson notebooks")
     student.add_argument("--no-execute", action="store_true", help="only write the sources (no outputs)")
+    student.add_argument("--only-stale", action="store_true",
+                         help="skip copies already in sync with their lesson (what `verify` checks)")
     student.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT, help="seconds per cell (default 600)")
     student.add_argument("--report", metavar="FILE", help="merge the wall times into this Markdown table")
     student.set_defaults(run=run_make_student)

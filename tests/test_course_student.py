@@ -133,6 +133,19 @@ def test_make_student_no_execute_and_unknown_lesson(tiny_course, capsys):
     assert "00_a.ipynb: not a lesson" in capsys.readouterr().err
 
 
+def test_make_student_only_stale(tiny_course, capsys):
+    course.make_student(tiny_course, execute=False)
+    assert course.make_student(tiny_course, execute=False, only_stale=True) == []
+    assert main(["course", "make-student", "--root", str(tiny_course), "--only-stale"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    student = tiny_course / "student" / "01_b.ipynb"
+    nb = nbformat.read(student, as_version=4)
+    nb.cells[2].source = "print('edited')"
+    nbformat.write(nb, str(student))
+    assert course.make_student(tiny_course, execute=False, only_stale=True) == [student]
+    assert course.verify_students(tiny_course) == []
+
+
 def test_verify_detects_drift(tiny_course, capsys):
     course.make_student(tiny_course, execute=False)
     student = tiny_course / "student" / "01_b.ipynb"
