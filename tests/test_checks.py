@@ -192,14 +192,14 @@ def good_g(fake_logits, weight=0.005):
 
 
 BROKEN_D = {
-    "labels swapped": lambda real, fake: _bce(real, 0.0) + _bce(fake, 1.0),
+    "labels swapped (real -> 0, fake -> 1)": lambda real, fake: _bce(real, 0.0) + _bce(fake, 1.0),
     "averaged (1/2)": lambda real, fake: 0.5 * (_bce(real, 1.0) + _bce(fake, 0.0)),
     "sum reduction": lambda real, fake: F.binary_cross_entropy_with_logits(real, torch.ones_like(real), reduction="sum")
     + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake), reduction="sum"),
     "BCE on logits without sigmoid (clamped)": lambda real, fake: F.binary_cross_entropy(
         real.clamp(1e-4, 1 - 1e-4), torch.ones_like(real)) + F.binary_cross_entropy(
         fake.clamp(1e-4, 1 - 1e-4), torch.zeros_like(fake)),
-    "generator loss used as D loss (D and G labels swapped)": lambda real, fake: _bce(fake, 1.0) + _bce(real, 0.0),
+    "real term only (fake term forgotten)": lambda real, fake: _bce(real, 1.0),
 }
 BROKEN_G = {
     "label 0 (D's label for fakes)": lambda fake, weight=0.005: weight * _bce(fake, 0.0),
