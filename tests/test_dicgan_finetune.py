@@ -1,0 +1,104 @@
+"""Tests of benchmarks/dicgan_finetune.py (sharpness measures, a two-iteration run) and of its committed artifacts
+(notebooks/artifacts/dicgan_tiny.{json,pt}) that notebook 08 reads."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dicmini.data.degrade import bicubic_upsample, downsample
+from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
+from dicmini.models import DICNet, load_pretrained
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "dicgan_finetune.py"
+ARTIFACT_JSON = ROOT / "notebooks" / "artifacts" / "dicgan_tiny.json"
+ARTIFACT_PT = ROOT / "notebooks" / "artifacts" / "dicgan_tiny.pt"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("dicgan_finetune", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["dicgan_finetune"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    return render_face(HELD_OUT_SEED_START + 5)[0]
+
+
+def test_sharpness_of_hr_is_one_and_blur_is_lower(bench, face):
+    hr = face.astype(np.float64)
+    scores = bench.image_scores(hr, face)
+    assert scores["hf_ratio"] == pytest.approx(1.0)
+    assert scores["lap_ratio"] == pytest.approx(1.0)
+    blurry = bench.image_scores(bicubic_upsample(downsample(face)).astype(np.float64), face)
+    assert blurry["hf_ratio"] < 0.2 and blurry["lap_ratio"] < 0.05
+    assert blurry["psnr"] < 40
+
+
+def test_sharpness_measures_ignore_constant_offsets_and_scale_quadratically(bench, face):
+    hr = face.astype(np.float64)
+    assert bench.hf_energy(hr + 10.0) == pytest.approx(bench.hf_energy(hr))
+    assert bench.laplacian_energy(hr + 10.0) == pytest.approx(bench.laplacian_energy(hr))
+    assert bench.hf_energy(2 * hr) == pytest.approx(4 * bench.hf_energy(hr))
+    assert bench.laplacian_energy(2 * hr) == pytest.approx(4 * bench.laplacian_energy(hr))
+    flat = np.full((128, 128, 3), 77.0)
+    assert bench.hf_energy(flat) == pytest.approx(0.0, abs=1e-12)
+    assert bench.laplacian_energy(flat) == 0.0
+
+
+def test_windowed_spectrum_bins(bench, face):
+    f, p = bench.windowed_spectrum(face)
+    crop = 128 - 2 * bench.CROP
+    assert len(f) == len(p) == crop // 2 + 1
+    assert f[-1] == pytest.approx(0.5)
+    assert (p >= 0).all()
+
+
+def test_two_iteration_run_writes_loadable_artifacts(bench, tmp_path):
+    out_json, out_pt = tmp_path / "d.json", tmp_path / "d.pt"
+    result = bench.main(["--iters", "2", "--d-warmup", "1", "--pool", "6", "--eval", "2", "--probe", "2",
+                         "--probe-every", "1", "--log-every", "1", "--cache", "", "--json", str(out_json),
+                         "--checkpoint", str(out_pt)])
+    assert result["iterations"] == 2
+    stored = json.loads(out_json.read_text())
+    assert stored["eval"]["num_images"] == 2
+    for name in ("dic", "dicgan"):
+        for m in bench.METRICS:
+            assert len(stored["eval"][name][m]) == 3 and np.isfinite(stored["eval"][name][m]).all()
+    assert [c["phase"] for c in stored["curve"]][:2] == ["start", "d_warmup"]
+    gan = [c for c in stored["curve"] if c["phase"] == "gan"]
+    assert len(gan) == 2 and all(np.isfinite(c["d_loss"]) and c["gan"] > 0 for c in gan)
+    model = load_pretrained(out_pt)
+    assert isinstance(model, DICNet) and model.num_steps == 3
+    before = load_pretrained("tiny")
+    changed = any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), before.state_dict().values()))
+    assert changed, "the generator was not updated"
+
+
+@pytest.mark.skipif(not ARTIFACT_JSON.is_file(), reason="no committed DICGAN artifact")
+def test_committed_artifact_is_consistent():
+    result = json.loads(ARTIFACT_JSON.read_text())
+    ev = result["eval"]
+    n = ev["num_images"]
+    assert ev["seeds"] == [HELD_OUT_SEED_START, HELD_OUT_SEED_START + n - 1]
+    for name, key in (("dic", "dic_last"), ("dicgan", "dicgan_last")):
+        for m, values in ev["per_face"][key].items():
+            assert len(values) == n
+            assert np.mean(values) == pytest.approx(ev[name][m][-1], rel=1e-9)
+    for m, values in ev["per_face"]["bicubic"].items():
+        assert np.mean(values) == pytest.approx(ev["bicubic"][m], rel=1e-9)
+    assert result["iterations"] > 0 and result["train_seconds"] > 0
+    assert ARTIFACT_PT.stat().st_size <= 2_000_000
+    model = load_pretrained(ARTIFACT_PT)
+    assert model.num_steps == len(ev["dicgan"]["psnr"])
