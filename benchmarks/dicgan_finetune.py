@@ -32,9 +32,15 @@ Evaluation (before = the shipped DIC, after = the fine-tuned DICGAN, and PIL bic
 Outputs (atomic writes): ``--json`` (default ``notebooks/artifacts/dicgan_tiny.json``) and ``--checkpoint``
 (default ``notebooks/artifacts/dicgan_tiny.pt``, generator only, dicmini format, ``load_pretrained(path)``).
 
-Example (the command of the committed result is stored in the JSON)::
+Commands of the committed results (also stored in each JSON; 18 minutes each on one CPU thread)::
 
-    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 17 --gan-weight 0.01
+    # notebooks/artifacts/dicgan_tiny.{json,pt}: GAN weight 4x the paper's (195 iterations on a busy machine)
+    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.02 --lr 2e-4 --d-lr 2e-4 \
+        --d-warmup 80
+    # notebooks/artifacts/dicgan_tiny.gan0.005.json: the paper's GAN weight (404 iterations; checkpoint not kept)
+    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.005 --lr 2e-4 --d-lr 2e-4 \
+        --d-warmup 80 --json benchmarks/results/dicgan_tiny_gan0.005.json \
+        --checkpoint benchmarks/results/dicgan_tiny_gan0.005.pt
 """
 
 from __future__ import annotations
