@@ -401,8 +401,8 @@ def iteration_explorer(data: ExplorerData, *, face: int = 0, step: int | None = 
 
     def update(_change=None) -> None:
         key = app.state()
+        label.value = metrics_text(data, key[0], key[1])    # the label first: it never lags behind the image
         image.value = png(key)
-        label.value = metrics_text(data, key[0], key[1])
 
     for control in (face_w, step_w, heat_w, att_w, pts_w):
         control.observe(update, names="value")
