@@ -83,12 +83,19 @@ def agreement(cases: Sequence[tuple[str, Callable[[], nn.Module], Callable[[], n
     return Outcome(True, text)
 
 
-def gradients_reach_every_parameter(module: nn.Module, loss: torch.Tensor, what: str = "") -> Outcome:
+def gradients_reach_every_parameter(module: nn.Module, loss: torch.Tensor, what: str = "",
+                                    also: torch.Tensor | None = None, also_hint: str = "") -> Outcome:
     """Every weight tensor (``dim > 1``: convolution kernels) gets a non-zero gradient from ``loss``.
-    (PReLU slopes and biases are left out: a slope legitimately gets no gradient when its input is positive.)"""
+    (PReLU slopes and biases are left out: a slope legitimately gets no gradient when its input is positive.)
+    If ``also`` is given (an input created with ``requires_grad``), it must get a gradient too; ``also_hint``
+    is the hint printed when it does not."""
     loss.backward()
     dead = [name for name, p in module.named_parameters()
             if p.dim() > 1 and (p.grad is None or not bool(p.grad.abs().sum() > 0))]
-    return Outcome(not dead, f"gradients reach every weight{what}",
-                   f"no gradient for {dead[:3]}{' ...' if len(dead) > 3 else ''}: is that module used in forward, "
-                   "and is nothing detached?")
+    text = f"gradients reach every weight{what}"
+    if dead:
+        return Outcome(False, text, f"no gradient for {dead[:3]}{' ...' if len(dead) > 3 else ''}: is that module "
+                                    "used in forward, and is nothing detached?")
+    if also is not None and (also.grad is None or not bool(also.grad.abs().sum() > 0)):
+        return Outcome(False, text, also_hint)
+    return Outcome(True, text)
