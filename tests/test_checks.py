@@ -624,12 +624,95 @@ def test_dic_rejects(name):
     _assert_rejects(checks.check_dic, BROKEN_DIC[name], name)
 
 
+# ------------------------------------------------------------------------ training step (07), analysis (10, 11)
+def _training_step(last_only=False, no_zero_grad=False, ignore_weight=False, mean_over_steps=False):
+    def my_training_step(model, optimizer, batch, align_weight):
+        out = model(batch["lr"])
+        srs, heats = (out.sr[-1:], out.heatmaps[-1:]) if last_only else (out.sr, out.heatmaps)
+        w = 1.0 if ignore_weight else align_weight
+        pixel = sum(F.l1_loss(sr, batch["hr"]) for sr in srs)
+        align = sum(w * F.mse_loss(h, batch["heatmaps"]) for h in heats)
+        loss = (pixel + align) / (len(srs) if mean_over_steps else 1)
+        if not no_zero_grad:
+            optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+    return my_training_step
+
+
+BROKEN_STEP = {
+    "loss of the last step only": _training_step(last_only=True),
+    "no zero_grad (gradients accumulate)": _training_step(no_zero_grad=True),
+    "alignment weight ignored": _training_step(ignore_weight=True),
+    "mean over steps instead of the sum": _training_step(mean_over_steps=True),
+}
+
+
+def _motion(kind="good"):
+    def my_landmark_motion(points):
+        p = np.asarray(points, dtype=np.float64)
+        if kind == "from first step":
+            return np.linalg.norm(p[1:] - p[:1], axis=-1).mean(axis=-1)
+        d = p[1:] - p[:-1]
+        if kind == "squared distance":
+            return (d ** 2).sum(-1).mean(-1)
+        if kind == "L1 distance":
+            return np.abs(d).sum(-1).mean(-1)
+        if kind == "mean over faces too":
+            return np.linalg.norm(d, axis=-1).mean(axis=(-1, -2))
+        return np.linalg.norm(d, axis=-1).mean(axis=-1)
+    return my_landmark_motion
+
+
+BROKEN_MOTION = {k: _motion(k) for k in ("from first step", "squared distance", "L1 distance", "mean over faces too")}
+
+
+def _effect(kind="good"):
+    def my_effect_vs_noise(a, b):
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        d = (b.mean() - a.mean()) if kind == "b minus a" else (a.mean() - b.mean())
+        if len(a) < 2 or len(b) < 2:
+            return float(d), (0.0 if kind == "zero instead of nan" else math.nan)
+        ddof = 0 if kind == "population std (n)" else 1
+        if kind == "std, not standard error":
+            return float(d), float(math.sqrt(a.var(ddof=1) + b.var(ddof=1)))
+        return float(d), float(math.sqrt(a.var(ddof=ddof) / len(a) + b.var(ddof=ddof) / len(b)))
+    return my_effect_vs_noise
+
+
+BROKEN_EFFECT = {k: _effect(k) for k in ("b minus a", "zero instead of nan", "population std (n)",
+                                         "std, not standard error")}
+
+
+def test_training_and_analysis_good_pass():
+    assert checks.check_training_step.run(_training_step(), verbose=False).passed
+    assert checks.check_landmark_motion.run(_motion(), verbose=False).passed
+    assert checks.check_effect_vs_noise.run(_effect(), verbose=False).passed
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_STEP))
+def test_training_step_rejects(name):
+    _assert_rejects(checks.check_training_step, BROKEN_STEP[name], name)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_MOTION))
+def test_landmark_motion_rejects(name):
+    _assert_rejects(checks.check_landmark_motion, BROKEN_MOTION[name], name)
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN_EFFECT))
+def test_effect_vs_noise_rejects(name):
+    _assert_rejects(checks.check_effect_vs_noise, BROKEN_EFFECT[name], name)
+
+
 def test_every_check_is_exercised_by_broken_variants():
     broken = {"check_heatmaps": BROKEN_HEATMAPS, "check_merge": BROKEN_MERGE, "check_projections": BROKEN_UP,
               "check_feedback_block": BROKEN_FB, "check_res_block": BROKEN_RES, "check_hourglass": BROKEN_HG,
               "check_feedback_hourglass": BROKEN_FH, "check_group_res_block": BROKEN_GR,
               "check_attentive_fusion": BROKEN_AF, "check_dic": BROKEN_DIC, "check_gan_losses": BROKEN_D,
-              "check_psnr": BROKEN_PSNR, "check_ssim": BROKEN_SSIM}
+              "check_psnr": BROKEN_PSNR, "check_ssim": BROKEN_SSIM, "check_training_step": BROKEN_STEP,
+              "check_landmark_motion": BROKEN_MOTION, "check_effect_vs_noise": BROKEN_EFFECT}
     assert set(broken) == set(checks.ALL_CHECKS)
     assert all(len(v) >= 2 for v in broken.values()) and len(BROKEN_DOWN) >= 2 and len(BROKEN_G) >= 2
 

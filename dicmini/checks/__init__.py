@@ -23,11 +23,14 @@ module                 checks                                                   
 :mod:`.fusion`         ``check_group_res_block``, ``check_attentive_fusion``        04
 :mod:`.dic`            ``check_dic``                                                05
 :mod:`.losses`         ``check_gan_losses`` (discriminator, generator)              06
+:mod:`.training`       ``check_training_step``                                      07
 :mod:`.metrics`        ``check_psnr``, ``check_ssim``                               09
+:mod:`.analysis`       ``check_landmark_motion``, ``check_effect_vs_noise``         10, 11
 =====================  ==========================================================  ========
 """
 
 from ._core import Check, CheckPair, CheckReport, Line, Outcome
+from .analysis import check_effect_vs_noise, check_landmark_motion
 from .data import check_heatmaps, check_merge
 from .dic import check_dic
 from .feedback import check_down_projection, check_feedback_block, check_projections, check_up_projection
@@ -35,6 +38,7 @@ from .fusion import check_attentive_fusion, check_group_res_block
 from .hourglass import check_feedback_hourglass, check_hourglass, check_res_block
 from .losses import check_discriminator_loss, check_gan_losses, check_generator_loss
 from .metrics import check_psnr, check_ssim
+from .training import check_training_step
 
 #: every check, by the name a notebook calls it with (pairs included)
 ALL_CHECKS = {
@@ -43,12 +47,14 @@ ALL_CHECKS = {
     "check_res_block": check_res_block, "check_hourglass": check_hourglass,
     "check_feedback_hourglass": check_feedback_hourglass,
     "check_group_res_block": check_group_res_block, "check_attentive_fusion": check_attentive_fusion,
-    "check_dic": check_dic, "check_gan_losses": check_gan_losses, "check_psnr": check_psnr, "check_ssim": check_ssim,
+    "check_dic": check_dic, "check_gan_losses": check_gan_losses, "check_training_step": check_training_step,
+    "check_psnr": check_psnr, "check_ssim": check_ssim,
+    "check_landmark_motion": check_landmark_motion, "check_effect_vs_noise": check_effect_vs_noise,
 }
 
 __all__ = [
     "ALL_CHECKS", "Check", "CheckPair", "CheckReport", "Line", "Outcome",
-    "check_attentive_fusion", "check_dic", "check_discriminator_loss", "check_down_projection",
+    "check_attentive_fusion", "check_dic", "check_effect_vs_noise", "check_landmark_motion", "check_training_step", "check_discriminator_loss", "check_down_projection",
     "check_feedback_block", "check_feedback_hourglass", "check_gan_losses", "check_generator_loss",
     "check_group_res_block", "check_heatmaps", "check_hourglass", "check_merge", "check_projections",
     "check_psnr", "check_res_block", "check_ssim", "check_up_projection",
