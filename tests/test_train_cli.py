@@ -104,6 +104,38 @@ def test_test_command_prints_per_step_table_with_protocol(tmp_path, capsys, tiny
     assert data["protocol"] == "y" and data["num_images"] == 2 and len(data["psnr"]) == 4 and len(data["nme"]) == 4
 
 
+def test_test_command_reports_lpips(tmp_path, capsys, tiny_checkpoint, lpips_weights):
+    out_json = tmp_path / "metrics.json"
+    assert main(["test", "--checkpoint", str(tiny_checkpoint), "--n", "2", "--no-identity", "--json",
+                 str(out_json)]) == 0
+    printed = capsys.readouterr().out
+    assert "| | PSNR (dB) | SSIM | LPIPS | NME |" in printed
+    data = json.loads(out_json.read_text())
+    assert len(data["lpips"]) == 4 and data["bicubic_lpips"] > 0.1
+    # the stored LPIPS of the last step is the mean of dicmini.metrics.lpips over the two faces
+    from dicmini.data.datasets import SyntheticFaces
+    from dicmini.data.degrade import denormalize, to_uint8
+    from dicmini.metrics import lpips
+    from dicmini.models import load_pretrained
+
+    faces = SyntheticFaces(2, first_seed=0, held_out=True)
+    lr = torch.stack([faces[i]["lr"] for i in range(2)])
+    hr = to_uint8(denormalize(torch.stack([faces[i]["hr"] for i in range(2)])))
+    with torch.no_grad():
+        sr = denormalize(load_pretrained(tiny_checkpoint).eval()(lr).sr[-1])
+    assert float(np.mean(lpips(sr, hr))) == pytest.approx(data["lpips"][-1], abs=1e-5)
+    assert main(["test", "--checkpoint", str(tiny_checkpoint), "--n", "1", "--no-identity", "--no-lpips"]) == 0
+    assert "LPIPS" not in capsys.readouterr().out
+
+
+def test_test_command_says_how_to_fetch_missing_lpips_weights(tmp_path, capsys, tiny_checkpoint, monkeypatch):
+    monkeypatch.setenv("DICMINI_WEIGHTS", str(tmp_path))
+    assert main(["test", "--checkpoint", str(tiny_checkpoint), "--n", "1", "--no-identity"]) == 0
+    printed = capsys.readouterr().out
+    assert "| | PSNR (dB) | SSIM | NME |" in printed
+    assert "LPIPS not measured" in printed and "python -m dicmini.models.vgg_weights fetch" in printed
+
+
 def test_test_command_on_a_folder(tmp_path, capsys, tiny_checkpoint):
     assert main(["data", "synth", "--out", str(tmp_path / "faces"), "--n", "2", "--quiet"]) == 0
     assert main(["test", "--checkpoint", str(tiny_checkpoint), "--data", str(tmp_path / "faces"),

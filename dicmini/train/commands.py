@@ -88,7 +88,8 @@ def run_test(args: argparse.Namespace) -> int:
 
     with_identity = not args.no_identity and identity_available()
     result = evaluate(model, dataset, protocol=args.protocol, crop_border=args.crop_border,
-                      batch_size=args.batch_size, limit=args.n, identity=with_identity)
+                      batch_size=args.batch_size, limit=args.n, identity=with_identity,
+                      with_lpips=False if args.no_lpips else None)
     print(f"checkpoint: {args.checkpoint}; data: {args.data}")
     print(result.markdown())
     if args.json:
@@ -164,7 +165,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
     train.set_defaults(run=run_train)
 
-    test = sub.add_parser("test", help="per-step PSNR/SSIM/NME of a checkpoint, with the bicubic baseline")
+    test = sub.add_parser("test", help="per-step PSNR/SSIM/LPIPS/NME of a checkpoint, with the bicubic baseline")
     test.add_argument("--checkpoint", required=True, help="dicmini / MMagic / official DICNet checkpoint, or 'tiny'")
     test.add_argument("--data", default="synthetic", help="a prepared face folder, or 'synthetic' (held-out faces)")
     test.add_argument("--n", type=int, help="number of images (synthetic default 100; folder default all)")
@@ -176,6 +177,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--json", metavar="PATH", help="also write the metrics as JSON")
     test.add_argument("--no-identity", action="store_true",
                       help="skip the identity distance (reported by default when dicmini[faces] is installed)")
+    test.add_argument("--no-lpips", action="store_true",
+                      help="skip LPIPS (reported by default when `python -m dicmini.models.vgg_weights fetch` has run)")
     test.set_defaults(run=run_test)
 
     sr = sub.add_parser("sr", help="super-resolve a 16x16 face (or a folder of them) x8 with DIC")

@@ -5,7 +5,9 @@ and the landmark NME of the step's predicted heatmaps (coordinates by soft-argma
 :func:`dicmini.data.landmarks.heatmaps_to_landmarks`; normalised by the outer-eye-corner distance). The
 bicubic baseline (PIL bicubic x8 of the LR input) is measured under the same protocol. The SR images enter
 the metrics as the float images ``denormalize(sr)`` and the GT as uint8, as both references do; each
-protocol then applies its own rounding.
+protocol then applies its own rounding. Optionally (``with_lpips``), LPIPS v0.1 (VGG; Zhang et al., CVPR 2018;
+:func:`dicmini.metrics.lpips`) of every step and of bicubic, on the whole image, when the pretrained weights are
+fetched.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data.degrade import bicubic_upsample, denormalize, to_uint8
 from ..data.landmarks import heatmaps_to_landmarks
-from ..metrics import PROTOCOLS, nme, psnr, ssim
+from ..metrics import PROTOCOLS, lpips, nme, psnr, ssim
 from .data import collate
 
 
@@ -50,6 +52,11 @@ class EvalResult:
     #: ``dicmini[faces]`` extra is installed and asked for; same person is typically < 0.6
     identity: float | None = None
     bicubic_identity: float | None = None
+    #: LPIPS v0.1 (VGG) per step and of bicubic (lower is better), when asked for and the weights are present
+    lpips: list[float] = field(default_factory=list)
+    bicubic_lpips: float | None = None
+    #: why LPIPS is missing (weights not fetched) and the command that fetches them
+    lpips_missing: str | None = None
 
     @property
     def last_psnr(self) -> float:
@@ -60,30 +67,39 @@ class EvalResult:
         out["protocol_description"] = PROTOCOLS[self.protocol]
         return out
 
-    def rows(self) -> list[tuple[str, str, str, str]]:
-        """Table rows ``(row, PSNR, SSIM, NME)``; the protocol is written beside every PSNR/SSIM number."""
+    def rows(self) -> list[tuple[str, ...]]:
+        """Table rows ``(row, PSNR, SSIM, NME)``, or ``(row, PSNR, SSIM, LPIPS, NME)`` when LPIPS was measured;
+        the protocol is written beside every PSNR/SSIM number."""
         tag = f"[{self.protocol}]"
-        rows = []
+        rows: list[tuple[str, ...]] = []
+        with_lpips = bool(self.lpips)
         if self.bicubic_psnr is not None:
-            rows.append(("bicubic", f"{self.bicubic_psnr:.4f} {tag}", f"{self.bicubic_ssim:.4f} {tag}", "-"))
+            lp = (f"{self.bicubic_lpips:.4f}",) if with_lpips else ()
+            rows.append(("bicubic", f"{self.bicubic_psnr:.4f} {tag}", f"{self.bicubic_ssim:.4f} {tag}", *lp, "-"))
         steps = max(len(self.psnr), len(self.nme))
         for t in range(steps):
             p = f"{self.psnr[t]:.4f} {tag}" if t < len(self.psnr) else "-"
             s = f"{self.ssim[t]:.4f} {tag}" if t < len(self.ssim) else "-"
+            lp = (f"{self.lpips[t]:.4f}" if t < len(self.lpips) else "-",) if with_lpips else ()
             n = f"{self.nme[t]:.4f}" if t < len(self.nme) else "-"
-            rows.append((f"step {t + 1}", p, s, n))
+            rows.append((f"step {t + 1}", p, s, *lp, n))
         return rows
 
     def markdown(self) -> str:
         """A markdown table with a header line naming the protocol and the number of images."""
+        lp = "; LPIPS: v0.1 VGG, whole image, lower is better" if self.lpips else ""
         lines = [f"{self.num_images} images; PSNR (dB) / SSIM protocol `{self.protocol}`: {PROTOCOLS[self.protocol]}; "
-                 f"crop_border={self.crop_border}; NME: mean point error / outer-eye-corner distance (heatmap soft-argmax)",
+                 f"crop_border={self.crop_border}; NME: mean point error / outer-eye-corner distance (heatmap soft-argmax)"
+                 f"{lp}",
                  "",
-                 "| | PSNR (dB) | SSIM | NME |", "|---|---|---|---|"]
-        lines += [f"| {r} | {p} | {s} | {n} |" for r, p, s, n in self.rows()]
+                 "| | PSNR (dB) | SSIM | LPIPS | NME |" if self.lpips else "| | PSNR (dB) | SSIM | NME |",
+                 "|---|---|---|---|---|" if self.lpips else "|---|---|---|---|"]
+        lines += ["| " + " | ".join(row) + " |" for row in self.rows()]
         if self.identity is not None:
             lines += ["", f"identity distance (dlib face descriptor, SR of the last step vs HR; same person "
                           f"< 0.6): {self.identity:.4f}; bicubic: {self.bicubic_identity:.4f}"]
+        if self.lpips_missing:
+            lines += ["", f"LPIPS not measured: {self.lpips_missing}"]
         return "\n".join(lines)
 
 
@@ -97,7 +113,8 @@ def _loader(dataset: Dataset, batch_size: int, limit: int | None) -> DataLoader:
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", crop_border: int = 8,
              batch_size: int = 8, device: torch.device | str | None = None, limit: int | None = None,
-             bicubic: bool = True, landmarks: bool = True, identity: bool = False) -> EvalResult:
+             bicubic: bool = True, landmarks: bool = True, identity: bool = False,
+             with_lpips: bool | None = False) -> EvalResult:
     """Per-step PSNR/SSIM (``protocol``) and NME of a DICNet over ``dataset`` (first ``limit`` samples).
 
     ``identity=True`` also reports the dlib face-descriptor distance between the last step's SR and the
@@ -105,6 +122,10 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
     ``dicmini[faces]`` extra (:func:`dicmini.faces.identity.identity_available`).
 
     ``model(lr)`` must return per-step ``sr`` and ``heatmaps`` lists (:class:`~dicmini.models.DICOutput`).
+    ``with_lpips``: ``True`` also measures LPIPS (the pretrained weights must be fetched, else
+    ``FileNotFoundError`` naming the fetch command), ``None`` measures it when the weights are present and
+    otherwise says in ``lpips_missing`` how to fetch them, ``False`` (default; training validation) skips it.
+
     Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards.
     """
     if protocol not in PROTOCOLS:
@@ -119,6 +140,18 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
     id_sr = id_bic = 0.0
     if identity:
         from ..faces.identity import identity_distance
+    lpips_missing = None
+    if with_lpips is not False:
+        from ..models.lpips import default_lpips
+        from ..models.vgg_weights import missing_message, weights_available
+
+        if with_lpips is None and not weights_available():
+            with_lpips, lpips_missing = False, missing_message()
+        else:
+            default_lpips()                       # fails early, naming the fetch command, if the weights are missing
+            with_lpips = True
+    sums_l: list[float] = []
+    bic_l = 0.0
     count = 0
     try:
         for batch in _loader(dataset, batch_size, limit):
@@ -126,12 +159,14 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
             hr_u8 = to_uint8(denormalize(batch["hr"]))
             if not sums_p:
                 steps = len(out.sr)
-                sums_p, sums_s, sums_n = [0.0] * steps, [0.0] * steps, [0.0] * steps
+                sums_p, sums_s, sums_n, sums_l = [0.0] * steps, [0.0] * steps, [0.0] * steps, [0.0] * steps
             for t, sr in enumerate(out.sr):
                 sr_f = denormalize(sr.float())
                 for i in range(sr_f.shape[0]):
                     sums_p[t] += psnr(sr_f[i], hr_u8[i], crop_border, protocol)
                     sums_s[t] += ssim(sr_f[i], hr_u8[i], crop_border, protocol)
+                if with_lpips:
+                    sums_l[t] += float(np.sum(lpips(sr_f, hr_u8)))
             if landmarks:
                 for t, heat in enumerate(out.heatmaps):
                     pred = heatmaps_to_landmarks(heat.float().cpu(), image_size=hr_u8.shape[1])
@@ -142,6 +177,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
                 if bicubic:
                     bic_p += psnr(up, hr_u8[i], crop_border, protocol)
                     bic_s += ssim(up, hr_u8[i], crop_border, protocol)
+                    if with_lpips:
+                        bic_l += lpips(up, hr_u8[i])
                 if identity:
                     points = batch["landmarks"][i].numpy()
                     id_sr += identity_distance(to_uint8(denormalize(out.sr[-1][i].float())), hr_u8[i], points)
@@ -157,7 +194,10 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
                       bicubic_psnr=bic_p / count if bicubic else None,
                       bicubic_ssim=bic_s / count if bicubic else None,
                       identity=id_sr / count if identity else None,
-                      bicubic_identity=id_bic / count if identity else None)
+                      bicubic_identity=id_bic / count if identity else None,
+                      lpips=[s / count for s in sums_l] if with_lpips else [],
+                      bicubic_lpips=bic_l / count if with_lpips and bicubic else None,
+                      lpips_missing=lpips_missing)
 
 
 @torch.no_grad()
