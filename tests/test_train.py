@@ -180,6 +180,23 @@ def test_dicgan_warm_up_and_frozen_discriminator_during_generator_step(tmp_path)
     assert trainer.optimizers["discriminator"].state[next(disc.parameters())]["step"] == 2
 
 
+def test_dicgan_feature_loss_on_pretrained_vgg16(tmp_path, lpips_weights):
+    from dicmini.losses import feature_loss
+    from dicmini.models import VGG16Features
+
+    trainer = Trainer(tiny(task="dicgan", pixel_init=0, feature_net="vgg16:relu2_2", feature_weight=0.05), tmp_path)
+    assert isinstance(trainer.feature_net, VGG16Features) and trainer.feature_net.pretrained
+    batch = fixed_batch(trainer)
+    with torch.no_grad():
+        sr_last = trainer.model.eval()(batch["lr"]).sr[-1]
+        expected = float(feature_loss(VGG16Features("pretrained", layer="relu2_2"), sr_last, batch["hr"], 0.05))
+    trainer.model.train()
+    logs = trainer.train_step([batch])
+    assert logs["feature"] == pytest.approx(expected, rel=1e-4)
+    with pytest.raises(ValueError, match="config feature_net: expected 'lightcnn' or 'vgg16:<layer>'"):
+        tiny(task="dicgan", feature_net="vgg19:relu3_3").validate()
+
+
 def test_frozen_hourglass_still_passes_gradients_to_the_sr_branch(tmp_path):
     with pytest.warns(UserWarning, match="frozen until iteration 1 but no pretrained hourglass"):
         trainer = Trainer(tiny(release_hourglass_step=1, pixel_weight=0.0), tmp_path)

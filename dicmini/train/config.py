@@ -106,6 +106,10 @@ class TrainConfig:
     #: official ``LightCNN_feature.pth``). Empty = random weights (a warning says the loss is then not an
     #: identity loss).
     feature_weights: str = ""
+    #: network of the DICGAN feature loss: ``"lightcnn"`` (the paper's identity loss, weights from
+    #: ``feature_weights``) or a pretrained perceptual loss ``"vgg16:<layer>"`` (e.g. ``"vgg16:relu3_3"``: the
+    #: ImageNet VGG16 fetched by ``python -m dicmini.models.vgg_weights fetch``; Johnson et al. 2016, SRGAN).
+    feature_net: str = "lightcnn"
     #: the last reconstruction conv's initial weights are multiplied by this (dicmini; 1 = unchanged).
     reconstruction_init_scale: float = 1.0
 
@@ -218,6 +222,13 @@ class TrainConfig:
         if self.hg_num_keypoints != 68:
             raise ValueError(f"config hg_num_keypoints: the training data has 68 landmark heatmaps, got "
                              f"{self.hg_num_keypoints}")
+        if self.feature_net != "lightcnn":
+            from ..models.vgg import VGG16_LAYER_NAMES
+
+            arch, _, layer = self.feature_net.partition(":")
+            if arch != "vgg16" or layer not in VGG16_LAYER_NAMES:
+                raise ValueError(f"config feature_net: expected 'lightcnn' or 'vgg16:<layer>' with a VGG16 layer "
+                                 f"such as relu3_3, got {self.feature_net!r}")
         if self.task == "hourglass" and (self.init_hourglass or self.init_generator):
             raise ValueError("config init_hourglass / init_generator: not used by the 'hourglass' task "
                              "(it trains the landmark branch alone)")

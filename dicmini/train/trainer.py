@@ -44,6 +44,7 @@ from ..models.convert import load_official_hourglass, load_state_dict_strict, re
 from ..models.dic import DICNet
 from ..models.hourglass import FeedbackHourglass
 from ..models.lightcnn import LightCNN, LightCNNFeature
+from ..models.vgg import VGG16Features
 from ..utils import atomic_write, seed_everything
 from . import ddp
 from .checkpoint import (all_finite, capture_rng_state, cpu_state_dict, model_payload, read_training_checkpoint,
@@ -112,7 +113,9 @@ class Trainer:
         self.feature_net: nn.Module | None = None
         if config.task == "dicgan":
             self.discriminator = init_weights(LightCNN(3), config.d_init).to(self.device)
-            if config.feature_weight > 0:
+            if config.feature_weight > 0 and config.feature_net.startswith("vgg16:"):
+                self.feature_net = VGG16Features("pretrained", layer=config.feature_net[6:]).to(self.device)
+            elif config.feature_weight > 0:
                 self.feature_net = LightCNNFeature(config.feature_weights or None).to(self.device)
         self.recipe = LossRecipe(config.name, config.align_kind, config.align_weight, config.pixel_weight,
                                  config.feature_weight, config.gan_weight)
