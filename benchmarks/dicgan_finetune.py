@@ -46,11 +46,11 @@ Commands of the committed results (also stored in each JSON; 18 minutes each on 
         --d-warmup 80 --perceptual-weight 0.05
     # notebooks/artifacts/dicgan_tiny.gan_only.json: GAN weight 0.02, no perceptual loss (195 iterations on a busy
     # machine), made as dicgan_tiny.{json,pt} before LPIPS existed, then renamed; its checkpoint is dicgan_tiny.pt of
-    # commit d18c73a (git show d18c73a:notebooks/artifacts/dicgan_tiny.pt > /tmp/gan_only.pt), LPIPS added by
+    # commit d18c73a (git show d18c73a:notebooks/artifacts/dicgan_tiny.pt > /tmp/old_dicgan/dicgan_tiny.pt), LPIPS added by
     OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.02 --lr 2e-4 --d-lr 2e-4 \
         --d-warmup 80
     OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --rescore notebooks/artifacts/dicgan_tiny.gan_only.json \
-        --checkpoint /tmp/gan_only.pt
+        --checkpoint /tmp/old_dicgan/dicgan_tiny.pt
     # notebooks/artifacts/dicgan_tiny.gan0.005.json: the paper's GAN weight (404 iterations; checkpoint not kept)
     OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.005 --lr 2e-4 --d-lr 2e-4 \
         --d-warmup 80 --json benchmarks/results/dicgan_tiny_gan0.005.json \
