@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from dicmini.models import VGG16Features
+from dicmini.models import VGG16Features, VGG19Features
 from dicmini.models import vgg_weights as vw
 from dicmini.models.vgg import VGG16_LAYER_NAMES
 from dicmini.models.weights import CheckpointError, read_numpy_pickle
@@ -147,6 +147,8 @@ def test_missing_weights_name_the_fetch_command(tmp_path, monkeypatch):
     assert vw.weights_dir() == tmp_path and not vw.weights_available()
     with pytest.raises(FileNotFoundError, match=r"python -m dicmini\.models\.vgg_weights fetch"):
         VGG16Features("pretrained")
+    with pytest.raises(ValueError, match="no offline VGG19 weights"):
+        VGG19Features("pretrained")
 
 
 def test_fetch_skips_a_present_file(tmp_path, capsys):

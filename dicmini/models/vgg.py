@@ -233,6 +233,12 @@ class VGG19Features(_VGGFeatures):
                  layer: str | int | Sequence[str | int] = 34, input_space: str = "dicmini") -> None:
         super().__init__(weights, layer, input_space)
 
+    def _read(self, weights: str | Path | Mapping) -> tuple[dict, str]:
+        if isinstance(weights, str) and weights == "pretrained":
+            raise ValueError("VGG19Features: no offline VGG19 weights exist; pass torchvision's vgg19-dcbb9e9d.pth, "
+                             "or use VGG16Features('pretrained')")
+        return read_state_dict(weights)
+
 
 def _warn_random_vgg_once() -> None:
     global _WARNED_RANDOM_VGG
