@@ -88,8 +88,8 @@ def _sample_iris(rng: np.random.Generator, canvas: Canvas, pair: EyePair) -> Iri
         n = int(rng.integers(14, 30))
         ang = np.linspace(0, 2 * np.pi, n, endpoint=False) + rng.uniform(0, 0.2, n)
         dirs = np.stack([np.cos(ang), np.sin(ang)], 1)
-        fibres.append(np.stack([centre + dirs * pupil * 1.1, centre + dirs * radius * rng.uniform(0.6, 0.95, (n, 1))],
-                               1))
+        inner_end = centre + dirs * pupil * 1.1
+        fibres.append(np.stack([inner_end, centre + dirs * radius * rng.uniform(0.6, 0.95, (n, 1))], 1))
         centres.append(centre)
     return Iris(radius, pupil, centres, np.concatenate(fibres))
 
@@ -141,8 +141,8 @@ def _lashes(rng: np.random.Generator, eye: Eye, up: np.ndarray, unit_px: float) 
     d = unit(up[None] * np.cos(phi)[:, None] + eye.out_dir[None] * np.sin(phi)[:, None])
     ln = (rng.uniform(0.04, 0.085) * unit_px * (0.55 + 0.45 * np.sin(np.pi * (0.25 + 0.6 * (1 - tl)))))[:, None]
     ln *= rng.uniform(0.8, 1.2, (n, 1))
-    upper = np.stack([roots, roots + d * ln * 0.55 + eye.out_dir * ln * 0.05, roots + d * ln + eye.out_dir * ln * 0.2],
-                     1)
+    middle = roots + d * ln * 0.55 + eye.out_dir * ln * 0.05
+    upper = np.stack([roots, middle, roots + d * ln + eye.out_dir * ln * 0.2], 1)
     roots = arc_interp(eye.lower[::-1] if eye.image_left else eye.lower, rng.uniform(0.05, 0.7, n // 3))
     lower = np.stack([roots, roots - up * 0.025 * unit_px + eye.out_dir * 0.01 * unit_px], 1)
     return upper, lower

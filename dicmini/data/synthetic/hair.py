@@ -37,8 +37,8 @@ class HairTexture:
     field: np.ndarray
 
 
-def _sample_outline(rng: np.random.Generator, params: dict[str, float], male: bool) -> tuple[str, np.ndarray,
-                                                                                            np.ndarray]:
+def _sample_outline(rng: np.random.Generator, params: dict[str, float],
+                    male: bool) -> tuple[str, np.ndarray, np.ndarray]:
     """Style, outline polygon and the outer arc over the top (face frame)."""
     w, jt, fh = params["w"], params["jaw_top"], params["forehead"]
     style = rng.choice(["short", "medium", "long", "buzz"], p=[0.36, 0.28, 0.31, 0.05] if male else
@@ -63,8 +63,8 @@ def _sample_outline(rng: np.random.Generator, params: dict[str, float], male: bo
     return str(style), back, top
 
 
-def _sample_hairline(rng: np.random.Generator, shape: FaceShape, style: str, male: bool) -> tuple[np.ndarray,
-                                                                                                  float]:
+def _sample_hairline(rng: np.random.Generator, shape: FaceShape, style: str,
+                     male: bool) -> tuple[np.ndarray, float]:
     """The hairline (face frame, image-left temple to the right one) and the parting's ``x``."""
     params = shape.params
     w, jt, fh = params["w"], params["jaw_top"], params["forehead"]

@@ -26,6 +26,7 @@ class LipContours(NamedTuple):
 
 
 def _lip_contours(lm: np.ndarray) -> LipContours:
+    """The four lip splines through canvas landmarks ``lm``."""
     return LipContours(spline(lm[48:55], 6), spline(lm[[54, 55, 56, 57, 58, 59, 48]], 6), spline(lm[60:65], 6),
                        spline(lm[[64, 65, 66, 67, 60]], 6))
 

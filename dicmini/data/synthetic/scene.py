@@ -11,7 +11,7 @@ from .canvas import Canvas
 from .look import Look, sample_look
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scene:
     """One face being painted.
 
