@@ -88,8 +88,8 @@ def _sample_iris(rng: np.random.Generator, canvas: Canvas, pair: EyePair) -> Iri
         n = int(rng.integers(14, 30))
         ang = np.linspace(0, 2 * np.pi, n, endpoint=False) + rng.uniform(0, 0.2, n)
         dirs = np.stack([np.cos(ang), np.sin(ang)], 1)
-        inner_end = centre + dirs * pupil * 1.1
-        fibres.append(np.stack([inner_end, centre + dirs * radius * rng.uniform(0.6, 0.95, (n, 1))], 1))
+        at_pupil = centre + dirs * pupil * 1.1
+        fibres.append(np.stack([at_pupil, centre + dirs * radius * rng.uniform(0.6, 0.95, (n, 1))], 1))
         centres.append(centre)
     return Iris(radius, pupil, centres, np.concatenate(fibres))
 
