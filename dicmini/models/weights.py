@@ -56,6 +56,34 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
                               f"({type(exc).__name__}: {first})") from None
 
 
+def first_non_finite(obj: Any, prefix: str = "") -> str | None:
+    """The key path of the first floating-point tensor holding NaN/inf in ``obj`` (nested dicts, lists and
+    tuples are walked), or ``None``."""
+    if isinstance(obj, Tensor):
+        if obj.is_floating_point() or obj.is_complex():
+            return None if bool(torch.isfinite(obj).all()) else (prefix or "<tensor>")
+        return None
+    if isinstance(obj, Mapping):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return None
+    for key, value in items:
+        found = first_non_finite(value, f"{prefix}.{key}" if prefix else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def check_finite(obj: Any, source: str) -> None:
+    """Raise :class:`CheckpointError` naming ``source`` and the tensor if any tensor of ``obj`` is NaN/inf."""
+    bad = first_non_finite(obj)
+    if bad is not None:
+        raise CheckpointError(f"{source}: tensor {bad!r} contains NaN or infinite values; the checkpoint is "
+                              "unusable (use an earlier checkpoint of the run)")
+
+
 def _preview(keys: list[str], limit: int = 8) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")

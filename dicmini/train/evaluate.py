@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from ..data.degrade import bicubic_upsample, denormalize, to_uint8
 from ..data.landmarks import heatmaps_to_landmarks
@@ -97,7 +98,8 @@ def _loader(dataset: Dataset, batch_size: int, limit: int | None) -> DataLoader:
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", crop_border: int = 8,
              batch_size: int = 8, device: torch.device | str | None = None, limit: int | None = None,
-             bicubic: bool = True, landmarks: bool = True, identity: bool = False) -> EvalResult:
+             bicubic: bool = True, landmarks: bool = True, identity: bool = False,
+             progress: bool = False) -> EvalResult:
     """Per-step PSNR/SSIM (``protocol``) and NME of a DICNet over ``dataset`` (first ``limit`` samples).
 
     ``identity=True`` also reports the dlib face-descriptor distance between the last step's SR and the
@@ -105,7 +107,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
     ``dicmini[faces]`` extra (:func:`dicmini.faces.identity.identity_available`).
 
     ``model(lr)`` must return per-step ``sr`` and ``heatmaps`` lists (:class:`~dicmini.models.DICOutput`).
-    Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards.
+    Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards. ``progress``: a
+    progress bar on stderr.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol: expected one of {sorted(PROTOCOLS)}, got {protocol!r}")
@@ -121,7 +124,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
         from ..faces.identity import identity_distance
     count = 0
     try:
-        for batch in _loader(dataset, batch_size, limit):
+        for batch in tqdm(_loader(dataset, batch_size, limit), desc="evaluate", unit="batch", disable=not progress,
+                          leave=False, dynamic_ncols=True):
             out = model(batch["lr"].to(device))
             hr_u8 = to_uint8(denormalize(batch["hr"]))
             if not sums_p:

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from ..data.datasets import load_face_image
 from ..data.degrade import denormalize, normalize, to_uint8
+from ..data.image_io import is_jpeg
 from ..models.convert import load_pretrained
 from ..models.dic import INPUT_MULTIPLE, OUTPUT_SCALE
 
-JPEG_SUFFIXES = (".jpg", ".jpeg")
-
+#: the side of the LR faces DIC is trained on (``dicmini sr`` refuses other sizes unless ``--any-size``)
+LR_SIDE = 16
 
 def load_model(checkpoint: str | os.PathLike | nn.Module, device: torch.device | str | None = None) -> nn.Module:
     """A DICNet in eval mode from a checkpoint path, a packaged name (``"tiny"``) or a model (returned as is,
@@ -75,11 +75,10 @@ def super_resolve(lr_uint8: np.ndarray, model: nn.Module | str | os.PathLike, *,
 
 
 def read_lr_image(path: str | os.PathLike) -> tuple[np.ndarray, bool]:
-    """Read an LR face for ``dicmini sr``: ``(uint8 H x W x 3, is_jpeg)``. Grayscale is converted, alpha and
-    sides that are not multiples of 8 are refused, each with a one-line error naming the file."""
+    """Read an LR face for ``dicmini sr``: ``(uint8 H x W x 3, is_jpeg)``. Grayscale, 16-bit, palette and CMYK
+    are converted (:func:`dicmini.data.image_io.read_rgb`); alpha and sides that are not multiples of 8 are
+    refused, each with a one-line error naming the file."""
     path = Path(path)
     image = load_face_image(path)
     check_lr_array(image, str(path))
-    with Image.open(path) as img:
-        is_jpeg = img.format == "JPEG" or path.suffix.lower() in JPEG_SUFFIXES
-    return image, is_jpeg
+    return image, is_jpeg(path)
