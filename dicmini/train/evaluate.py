@@ -62,25 +62,26 @@ class EvalResult:
         return out
 
     def rows(self) -> list[tuple[str, str, str, str]]:
-        """Table rows ``(row, PSNR, SSIM, NME)``; the protocol is written beside every PSNR/SSIM number."""
-        tag = f"[{self.protocol}]"
+        """Table rows ``(row, PSNR, SSIM, NME)``; the protocol is named in the table's column headers."""
         rows = []
         if self.bicubic_psnr is not None:
-            rows.append(("bicubic", f"{self.bicubic_psnr:.4f} {tag}", f"{self.bicubic_ssim:.4f} {tag}", "-"))
+            rows.append(("bicubic", f"{self.bicubic_psnr:.4f}", f"{self.bicubic_ssim:.4f}", "-"))
         steps = max(len(self.psnr), len(self.nme))
         for t in range(steps):
-            p = f"{self.psnr[t]:.4f} {tag}" if t < len(self.psnr) else "-"
-            s = f"{self.ssim[t]:.4f} {tag}" if t < len(self.ssim) else "-"
+            p = f"{self.psnr[t]:.4f}" if t < len(self.psnr) else "-"
+            s = f"{self.ssim[t]:.4f}" if t < len(self.ssim) else "-"
             n = f"{self.nme[t]:.4f}" if t < len(self.nme) else "-"
             rows.append((f"step {t + 1}", p, s, n))
         return rows
 
     def markdown(self) -> str:
-        """A markdown table with a header line naming the protocol and the number of images."""
-        lines = [f"{self.num_images} images; PSNR (dB) / SSIM protocol `{self.protocol}`: {PROTOCOLS[self.protocol]}; "
-                 f"crop_border={self.crop_border}; NME: mean point error / outer-eye-corner distance (heatmap soft-argmax)",
+        """A markdown table under one short line (images, protocol, crop); the protocol tags the PSNR and SSIM
+        columns. The protocol's full description is in :data:`dicmini.metrics.PROTOCOLS` and :meth:`to_dict`."""
+        tag = f"[{self.protocol}]"
+        lines = [f"{self.num_images} images; PSNR/SSIM protocol `{self.protocol}`, crop {self.crop_border}; "
+                 "NME = landmark error / outer-eye-corner distance",
                  "",
-                 "| | PSNR (dB) | SSIM | NME |", "|---|---|---|---|"]
+                 f"| | PSNR (dB) {tag} | SSIM {tag} | NME |", "|---|---|---|---|"]
         lines += [f"| {r} | {p} | {s} | {n} |" for r, p, s, n in self.rows()]
         if self.identity is not None:
             lines += ["", f"identity distance (dlib face descriptor, SR of the last step vs HR; same person "

@@ -222,9 +222,9 @@ class Trainer:
         return payload
 
     def _load_training_state(self, ckpt: Mapping[str, Any], source: Path) -> None:
+        self.resume_changes = resume_changes(config_from_dict(ckpt["train_config"]), self.config, str(source))
         if ckpt.get("kind") != self.model_kind:
             raise ValueError(f"{source}: a {ckpt.get('kind')!r} checkpoint cannot resume a {self.config.task!r} run")
-        self.resume_changes = resume_changes(config_from_dict(ckpt["train_config"]), self.config, str(source))
         try:
             self._restore_state(ckpt, source)
         except (KeyError, TypeError, IndexError, RuntimeError, ValueError) as err:
