@@ -66,7 +66,7 @@ class PrepareOptions:
         if not 8 <= self.size <= 1024:
             raise ValueError(f"size: expected 8..1024, got {self.size}")
         if not 0 < self.scale <= 10:
-            raise ValueError(f"scale: expected a number in (0, 10], got {self.scale}")
+            raise ValueError(f"scale: expected > 0 and <= 10, got {self.scale}")
         if self.pad_mode not in ("edge", "constant", "reflect"):
             raise ValueError(f"pad_mode: expected edge, constant or reflect, got {self.pad_mode!r}")
         if not 0 <= self.upsample <= 4:
