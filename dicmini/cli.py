@@ -55,6 +55,8 @@ def _first_line(err: BaseException) -> str:
 
 def describe_error(err: BaseException) -> tuple[str, int]:
     """``(one-line message, exit status)`` of an exception escaping a command."""
+    if isinstance(err, OSError) and err.strerror and err.filename is None:
+        return err.strerror.strip().splitlines()[0], EXIT_USAGE  # ours: the message names the file
     if isinstance(err, (CLIError, ValueError, OSError)):
         return _first_line(err), EXIT_USAGE
     if isinstance(err, RecursionError):
@@ -72,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv:
         parser.print_help()
+        return 0
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    if len(argv) == 1 and argv[0] in commands and any(isinstance(a, argparse._SubParsersAction)
+                                                     for a in commands[argv[0]]._actions):
+        commands[argv[0]].print_help()  # a command group alone (`dicmini data`): its actions
         return 0
     args = parser.parse_args(argv)
     debug = args.debug or bool(os.environ.get("DICMINI_DEBUG"))

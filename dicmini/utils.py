@@ -102,6 +102,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         if err.errno == errno.ENOSPC:
             raise OSError(err.errno, f"{path}: no space left on the device; nothing was written") from None
         raise
+    except RuntimeError as err:  # torch.save reports a failed write (e.g. a full disk) as a RuntimeError
+        if "write failed" not in str(err):
+            raise
+        raise OSError(errno.EIO, f"{path}: the write failed (is the disk full?); nothing was written") from None
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

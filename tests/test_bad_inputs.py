@@ -607,6 +607,30 @@ def test_disk_full_is_one_line(tmp_path, capsys, monkeypatch, ckpt):
     assert not list(tmp_path.glob(".out.png*"))  # no temporary file left
 
 
+def test_a_failed_checkpoint_write_is_one_line(tmp_path, capsys, monkeypatch):
+    import dicmini.train.checkpoint as checkpoint
+
+    def full(obj, f, *args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file "
+                           "data/0: file write failed")
+
+    monkeypatch.setattr(checkpoint.torch, "save", full)
+    out = tmp_path / "run"
+    code, _, err = run(["train", *TINY, "--set", "iterations=1", "--out", out], capsys)
+    assert code == 2
+    assert_one_line_error(err, "the write failed (is the disk full?)")
+    assert ".pt: the write failed" in err and not list(out.glob(".*.tmp"))
+
+
+def test_training_says_where_it_writes_and_shows_validation(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [a for a in TINY if a != "--quiet"]
+    code, printed, err = run(["train", *argv, "--set", "iterations=2", "--set", "val_every=1", "--out", out], capsys)
+    assert code == 0, err
+    assert f"writing {out}/" in printed.splitlines()[0]
+    assert "iteration 1: validation last-step psnr" in err and "dB (new best)" in err
+
+
 def test_unexpected_errors_are_one_line_too(tmp_path, capsys, monkeypatch, ckpt):
     import dicmini.train.inference as inference
 
@@ -627,6 +651,7 @@ def test_bare_dicmini_prints_help_and_version(capsys):
     assert printed.startswith("usage: dicmini")
     commands = [line.split()[0] for line in printed.splitlines() if line.startswith("    ") and line[4] != " "]
     assert commands[:7] == ["demo", "sr", "sr-photo", "train", "test", "data", "course"]
+    assert main(["data"]) == 0 and "synth" in capsys.readouterr().out  # a group alone lists its actions
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
     assert exit_info.value.code == 0 and capsys.readouterr().out.startswith("dicmini 0.")

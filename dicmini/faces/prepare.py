@@ -39,8 +39,9 @@ from tqdm import tqdm
 
 from ..data.datasets import IMAGE_SUFFIXES as FOLDER_SUFFIXES
 from ..data.datasets import LANDMARKS_FILE, read_landmarks_file
-from ..data.face_folder import PARTIAL_FILE, _read_partial, finish_landmarks, log_landmarks, save_png
-from ..utils import atomic_write, refuse_overwriting
+from ..data.face_folder import (PARTIAL_FILE, STALE_TEMP_AGE_S, _read_partial, finish_landmarks, log_landmarks,
+                                save_png)
+from ..utils import atomic_write, refuse_overwriting, remove_stale_temp_files
 from .crop import CROP_SCALE, crop_with_landmarks, resize
 
 PROTOCOLS = ("crop", "aligned")
@@ -251,6 +252,7 @@ def prepare_folder(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     import_dlib()  # one-line error before anything is written when the extra is missing
 
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out, min_age_s=STALE_TEMP_AGE_S)
     _check_settings(out, options)
     final, partial, nf_path = out / LANDMARKS_FILE, out / PARTIAL_FILE, out / NOT_FOUND_FILE
 

@@ -331,7 +331,8 @@ class Trainer:
             f"training diverged: non-finite {what} at iteration {self.step + 1} ({shown}); stopped before the "
             f"optimiser step, nothing was written; last good checkpoint: {self.last_checkpoint or 'none yet'} "
             + ("(at the first iteration: check the init, e.g. --set init=default)" if self.step == 0
-               else "(try a lower --set lr=..., or amp=none)"))
+               else f"(continue with a lower rate: dicmini train --resume {self.last_checkpoint} --set lr=..., or "
+                    "amp=none)" if self.last_checkpoint else "(try a lower --set lr=..., or amp=none)"))
 
     def _optimizer_step(self, name: str, module: nn.Module, logs: dict[str, float]) -> float:
         """Average gradients over processes, check them, step optimiser ``name``; return the grad norm."""
