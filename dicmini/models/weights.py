@@ -44,10 +44,14 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}" + (" (it is a directory)" if path.is_dir() else ""))
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with torch.serialization.safe_globals(_numpy_safe_globals()), warnings.catch_warnings():
+            # a plain pickle (not a torch.save file) makes torch warn about its protocol before refusing it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # torch's first line advises weights_only=False (running the file's code); give its reason instead
+        reason = str(exc).partition("WeightsUnpickler error:")[2].strip()
+        first = reason.splitlines()[0].strip() if reason else "weights-only load failed"
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, or it holds objects other than "
                               f"tensors/containers (read with weights_only=True): {first}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError) as exc:

@@ -2,8 +2,8 @@
 
 * :func:`lock_run_folder` takes an exclusive ``fcntl.flock`` on ``DIR/run.lock`` (the holder's pid is written
   in it) for as long as the run lives; a second run into the same folder, concurrent, fails at once with
-  :class:`RunFolderError` instead of both writing ``last.pt``. The lock is released by the kernel when the
-  process dies, so a killed run never leaves the folder locked. Taking it also removes the temporary files a
+  :class:`RunFolderError` instead of both writing ``last.pt``. A finished run removes the file; the kernel
+  releases the lock when a process dies, so a killed run never leaves the folder locked. Taking it also removes the temporary files a
   killed write left behind (:func:`dicmini.utils.remove_stale_temp_files`). Re-entrant within one process.
 * :func:`check_fresh_run` refuses a fresh run into a folder that already holds a run's checkpoints unless the
   user asked to overwrite it (then the old run's files are removed first, so no log is appended to).
@@ -44,23 +44,39 @@ def lock_run_folder(folder: str | os.PathLike) -> Iterator[Path]:
         finally:
             _held[key][1] -= 1
         return
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
-        os.close(fd)
-        raise RunFolderError(f"{folder}: another run (pid {holder}) is writing to this folder; wait for it to "
-                             "finish or use another --out") from None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    fd = _acquire(folder / LOCK_FILE)
     _held[key] = [fd, 1]
     try:
         remove_stale_temp_files(folder)
         yield folder
     finally:
         del _held[key]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(folder / LOCK_FILE)  # while still holding it: a finished run leaves no lock file
         fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _acquire(path: Path) -> int:
+    """Open and ``flock`` ``path``; retried when the file was removed by its previous holder in between (the
+    lock must be on the file that is at ``path`` now)."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise RunFolderError(f"{path.parent}: another run (pid {holder}) is writing to this folder; wait for "
+                                 "it to finish or use another --out") from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
         os.close(fd)
 
 
