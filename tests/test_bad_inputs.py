@@ -196,6 +196,16 @@ def test_sr_refuses_bad_images_with_one_line(tmp_path, capsys, ckpt, kind, match
     assert snapshot([src]) == before and not (tmp_path / "out.png").exists()
 
 
+def test_sr_refuses_to_write_a_non_finite_output(tmp_path, capsys, ckpt):
+    huge = tampered(ckpt, tmp_path / "huge.pt", lambda o: [t.fill_(1e30) for k, t in o["model"].items()
+                                                           if k.endswith("weight")])
+    src = make_image(tmp_path / "in.png", "rgb")
+    code, _, err = run(["sr", src, tmp_path / "out.png", "--checkpoint", huge], capsys)
+    assert code == 2
+    assert_one_line_error(err, "huge.pt: the model's output is not finite")
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
     grey = read_rgb(make_image(tmp_path / "g16.png", "grey16"))
     assert grey.dtype == np.uint8 and grey.shape == (16, 16, 3)

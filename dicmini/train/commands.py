@@ -198,7 +198,10 @@ def run_sr(args: argparse.Namespace) -> int:
                    "trained on lossless bicubic LR images; use PNG")
     model = load_model(args.checkpoint, pick_device(args.device))
     for image, target in zip(images, targets):
-        sr = super_resolve(image, model)
+        try:
+            sr = super_resolve(image, model)
+        except ValueError as err:
+            raise ValueError(f"{args.checkpoint}: {err}") from None
         atomic_write(target, lambda tmp, a=sr: Image.fromarray(np.asarray(a)).save(tmp, format="PNG"))
     where = targets[0] if len(targets) == 1 else dst
     print(f"wrote {len(targets)} image(s) of {images[0].shape[1] * 8}x{images[0].shape[0] * 8} to {where} "

@@ -66,6 +66,8 @@ def super_resolve(lr_uint8: np.ndarray, model: nn.Module | str | os.PathLike, *,
         for start in range(0, batch.shape[0], batch_size):
             x = normalize(np.ascontiguousarray(batch[start:start + batch_size])).to(device)
             sr = model(x).sr[-1]
+            if not bool(torch.isfinite(sr).all()):
+                raise ValueError("the model's output is not finite (NaN/inf): its weights are unusable")
             outputs.append(to_uint8(denormalize(sr.float())))
     finally:
         model.train(was_training)
