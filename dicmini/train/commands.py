@@ -1,9 +1,11 @@
 """``dicmini train | test | sr | demo`` (registered by :mod:`dicmini.cli`).
 
-* ``dicmini train --config NAME [--set key=value ...] [--resume PATH] [--out DIR]`` — also under
-  ``torchrun --nproc_per_node N -m dicmini train ...`` (data-parallel, :mod:`dicmini.train.ddp`).
+* ``dicmini train --config NAME [--set key=value ...] [--resume PATH] [--out DIR] [--overwrite]`` — also under
+  ``torchrun --nproc_per_node N -m dicmini train ...`` (data-parallel, :mod:`dicmini.train.ddp`). One run per
+  folder (:mod:`dicmini.train.runfolder`); ``--set`` on ``--resume`` is applied or refused
+  (:mod:`dicmini.train.resume`); Ctrl-C writes ``last.pt``, prints the resume command and exits with 130.
 * ``dicmini test --checkpoint PATH --data DIR|synthetic [--n N] --protocol mmagic|official|y``
-* ``dicmini sr IN OUT --checkpoint PATH`` — one image or a folder of them.
+* ``dicmini sr IN OUT --checkpoint PATH [--any-size]`` — one 16x16 image or a folder of them; never over IN.
 * ``dicmini demo [--train MINUTES]`` — figure and metrics of the tiny model on held-out synthetic faces.
 
 Errors a user can fix are raised as ``ValueError``/``OSError`` and printed by :func:`dicmini.cli.main` as one
@@ -21,8 +23,13 @@ import shlex
 import sys
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from ..metrics import PROTOCOLS
 from .config import CONFIGS
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
 
 EXIT_DIVERGED = 1
 EXIT_INTERRUPTED = 130
@@ -100,7 +107,7 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _announce(trainer, resume: str | None) -> None:
+def _announce(trainer: Trainer, resume: str | None) -> None:
     """Say where the run writes, and what a resume changed."""
     cfg = trainer.config
     start = f"resuming {resume} at iteration {trainer.step}" if resume else "training"

@@ -37,8 +37,8 @@ def resume_changes(old: TrainConfig, new: TrainConfig, source: str) -> list[str]
     for key in FIXED_ON_RESUME:
         if getattr(old, key) != getattr(new, key):
             raise ValueError(f"--set {key}={getattr(new, key)}: cannot change on --resume (the run in {source} "
-                             f"has {key}={getattr(old, key)}); start a new run with --set init_generator={source} "
-                             "to change it")
+                             f"has {key}={getattr(old, key)}, and its weights and data order depend on it); start a "
+                             "new run to change it")
     changed = [k for k in SCHEDULE_KEYS if getattr(old, k) != getattr(new, k)]
     if "iterations" in changed and old.lr_schedule == new.lr_schedule == "multistep":
         changed.remove("iterations")  # MultiStepLR does not depend on the run length
