@@ -133,4 +133,5 @@ def read_state_dict(weights: str | os.PathLike | Mapping[str, Any]) -> tuple[dic
             obj = obj[wrapper]
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{source}: expected a state dict, got {type(obj).__name__}")
+    check_finite(obj, source)
     return dict(obj), source
