@@ -378,7 +378,8 @@ def test_bad_settings_are_one_line(tmp_path, capsys, setting, match):
 
 
 @NO_CUDA
-@pytest.mark.parametrize("argv", [["train", *TINY, "--set", "device=cuda"], ["sr", "{img}", "{tmp}/o.png", "--device", "cuda"],
+@pytest.mark.parametrize("argv", [["train", *TINY, "--set", "device=cuda"],
+                                  ["sr", "{img}", "{tmp}/o.png", "--device", "cuda"],
                                   ["test", "--checkpoint", "{ckpt}", "--device", "cuda:1"]])
 def test_cuda_without_cuda_is_one_line(tmp_path, capsys, ckpt, argv):
     img = make_image(tmp_path / "in.png", "rgb")

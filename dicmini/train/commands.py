@@ -220,7 +220,8 @@ def run_demo_command(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
     if _show_progress(args):
-        _progress(args, f"the tiny DIC on held-out synthetic faces -> {args.out}/ (10-30 s on an idle 2-core CPU, longer when busy)")
+        _progress(args, f"the tiny DIC on held-out synthetic faces -> {args.out}/ (10-30 s on an idle 2-core CPU, "
+                        "longer when busy)")
     result = run_demo(args.out, train_minutes=args.train, n_faces=args.faces, n_eval=args.n, protocol=args.protocol,
                       device=args.device, progress=_show_progress(args),
                       report=lambda message: _progress(args, message))

@@ -3,8 +3,9 @@
 * :func:`lock_run_folder` takes an exclusive ``fcntl.flock`` on ``DIR/run.lock`` (the holder's pid is written
   in it) for as long as the run lives; a second run into the same folder, concurrent, fails at once with
   :class:`RunFolderError` instead of both writing ``last.pt``. A finished run removes the file; the kernel
-  releases the lock when a process dies, so a killed run never leaves the folder locked. Taking it also removes the temporary files a
-  killed write left behind (:func:`dicmini.utils.remove_stale_temp_files`). Re-entrant within one process.
+  releases the lock when a process dies, so a killed run never leaves the folder locked. Taking it also removes
+  the temporary files a killed write left behind (:func:`dicmini.utils.remove_stale_temp_files`). Re-entrant
+  within one process.
 * :func:`check_fresh_run` refuses a fresh run into a folder that already holds a run's checkpoints unless the
   user asked to overwrite it (then the old run's files are removed first, so no log is appended to).
 """
