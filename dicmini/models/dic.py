@@ -232,6 +232,13 @@ class DICNet(nn.Module):
                         [s.sr_hidden for s in steps], [s.hg_hidden for s in steps])
 
 
+#: upper bounds on the size arguments, checked before anything is allocated (a checkpoint whose stored config
+#: says ``mid_channels=20000`` or ``num_steps=10**7`` is refused instead of allocating 57 GB or running for
+#: ever); the full-size DIC is 48 / 6 / 256 / 4 / 8 / 7
+ARCH_LIMITS = {"mid_channels": 512, "num_blocks": 32, "hg_mid_channels": 1024, "num_steps": 32,
+               "upscale_factor": 16, "num_fusion_blocks": 64}
+
+
 def _validate_args(*, in_channels: int, out_channels: int, mid_channels: int, num_blocks: int,
                    hg_mid_channels: int, hg_num_keypoints: int, num_steps: int, upscale_factor: int,
                    num_heatmaps: int, num_fusion_blocks: int, fusion: str) -> None:
@@ -257,3 +264,9 @@ def _validate_args(*, in_channels: int, out_channels: int, mid_channels: int, nu
                          "5 attention maps (left eye, right eye, nose, mouth, face outline)")
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    values = dict(mid_channels=mid_channels, num_blocks=num_blocks, hg_mid_channels=hg_mid_channels,
+                  num_steps=num_steps, upscale_factor=upscale_factor, num_fusion_blocks=num_fusion_blocks)
+    for name, limit in ARCH_LIMITS.items():
+        if values[name] > limit:
+            raise ValueError(f"{name} must be <= {limit}, got {values[name]!r} (dicmini's size limit; the full "
+                             "DIC uses far less)")

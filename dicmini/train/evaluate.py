@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from ..data.degrade import bicubic_upsample, denormalize, to_uint8
 from ..data.landmarks import heatmaps_to_landmarks
@@ -61,25 +62,26 @@ class EvalResult:
         return out
 
     def rows(self) -> list[tuple[str, str, str, str]]:
-        """Table rows ``(row, PSNR, SSIM, NME)``; the protocol is written beside every PSNR/SSIM number."""
-        tag = f"[{self.protocol}]"
+        """Table rows ``(row, PSNR, SSIM, NME)``; the protocol is named in the table's column headers."""
         rows = []
         if self.bicubic_psnr is not None:
-            rows.append(("bicubic", f"{self.bicubic_psnr:.4f} {tag}", f"{self.bicubic_ssim:.4f} {tag}", "-"))
+            rows.append(("bicubic", f"{self.bicubic_psnr:.4f}", f"{self.bicubic_ssim:.4f}", "-"))
         steps = max(len(self.psnr), len(self.nme))
         for t in range(steps):
-            p = f"{self.psnr[t]:.4f} {tag}" if t < len(self.psnr) else "-"
-            s = f"{self.ssim[t]:.4f} {tag}" if t < len(self.ssim) else "-"
+            p = f"{self.psnr[t]:.4f}" if t < len(self.psnr) else "-"
+            s = f"{self.ssim[t]:.4f}" if t < len(self.ssim) else "-"
             n = f"{self.nme[t]:.4f}" if t < len(self.nme) else "-"
             rows.append((f"step {t + 1}", p, s, n))
         return rows
 
     def markdown(self) -> str:
-        """A markdown table with a header line naming the protocol and the number of images."""
-        lines = [f"{self.num_images} images; PSNR (dB) / SSIM protocol `{self.protocol}`: {PROTOCOLS[self.protocol]}; "
-                 f"crop_border={self.crop_border}; NME: mean point error / outer-eye-corner distance (heatmap soft-argmax)",
+        """A markdown table under one short line (images, protocol, crop); the protocol tags the PSNR and SSIM
+        columns. The protocol's full description is in :data:`dicmini.metrics.PROTOCOLS` and :meth:`to_dict`."""
+        tag = f"[{self.protocol}]"
+        lines = [f"{self.num_images} images; PSNR/SSIM protocol `{self.protocol}`, crop {self.crop_border}; "
+                 "NME = landmark error / outer-eye-corner distance",
                  "",
-                 "| | PSNR (dB) | SSIM | NME |", "|---|---|---|---|"]
+                 f"| | PSNR (dB) {tag} | SSIM {tag} | NME |", "|---|---|---|---|"]
         lines += [f"| {r} | {p} | {s} | {n} |" for r, p, s, n in self.rows()]
         if self.identity is not None:
             lines += ["", f"identity distance (dlib face descriptor, SR of the last step vs HR; same person "
@@ -97,7 +99,8 @@ def _loader(dataset: Dataset, batch_size: int, limit: int | None) -> DataLoader:
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", crop_border: int = 8,
              batch_size: int = 8, device: torch.device | str | None = None, limit: int | None = None,
-             bicubic: bool = True, landmarks: bool = True, identity: bool = False) -> EvalResult:
+             bicubic: bool = True, landmarks: bool = True, identity: bool = False,
+             progress: bool = False) -> EvalResult:
     """Per-step PSNR/SSIM (``protocol``) and NME of a DICNet over ``dataset`` (first ``limit`` samples).
 
     ``identity=True`` also reports the dlib face-descriptor distance between the last step's SR and the
@@ -105,7 +108,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
     ``dicmini[faces]`` extra (:func:`dicmini.faces.identity.identity_available`).
 
     ``model(lr)`` must return per-step ``sr`` and ``heatmaps`` lists (:class:`~dicmini.models.DICOutput`).
-    Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards.
+    Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards. ``progress``: a
+    progress bar on stderr.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol: expected one of {sorted(PROTOCOLS)}, got {protocol!r}")
@@ -121,7 +125,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
         from ..faces.identity import identity_distance
     count = 0
     try:
-        for batch in _loader(dataset, batch_size, limit):
+        for batch in tqdm(_loader(dataset, batch_size, limit), desc="evaluate", unit="batch", disable=not progress,
+                          leave=False, dynamic_ncols=True):
             out = model(batch["lr"].to(device))
             hr_u8 = to_uint8(denormalize(batch["hr"]))
             if not sums_p:
