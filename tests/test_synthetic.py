@@ -237,3 +237,13 @@ def test_contact_sheet_and_landmark_dots(faces):
     assert tuple(dotted[y, x]) == (0, 255, 0)  # eye points are green
     with pytest.raises(ValueError, match="landmarks"):
         contact_sheet(images, points[:2])
+
+
+def test_module_entry_point_writes_a_contact_sheet(tmp_path):
+    """``python -m dicmini.data.synthetic`` (the package's ``__main__``) writes the sheet of the faces it renders."""
+    out = tmp_path / "sheet.png"
+    subprocess.run([sys.executable, "-m", "dicmini.data.synthetic", "--out", str(out), "--n", "2", "--size", "32",
+                    "--cols", "2", "--zoom", "1", "--no-landmarks"], capture_output=True, text=True, check=True)
+    images, _ = render_faces([0, 1], size=32)
+    assert np.array_equal(np.asarray(Image.open(out)), contact_sheet(list(images), None, cols=2, zoom=1,
+                                                                     labels=["0", "1"]))

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..utils import atomic_write
+from ..utils import atomic_write, refuse_overwriting
 
 
 def _split_sizes(text: str) -> tuple[int, int, int]:
@@ -56,6 +56,8 @@ def run_synth(args: argparse.Namespace) -> int:
 
     if args.n is not None and args.split is not None:
         raise ValueError("--n and --split: give one of them, not both")
+    if not 16 <= args.size <= 1024 or args.size % 8:
+        raise ValueError(f"--size: expected a multiple of 8 in 16..1024, got {args.size}")
     plan = synth_plan(args.n, args.seed, args.split)
     for sub, seeds in plan.items():
         folder = Path(args.out) / sub
@@ -67,14 +69,19 @@ def run_synth(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     from .contact_sheet import contact_sheet
-    from .datasets import FaceFolder, load_face_image
+    from .datasets import LANDMARKS_FILE, FaceFolder, load_face_image
 
+    for option, value, low, high in (("--n", args.n, 1, 10_000), ("--cols", args.cols, 1, 100),
+                                     ("--zoom", args.zoom, 1, 8), ("--size", args.size, 8, 1024)):
+        if not low <= value <= high:
+            raise ValueError(f"{option}: expected {low}..{high}, got {value}")
     folder = FaceFolder(args.dir, size=args.size)
+    out = Path(args.out) if args.out else folder.root.parent / f"{folder.root.name}_contact_sheet.png"
+    refuse_overwriting([out], [folder.root / n for n in folder.files] + [folder.root / LANDMARKS_FILE], "--out")
     names = folder.files[: args.n]
     images = [load_face_image(folder.root / n, args.size) for n in names]
     points = [folder.landmarks[n] for n in names]
     sheet = contact_sheet(images, points, cols=args.cols, zoom=args.zoom)
-    out = Path(args.out) if args.out else folder.root.parent / f"{folder.root.name}_contact_sheet.png"
     atomic_write(out, lambda tmp: Image.fromarray(np.asarray(sheet)).save(tmp, format="PNG"))
     print(f"wrote {out} ({len(images)} faces)")
     return 0

@@ -14,7 +14,8 @@ The prepared-folder format (written by ``dicmini data synth`` and ``dicmini data
       000000.png ...        # 128x128 RGB PNG (any file names; .png, .jpg, .jpeg, .bmp accepted)
       landmarks.json        # {"000000.png": [[x, y], ... 68 pairs], ...} in that image's pixels
 
-Grayscale images are converted to RGB (the channel is replicated: nothing is invented); images with an
+Images are read by :func:`dicmini.data.image_io.read_rgb`: grayscale is converted to RGB (the channel is
+replicated: nothing is invented), 16-bit images are scaled to 8 bits, palette and CMYK converted; images with an
 alpha channel are **refused** (there is no right background colour to composite on), as are images of
 the wrong size. Errors name the offending file.
 """
@@ -27,10 +28,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import Dataset
 
 from .degrade import downsample, normalize
+from .image_io import ALPHA_MODES, ImageReadError, read_rgb, read_size
 from .landmarks import NUM_LANDMARKS, landmarks_to_heatmaps
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -103,6 +104,11 @@ def read_landmarks_file(path: Path) -> dict[str, np.ndarray]:
         raise FaceDataError(f"{path}: landmarks file not found (expected {LANDMARKS_FILE} beside the images)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise FaceDataError(f"{path}: not valid JSON ({err})") from None
+    except RecursionError:
+        raise FaceDataError(f"{path}: JSON nested too deeply; expected an object mapping file name -> 68 [x, y] "
+                            "pairs") from None
+    except IsADirectoryError:
+        raise FaceDataError(f"{path}: is a directory, expected the landmarks JSON file") from None
     if not isinstance(raw, dict):
         raise FaceDataError(f"{path}: expected a JSON object mapping file name -> 68 [x, y] pairs")
     out: dict[str, np.ndarray] = {}
@@ -120,22 +126,12 @@ def read_landmarks_file(path: Path) -> dict[str, np.ndarray]:
 
 
 def load_face_image(path: Path, size: int | None = None) -> np.ndarray:
-    """Load an RGB face as uint8 ``H x W x 3``; grayscale is converted, alpha refused, size checked."""
+    """Load an RGB face as uint8 ``H x W x 3`` (:func:`dicmini.data.image_io.read_rgb`: grey, 16-bit, palette and
+    CMYK converted, non-opaque alpha refused), size checked; errors are :class:`FaceDataError` naming the file."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            mode = img.mode
-            if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
-                raise FaceDataError(f"{path}: image has an alpha channel ({mode}); save it as RGB")
-            if mode != "RGB":
-                if mode not in ("L", "P", "I;16", "I", "CMYK", "YCbCr"):
-                    raise FaceDataError(f"{path}: unsupported image mode {mode}; expected RGB")
-                img = img.convert("RGB")
-            arr = np.asarray(img, dtype=np.uint8).copy()
-    except FaceDataError:
-        raise
-    except (OSError, SyntaxError, ValueError) as err:
-        raise FaceDataError(f"{path}: unreadable or truncated image ({err})") from None
+        arr = read_rgb(path, alpha="refuse")
+    except (ImageReadError, FileNotFoundError) as err:
+        raise FaceDataError(str(err)) from None
     if size is not None and arr.shape[:2] != (size, size):
         raise FaceDataError(f"{path}: image is {arr.shape[1]}x{arr.shape[0]}, expected {size}x{size}")
     return arr
@@ -174,13 +170,12 @@ class FaceFolder(Dataset):
     @staticmethod
     def _check_header(path: Path, size: int) -> None:
         try:
-            with Image.open(path) as img:
-                w, h, mode = img.width, img.height, img.mode
-        except (OSError, SyntaxError, ValueError) as err:
-            raise FaceDataError(f"{path}: unreadable image ({err})") from None
+            w, h, mode = read_size(path)
+        except (ImageReadError, FileNotFoundError) as err:
+            raise FaceDataError(str(err)) from None
         if (w, h) != (size, size):
             raise FaceDataError(f"{path}: image is {w}x{h}, expected {size}x{size}")
-        if mode in ("RGBA", "LA", "PA"):
+        if mode in ALPHA_MODES:
             raise FaceDataError(f"{path}: image has an alpha channel ({mode}); save it as RGB")
 
     def __len__(self) -> int:

@@ -18,10 +18,12 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ..utils import atomic_write
+from ..utils import atomic_write, remove_stale_temp_files
 from .datasets import LANDMARKS_FILE, read_landmarks_file
 
 PARTIAL_FILE = "landmarks.partial.jsonl"
+#: temporary files older than this (seconds) in a face folder are left-overs of a killed run and removed
+STALE_TEMP_AGE_S = 60.0
 
 #: ``make(key) -> (uint8 image H x W x 3, float 68 x 2 landmarks)``
 FaceMaker = Callable[[int], tuple[np.ndarray, np.ndarray]]
@@ -75,6 +77,7 @@ def write_face_folder(out_dir: str | Path, keys: Iterable[int], make: FaceMaker,
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out, min_age_s=STALE_TEMP_AGE_S)
     final, partial = out / LANDMARKS_FILE, out / PARTIAL_FILE
     keys = list(keys)
     names = [name(k) for k in keys]

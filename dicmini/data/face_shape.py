@@ -60,51 +60,51 @@ def _resample(curve: np.ndarray, n: int) -> np.ndarray:
     return np.stack([np.interp(t, s, curve[:, 0]), np.interp(t, s, curve[:, 1])], axis=1)
 
 
-def _half_shape(p: dict[str, float]) -> np.ndarray:
-    """The image-left half and the mid-line of the 68 points for parameters ``p`` (other rows are NaN)."""
-    pts = np.full((NUM_LANDMARKS, 2), np.nan)
-    drop = 0.9 * p["open"]  # how far the lower lip and (most of it) the chin go down
-
-    # jaw 0-8: a superellipse quarter from the ear side to the chin, equal arc-length spacing
+def _jaw(p: dict[str, float], drop: float) -> np.ndarray:
+    """Jaw 0-8: a superellipse quarter from the ear side to the chin, equal arc-length spacing."""
     a = np.linspace(-np.pi / 2, 0.0, 160)
     height = p["chin_y"] + 0.75 * drop - p["jaw_top"]
     ty = np.abs(np.cos(a)) ** (2.0 / p["jaw_n"])
     x = -p["w"] * np.abs(np.sin(a)) ** (2.0 / p["jaw_n"]) * (1.0 - p["taper"] * ty)
-    pts[0:9] = _resample(np.stack([x, p["jaw_top"] + height * ty], axis=1), 9)
-    pts[8, 0] = 0.0
+    jaw = _resample(np.stack([x, p["jaw_top"] + height * ty], axis=1), 9)
+    jaw[8, 0] = 0.0
+    return jaw
 
-    # eye 36-41: outer corner, upper lid x2, inner corner, lower lid x2
+
+def _eye(p: dict[str, float]) -> np.ndarray:
+    """Eye 36-41: outer corner, upper lid x2, inner corner, lower lid x2."""
     cx, cy, ew = -p["eye_x"], p["eye_y"], p["eye_w"]
     hu = p["eye_hu"] * p["eye_open"]
     hl = p["eye_hl"] * (0.55 + 0.45 * p["eye_open"]) * (1.0 - 0.35 * p["smile"])
     t = p["eye_tilt"]
     along = np.array([np.cos(t), np.sin(t)])  # outer -> inner; tilt > 0 raises the outer corner
     up = np.array([np.sin(t), -np.cos(t)])
-    for idx, (u, h) in zip(range(36, 42), [(-0.5, 0.0), (-0.18, 0.93 * hu), (0.16, hu), (0.5, -0.008),
-                                          (0.16, -0.92 * hl), (-0.18, -hl)]):
-        pts[idx] = (cx, cy) + u * ew * along + h * up
+    offsets = [(-0.5, 0.0), (-0.18, 0.93 * hu), (0.16, hu), (0.5, -0.008), (0.16, -0.92 * hl), (-0.18, -hl)]
+    return np.stack([(cx, cy) + u * ew * along + h * up for u, h in offsets])
 
-    # brow 17-21, outer to inner, along its upper-middle line
+
+def _brow(p: dict[str, float]) -> np.ndarray:
+    """Brow 17-21, outer to inner, along its upper-middle line."""
     tt = np.linspace(0.0, 1.0, 5)
     x_in = -p["brow_in"] + 0.03 * p["frown"]
     x_out = x_in - p["brow_len"]
-    by = cy - p["brow_gap"] - p["brow_raise"] * (0.75 + 0.25 * tt)
+    by = p["eye_y"] - p["brow_gap"] - p["brow_raise"] * (0.75 + 0.25 * tt)
     y = (by + p["brow_slant"] * (tt - 0.5) - p["brow_arch"] * np.exp(-(((tt - p["brow_peak"]) / 0.38) ** 2))
          + 0.05 * p["frown"] * tt**2)
-    pts[17:22] = np.stack([x_out + tt * (x_in - x_out), y], axis=1)
+    return np.stack([x_out + tt * (x_in - x_out), y], axis=1)
 
-    # nose: bridge 27-30 (top to tip), nostrils 31-33
-    top, tip, nw, dx = cy + p["nose_top"], p["nose_tip"], p["nose_w"], p["nose_dx"]
-    for k, idx in enumerate(range(27, 31)):
-        f = k / 3.0
-        pts[idx] = (dx * f**2, top + f * (tip - top))
-    pts[31] = (dx - nw, tip + 0.085)
-    pts[32] = (dx - 0.5 * nw, tip + 0.118)
-    pts[33] = (dx, tip + 0.132)
 
-    # mouth: stomion height my, half width mw; lower lip and inner-lower points go down when open
+def _nose(p: dict[str, float]) -> np.ndarray:
+    """Nose 27-33: the bridge 27-30 (top to tip), then the image-left nostril points 31-33."""
+    top, tip, nw, dx = p["eye_y"] + p["nose_top"], p["nose_tip"], p["nose_w"], p["nose_dx"]
+    bridge = [(dx * f**2, top + f * (tip - top)) for f in (k / 3.0 for k in range(4))]
+    return np.array([*bridge, (dx - nw, tip + 0.085), (dx - 0.5 * nw, tip + 0.118), (dx, tip + 0.132)])
+
+
+def _place_mouth(pts: np.ndarray, p: dict[str, float], subnasale_y: float, drop: float) -> None:
+    """Lips 48-51, 57-62, 66, 67 into ``pts`` (the rest of 48-67 stays NaN), then the smile bends them."""
     mw, lu, ll, g = p["mouth_w"], p["lip_u"], p["lip_l"], p["open"]
-    my = pts[33, 1] + p["mouth_gap"] + lu
+    my = subnasale_y + p["mouth_gap"] + lu  # stomion height; the lower lip goes down when open
     pts[48] = (-mw, my)
     pts[49] = (-0.58 * mw, my - 0.72 * lu - 0.05 * g)
     pts[50] = (-0.22 * mw, my - lu - 0.006 - 0.05 * g)
@@ -122,6 +122,17 @@ def _half_shape(p: dict[str, float]) -> np.ndarray:
     rel = np.abs(pts[m, 0]) / mw
     pts[m, 1] -= 0.09 * p["smile"] * rel**2
     pts[m, 0] *= 1.0 + 0.08 * p["smile"] * rel
+
+
+def _half_shape(p: dict[str, float]) -> np.ndarray:
+    """The image-left half and the mid-line of the 68 points for parameters ``p`` (other rows are NaN)."""
+    pts = np.full((NUM_LANDMARKS, 2), np.nan)
+    drop = 0.9 * p["open"]  # how far the lower lip and (most of it) the chin go down
+    pts[0:9] = _jaw(p, drop)
+    pts[36:42] = _eye(p)
+    pts[17:22] = _brow(p)
+    pts[27:34] = _nose(p)
+    _place_mouth(pts, p, pts[33, 1], drop)
     return pts
 
 
@@ -159,7 +170,7 @@ MEAN_SHAPE: np.ndarray = build_shape(MEAN_PARAMS)
 
 def sample_params(rng: np.random.Generator) -> tuple[dict[str, float], dict[str, float]]:
     """Random identity and expression: parameters for the image-left half and the image-right half."""
-    u = rng.uniform
+    u = rng.uniform  # short, for the table below
     p = dict(MEAN_PARAMS)
     p.update(
         w=u(0.9, 1.08), jaw_top=rng.normal(-0.32, 0.03), chin_y=u(0.95, 1.15), jaw_n=u(1.8, 3.0),

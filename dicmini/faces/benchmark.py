@@ -159,7 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     res = run(args.checkpoint)
     print(report(res))
     if args.json:
-        args.json.write_text(json.dumps(res, indent=1))
+        from ..utils import atomic_write
+
+        text = json.dumps(res, indent=1)
+        atomic_write(args.json, lambda tmp: tmp.write_text(text))
     return 0
 
 

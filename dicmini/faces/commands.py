@@ -86,6 +86,10 @@ def run_sr_photo(args: argparse.Namespace) -> int:
 
     if not Path(args.input).is_file():
         raise FileNotFoundError(f"{args.input}: photo not found")
+    for option, value, low, high in (("--zoom", args.zoom, 1, 8), ("--upsample", args.upsample, 0, 4),
+                                     ("--feather", args.feather, 0.0, 0.5), ("--scale", args.scale, 0.5, 4.0)):
+        if not low <= value <= high:
+            raise ValueError(f"{option}: expected {low}..{high}, got {value}")
     try:
         faces = sr_photo_file(args.input, args.output, args.checkpoint, faces_dir=args.faces_dir,
                               upsample=args.upsample, best_only=args.best_only, zoom=args.zoom,

@@ -26,7 +26,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
 
 EXTRA_HINT = "pip install 'dicmini[faces]'"
 MISSING_DLIB = f"dlib is not installed: {EXTRA_HINT}"
@@ -105,16 +104,12 @@ def as_rgb(image: np.ndarray, name: str = "image") -> np.ndarray:
 
 
 def read_photo(path: str | os.PathLike) -> np.ndarray:
-    """Read any photo PIL opens as uint8 RGB: EXIF orientation applied, grey replicated, alpha dropped.
-    Unreadable files raise ``ValueError`` naming the file."""
-    try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except FileNotFoundError:
-        raise
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ValueError(f"{path}: unreadable image ({err})") from None
+    """Read any photo PIL opens as uint8 RGB (:func:`dicmini.data.image_io.read_rgb`): EXIF orientation
+    applied, grey replicated, 16-bit scaled, alpha dropped, above 100 MP refused. Unreadable files raise
+    ``ValueError`` (:class:`~dicmini.data.image_io.ImageReadError`) naming the file."""
+    from ..data.image_io import read_rgb
+
+    return read_rgb(path, alpha="drop", exif=True)
 
 
 def _shape_points(shape) -> np.ndarray:

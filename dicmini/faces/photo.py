@@ -111,9 +111,12 @@ def sr_photo_file(in_path: str | os.PathLike, out_path: str | os.PathLike, check
     ``faces_dir``, each face's ``faceN_lr.png``, ``faceN_bicubic.png`` and ``faceN_sr.png``."""
     from ..data.degrade import bicubic_upsample
     from ..train.inference import load_model
-    from ..utils import atomic_write
+    from ..utils import atomic_write, parse_device, refuse_overwriting
     from .detect import import_dlib, read_photo
 
+    refuse_overwriting([out_path], [in_path], "OUT")
+    if kwargs.get("device"):
+        parse_device(kwargs["device"])
     import_dlib()  # the one-line hint before anything else when the extra is missing
     out_path = os.fspath(out_path)
     fmt = Image.registered_extensions().get(os.path.splitext(out_path)[1].lower())
@@ -125,6 +128,8 @@ def sr_photo_file(in_path: str | os.PathLike, out_path: str | os.PathLike, check
     atomic_write(out_path, lambda tmp: Image.fromarray(out).save(tmp, format=fmt))
     if faces_dir is not None:
         d = Path(faces_dir)
+        refuse_overwriting([d / f"face{i}_{t}.png" for i in range(len(faces)) for t in ("lr", "bicubic", "sr")],
+                           [in_path, out_path], "--faces-dir")
         for i, f in enumerate(faces):
             for tag, arr in (("lr", f.lr), ("bicubic", bicubic_upsample(f.lr)), ("sr", f.sr)):
                 atomic_write(d / f"face{i}_{tag}.png", lambda tmp, a=arr: Image.fromarray(a).save(tmp, format="PNG"))

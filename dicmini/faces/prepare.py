@@ -39,8 +39,9 @@ from tqdm import tqdm
 
 from ..data.datasets import IMAGE_SUFFIXES as FOLDER_SUFFIXES
 from ..data.datasets import LANDMARKS_FILE, read_landmarks_file
-from ..data.face_folder import PARTIAL_FILE, _read_partial, finish_landmarks, log_landmarks, save_png
-from ..utils import atomic_write
+from ..data.face_folder import (PARTIAL_FILE, STALE_TEMP_AGE_S, _read_partial, finish_landmarks, log_landmarks,
+                                save_png)
+from ..utils import atomic_write, refuse_overwriting, remove_stale_temp_files
 from .crop import CROP_SCALE, crop_with_landmarks, resize
 
 PROTOCOLS = ("crop", "aligned")
@@ -63,14 +64,14 @@ class PrepareOptions:
     def __post_init__(self) -> None:
         if self.protocol not in PROTOCOLS:
             raise ValueError(f"protocol: expected one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
-        if self.size < 8:
-            raise ValueError(f"size: expected >= 8, got {self.size}")
-        if not self.scale > 0:
-            raise ValueError(f"scale: expected > 0, got {self.scale}")
+        if not 8 <= self.size <= 1024:
+            raise ValueError(f"size: expected 8..1024, got {self.size}")
+        if not 0 < self.scale <= 10:
+            raise ValueError(f"scale: expected > 0 and <= 10, got {self.scale}")
         if self.pad_mode not in ("edge", "constant", "reflect"):
             raise ValueError(f"pad_mode: expected edge, constant or reflect, got {self.pad_mode!r}")
-        if self.upsample < 0:
-            raise ValueError(f"upsample: expected >= 0, got {self.upsample}")
+        if not 0 <= self.upsample <= 4:
+            raise ValueError(f"upsample: expected 0..4, got {self.upsample}")
 
     def settings(self) -> dict:
         """The options recorded in ``prepare.json`` (those that shape the images)."""
@@ -213,7 +214,7 @@ def _check_settings(out: Path, options: PrepareOptions) -> None:
     if path.exists():
         try:
             have = json.loads(path.read_text())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
             raise ValueError(f"{path}: not valid JSON; delete it or use a new output folder") from None
         if have != want:
             diff = ", ".join(f"{k}={have.get(k)!r} (now {want.get(k)!r})" for k in sorted(set(have) | set(want))
@@ -244,10 +245,14 @@ def prepare_folder(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
         seen[n] = p
     photos = list(seen.values())
     out_names = list(seen)
+    out = Path(out_dir)
+    if out.resolve() == Path(in_dir).resolve():
+        raise ValueError(f"OUT_DIR {out}: is the input folder; prepare into another folder")
+    refuse_overwriting([out / n for n in out_names], photos, "OUT_DIR")
     import_dlib()  # one-line error before anything is written when the extra is missing
 
-    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out, min_age_s=STALE_TEMP_AGE_S)
     _check_settings(out, options)
     final, partial, nf_path = out / LANDMARKS_FILE, out / PARTIAL_FILE, out / NOT_FOUND_FILE
 

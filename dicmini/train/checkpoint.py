@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..models.convert import DICMINI_CHECKPOINT_VERSION, DICMINI_FORMAT, CheckpointError, read_checkpoint
+from ..models.weights import check_finite
 from ..utils import atomic_write
 
 TRAINING_KEYS = ("step", "train_config", "optimizers", "schedulers", "rng")
@@ -102,4 +103,24 @@ def read_training_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"{path}: a dicmini model checkpoint without training state (missing {missing}); "
                               "it can initialise a run (--set init_generator=...) but not resume one")
+    check_training_checkpoint(obj, path)
     return dict(obj)
+
+
+def check_training_checkpoint(ckpt: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Validate a training checkpoint before anything is built from it: a non-negative integer ``step``, a
+    ``train_config`` that passes :meth:`TrainConfig.validate` (sizes within limits), and finite tensors in the
+    weights and optimiser states. Raises :class:`CheckpointError` naming the file."""
+    from .config import config_from_dict
+
+    step = ckpt.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointError(f"{path}: 'step' is {step!r}, expected a non-negative integer (damaged checkpoint)")
+    if not isinstance(ckpt.get("train_config"), Mapping):
+        raise CheckpointError(f"{path}: 'train_config' is not a dict (damaged checkpoint)")
+    try:
+        config_from_dict(ckpt["train_config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"{path}: its stored train config is invalid: {err}") from None
+    for key in ("model", "discriminator", "optimizers"):
+        check_finite(ckpt.get(key), f"{path} ({key})")

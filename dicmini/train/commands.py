@@ -1,9 +1,11 @@
 """``dicmini train | test | sr | demo`` (registered by :mod:`dicmini.cli`).
 
-* ``dicmini train --config NAME [--set key=value ...] [--resume PATH] [--out DIR]`` — also under
-  ``torchrun --nproc_per_node N -m dicmini train ...`` (data-parallel, :mod:`dicmini.train.ddp`).
+* ``dicmini train --config NAME [--set key=value ...] [--resume PATH] [--out DIR] [--overwrite]`` — also under
+  ``torchrun --nproc_per_node N -m dicmini train ...`` (data-parallel, :mod:`dicmini.train.ddp`). One run per
+  folder (:mod:`dicmini.train.runfolder`); ``--set`` on ``--resume`` is applied or refused
+  (:mod:`dicmini.train.resume`); Ctrl-C writes ``last.pt``, prints the resume command and exits with 130.
 * ``dicmini test --checkpoint PATH --data DIR|synthetic [--n N] --protocol mmagic|official|y``
-* ``dicmini sr IN OUT --checkpoint PATH`` — one image or a folder of them.
+* ``dicmini sr IN OUT --checkpoint PATH [--any-size]`` — one 16x16 image or a folder of them; never over IN.
 * ``dicmini demo [--train MINUTES]`` — figure and metrics of the tiny model on held-out synthetic faces.
 
 Errors a user can fix are raised as ``ValueError``/``OSError`` and printed by :func:`dicmini.cli.main` as one
@@ -13,24 +15,49 @@ line (exit status 2); a diverged training run prints one line and exits with sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
+import os
+import shlex
 import sys
 from pathlib import Path
+
+from typing import TYPE_CHECKING
 
 from ..metrics import PROTOCOLS
 from .config import CONFIGS
 
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
 EXIT_DIVERGED = 1
+EXIT_INTERRUPTED = 130
 
 
 def _print_err(message: str) -> None:
     print(f"dicmini: {message}", file=sys.stderr)
 
 
+def _show_progress(args: argparse.Namespace) -> bool:
+    """Progress lines and bars go to stderr, on a terminal only, unless ``--quiet``."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
+
+
+def _progress(args: argparse.Namespace, message: str) -> None:
+    if _show_progress(args):
+        print(f"dicmini: {message}", file=sys.stderr, flush=True)
+
+
+def _resume_command(checkpoint: Path) -> str:
+    return f"dicmini train --resume {shlex.quote(str(checkpoint))}"
+
+
 def run_train(args: argparse.Namespace) -> int:
     from . import ddp
     from .checkpoint import read_training_checkpoint
     from .config import apply_overrides, config_from_dict, config_to_dict, get_config
+    from .runfolder import check_fresh_run, existing_run, lock_run_folder
     from .trainer import Trainer, TrainingDiverged
 
     overrides = list(args.overrides) + (["progress=false"] if args.quiet else [])
@@ -49,21 +76,46 @@ def run_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(json.dumps(config_to_dict(config), indent=2))
         return 0
-    try:
-        trainer = Trainer(config, out, resume=args.resume, _checkpoint=checkpoint)
-        summary = trainer.fit()
-    except TrainingDiverged as err:
-        _print_err(f"error: {err}")
-        return EXIT_DIVERGED
-    finally:
-        ddp.cleanup()
-    if trainer.dist.is_main:
-        best = summary["best"]
-        best_text = (f"; best {best['metric']} {best['value']:.4f} at iteration {best['step']} ({out / 'best.pt'})"
-                     if best else "")
-        print(f"{config.name}: iteration {summary['step']}/{config.iterations} ({summary['stopped']}); "
-              f"last checkpoint {summary['last_checkpoint']}{best_text}; log {out / 'log.jsonl'}")
+    main_process = int(os.environ.get("RANK", "0")) == 0
+    with lock_run_folder(out) if main_process else contextlib.nullcontext():
+        if main_process:
+            same_folder = args.resume and out.resolve() == Path(args.resume).resolve().parent
+            if not same_folder:
+                found = existing_run(out)
+                check_fresh_run(out, args.overwrite, _resume_command(out / (found[0] if found else "last.pt")))
+        try:
+            trainer = Trainer(config, out, resume=args.resume, _checkpoint=checkpoint)
+            if trainer.dist.is_main:
+                _announce(trainer, args.resume)
+            summary = trainer.fit()
+        except TrainingDiverged as err:
+            _print_err(f"error: {err}")
+            return EXIT_DIVERGED
+        finally:
+            ddp.cleanup()
+    if not trainer.dist.is_main:
+        return EXIT_INTERRUPTED if summary["stopped"] == "interrupted" else 0
+    best = summary["best"]
+    best_text = (f"; best {best['metric']} {best['value']:.4f} at iteration {best['step']} ({out / 'best.pt'})"
+                 if best else "")
+    print(f"{config.name}: iteration {summary['step']}/{config.iterations} ({summary['stopped']}); "
+          f"last checkpoint {summary['last_checkpoint']}{best_text}; log {out / 'log.jsonl'}")
+    if summary["stopped"] == "interrupted":
+        _print_err(f"interrupted at iteration {summary['step']}; {summary['last_checkpoint']} is written; "
+                   f"continue with: {_resume_command(Path(summary['last_checkpoint']))}")
+        return EXIT_INTERRUPTED
     return 0
+
+
+def _announce(trainer: Trainer, resume: str | None) -> None:
+    """Say where the run writes, and what a resume changed."""
+    cfg = trainer.config
+    start = f"resuming {resume} at iteration {trainer.step}" if resume else "training"
+    print(f"{start}: {cfg.name} for {cfg.iterations} iterations on {trainer.device}; writing "
+          f"{trainer.out_dir}/ (last.pt every {cfg.ckpt_every}, best.pt, log.jsonl)", flush=True)
+    if trainer.resume_changes:
+        print(f"resume: new {', '.join(f'{k}={getattr(cfg, k)}' for k in trainer.resume_changes)} applied to the "
+              "optimiser and schedule (re-laid from iteration 0 as if the run had used them)", flush=True)
 
 
 def _dataset(data: str, n: int | None):
@@ -75,21 +127,34 @@ def _dataset(data: str, n: int | None):
 
 
 def run_test(args: argparse.Namespace) -> int:
-    from ..utils import atomic_write, pick_device
+    from ..utils import atomic_write, pick_device, refuse_overwriting
     from .evaluate import evaluate
     from .inference import load_model
     from .log import json_safe
 
     if args.n is not None and args.n < 1:
         raise ValueError(f"--n: expected a positive number of images, got {args.n}")
-    model = load_model(args.checkpoint, pick_device(args.device))
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size: expected a positive number, got {args.batch_size}")
+    if not 0 <= args.crop_border < 64:
+        raise ValueError(f"--crop-border: expected 0..63 pixels (of a 128-pixel face), got {args.crop_border}")
+    if args.json:
+        refuse_overwriting([args.json], [p for p in (args.checkpoint, args.data) if Path(p).is_file()], "--json")
+    device = pick_device(args.device)
+    _progress(args, f"loading {args.checkpoint} ...")
+    model = load_model(args.checkpoint, device)
     dataset = _dataset(args.data, args.n)
     from ..faces.identity import identity_available
 
     with_identity = not args.no_identity and identity_available()
+    _progress(args, f"evaluating {min(len(dataset), args.n or len(dataset))} images on {device}"
+              + (" (with the dlib identity distance)" if with_identity else ""))
     result = evaluate(model, dataset, protocol=args.protocol, crop_border=args.crop_border,
                       batch_size=args.batch_size, limit=args.n, identity=with_identity,
-                      with_lpips=False if args.no_lpips else None)
+                      with_lpips=False if args.no_lpips else None, progress=_show_progress(args))
+    if not all(math.isfinite(v) for v in result.psnr):
+        raise ValueError(f"{args.checkpoint}: the model's output is not finite (PSNR {result.psnr}); the weights "
+                         "are unusable")
     print(f"checkpoint: {args.checkpoint}; data: {args.data}")
     print(result.markdown())
     if args.json:
@@ -104,24 +169,34 @@ def run_sr(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from ..data.datasets import IMAGE_SUFFIXES
-    from ..utils import atomic_write, pick_device
-    from .inference import load_model, read_lr_image, super_resolve
+    from ..utils import atomic_write, pick_device, refuse_overwriting
+    from .inference import LR_SIDE, load_model, read_lr_image, super_resolve
 
     src, dst = Path(args.input), Path(args.output)
     if src.is_dir():
         files = sorted(p for p in src.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise ValueError(f"{src}: no images found (expected {', '.join(IMAGE_SUFFIXES)} files)")
+        if dst.exists() and not dst.is_dir():
+            raise ValueError(f"OUT {dst}: is a file; for a folder IN, OUT must be a folder")
+        if dst.resolve() == src.resolve():
+            raise ValueError(f"OUT {dst}: is the input folder; write the results to another folder")
         targets = [dst / f"{p.stem}.png" for p in files]
     elif src.is_file():
         files = [src]
         targets = [dst / f"{src.stem}.png" if dst.is_dir() else dst]
     else:
         raise FileNotFoundError(f"{src}: no such image or folder")
+    refuse_overwriting(targets, files, "OUT")
     images = []
     jpegs = []
     for path in files:
         image, is_jpeg = read_lr_image(path)
+        if image.shape[:2] != (LR_SIDE, LR_SIDE) and not args.any_size:
+            h, w = image.shape[:2]
+            raise ValueError(f"{path}: image is {w}x{h}; DIC super-resolves {LR_SIDE}x{LR_SIDE} faces x8 (this "
+                             f"would give {w * 8}x{h * 8}); downscale it to {LR_SIDE}x{LR_SIDE} first, or pass "
+                             "--any-size")
         images.append(image)
         if is_jpeg:
             jpegs.append(path.name)
@@ -130,7 +205,10 @@ def run_sr(args: argparse.Namespace) -> int:
                    "trained on lossless bicubic LR images; use PNG")
     model = load_model(args.checkpoint, pick_device(args.device))
     for image, target in zip(images, targets):
-        sr = super_resolve(image, model)
+        try:
+            sr = super_resolve(image, model)
+        except ValueError as err:
+            raise ValueError(f"{args.checkpoint}: {err}") from None
         atomic_write(target, lambda tmp, a=sr: Image.fromarray(np.asarray(a)).save(tmp, format="PNG"))
     where = targets[0] if len(targets) == 1 else dst
     print(f"wrote {len(targets)} image(s) of {images[0].shape[1] * 8}x{images[0].shape[0] * 8} to {where} "
@@ -141,8 +219,12 @@ def run_sr(args: argparse.Namespace) -> int:
 def run_demo_command(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
+    if _show_progress(args):
+        _progress(args, f"the tiny DIC on held-out synthetic faces -> {args.out}/ (10-30 s on an idle 2-core CPU, "
+                        "longer when busy)")
     result = run_demo(args.out, train_minutes=args.train, n_faces=args.faces, n_eval=args.n, protocol=args.protocol,
-                      device=args.device, progress=not args.quiet)
+                      device=args.device, progress=_show_progress(args),
+                      report=lambda message: _progress(args, message))
     print(result["result"].markdown())
     print(f"checkpoint: {result['checkpoint']}")
     print(f"figure:  {result['figure']}\ntable:   {result['table']}\nmetrics: {result['json']}")
@@ -160,8 +242,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override a config field (repeatable), e.g. --set iterations=500 --set lr=2e-4")
     train.add_argument("--resume", metavar="PATH", help="continue a run exactly from its last.pt / best.pt")
-    train.add_argument("--out", metavar="DIR", help="output folder (default runs/CONFIG, or the checkpoint's)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--out", metavar="DIR", help="output folder (default runs/CONFIG, or the checkpoint's); "
+                                                    "one run per folder: a folder holding a run is refused")
+    train.add_argument("--overwrite", action="store_true",
+                       help="replace the run already in the output folder (its last.pt, best.pt, log.jsonl)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar or validation lines")
     train.add_argument("--print-config", action="store_true", help="print the resolved config as JSON and exit")
     train.set_defaults(run=run_train)
 
@@ -175,6 +260,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--batch-size", type=int, default=8)
     test.add_argument("--device", help="e.g. cpu, cuda, cuda:1 (default: CUDA if available, else CPU)")
     test.add_argument("--json", metavar="PATH", help="also write the metrics as JSON")
+    test.add_argument("--quiet", action="store_true", help="no progress lines")
     test.add_argument("--no-identity", action="store_true",
                       help="skip the identity distance (reported by default when dicmini[faces] is installed)")
     test.add_argument("--no-lpips", action="store_true",
@@ -182,8 +268,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.set_defaults(run=run_test)
 
     sr = sub.add_parser("sr", help="super-resolve a 16x16 face (or a folder of them) x8 with DIC")
-    sr.add_argument("input", metavar="IN", help="an image (sides multiples of 8, e.g. 16x16 PNG) or a folder")
-    sr.add_argument("output", metavar="OUT", help="output PNG, or a folder (for a folder IN)")
+    sr.add_argument("input", metavar="IN", help="a 16x16 face image (PNG) or a folder of them")
+    sr.add_argument("output", metavar="OUT", help="output PNG, or a folder (for a folder IN; never IN itself)")
+    sr.add_argument("--any-size", action="store_true",
+                    help="accept inputs other than 16x16 (sides multiples of 8; the output is 8x larger)")
     sr.add_argument("--checkpoint", default="tiny", help="DICNet checkpoint or packaged name (default tiny)")
     sr.add_argument("--device", help="e.g. cpu, cuda (default: CUDA if available, else CPU)")
     sr.set_defaults(run=run_sr)
@@ -196,5 +284,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     demo.add_argument("--n", type=int, default=32, help="held-out faces for the metrics (default 32)")
     demo.add_argument("--protocol", choices=protocols, default="mmagic")
     demo.add_argument("--device")
-    demo.add_argument("--quiet", action="store_true", help="no progress bar while training")
+    demo.add_argument("--quiet", action="store_true", help="no progress lines or bars")
     demo.set_defaults(run=run_demo_command)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -219,6 +220,7 @@ class TrainConfig:
             raise ValueError(f"config seed: expected >= 0 or None, got {self.seed}")
         if self.time_limit_minutes < 0:
             raise ValueError(f"config time_limit_minutes: expected >= 0, got {self.time_limit_minutes}")
+        self._validate_numbers()
         if self.hg_num_keypoints != 68:
             raise ValueError(f"config hg_num_keypoints: the training data has 68 landmark heatmaps, got "
                              f"{self.hg_num_keypoints}")
@@ -233,6 +235,30 @@ class TrainConfig:
             raise ValueError("config init_hourglass / init_generator: not used by the 'hourglass' task "
                              "(it trains the landmark branch alone)")
         return self
+
+
+    def _validate_numbers(self) -> None:
+        """Finite floats, ratios and betas in range, architecture sizes within :data:`dicmini.models.dic.ARCH_LIMITS`
+        (checked before anything is allocated)."""
+        from ..models.dic import ARCH_LIMITS
+
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            numbers = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+                raise ValueError(f"config {f.name}: expected a finite number, got {value}")
+        for name in ("pixel_weight", "align_weight", "feature_weight", "gan_weight", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
+        if self.min_lr_ratio > 1:
+            raise ValueError(f"config min_lr_ratio: expected a fraction of lr in [0, 1], got {self.min_lr_ratio}")
+        for name in ("betas", "d_betas"):
+            if not all(0 <= b < 1 for b in getattr(self, name)):
+                raise ValueError(f"config {name}: expected two values in [0, 1), got {list(getattr(self, name))}")
+        for name, limit in ARCH_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ValueError(f"config {name}: expected <= {limit} (dicmini's size limit), got "
+                                 f"{getattr(self, name)}")
 
 
 # -- named recipes (spec §4.3) --------------------------------------------------------------------------------

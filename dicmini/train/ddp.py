@@ -19,6 +19,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from ..utils import parse_device
+
 
 @dataclass(frozen=True)
 class DistInfo:
@@ -48,7 +50,7 @@ def setup(device: str = "") -> tuple[DistInfo, torch.device]:
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device:
-        dev = torch.device(device)
+        dev = parse_device(device, "config device")
     else:
         dev = torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if dev.type == "cuda" and dev.index is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -93,16 +94,19 @@ def render_figure(model: nn.Module, dataset: SyntheticFaces, n_faces: int, path:
 
 def run_demo(out_dir: str | os.PathLike = "runs/demo", *, train_minutes: float | None = None, n_faces: int = 8,
              n_eval: int = 32, protocol: str = "mmagic", device: str | None = None,
-             progress: bool = True) -> dict[str, Any]:
+             progress: bool = True, report: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Load (or, with ``train_minutes``, first train) the tiny DIC, evaluate it on ``n_eval`` held-out synthetic
     faces and write ``figure.png``, ``metrics.md`` and ``metrics.json`` to ``out_dir``. Returns their paths,
-    the checkpoint used and the :class:`EvalResult`."""
+    the checkpoint used and the :class:`EvalResult`. ``progress``: progress bars (training, evaluation) on
+    stderr; ``report``: called with a line before each stage."""
+    say = report or (lambda message: None)
     out = Path(out_dir)
     if n_faces < 1 or n_eval < 1:
         raise ValueError(f"--faces / --n: expected positive numbers, got {n_faces} / {n_eval}")
     if train_minutes is not None:
-        if train_minutes <= 0:
-            raise ValueError(f"--train: expected a positive number of minutes, got {train_minutes}")
+        if not 0 < train_minutes < 24 * 60:
+            raise ValueError(f"--train: expected a positive number of minutes (at most a day), got {train_minutes}")
+        say(f"training the tiny DIC for {train_minutes:g} min into {out / 'train'}")
         checkpoint = str(train_tiny(out / "train", train_minutes, progress))
         model = load_pretrained(checkpoint)
     else:
@@ -110,7 +114,9 @@ def run_demo(out_dir: str | os.PathLike = "runs/demo", *, train_minutes: float |
         model = load_tiny()
     model = model.to(pick_device(device))
     faces = SyntheticFaces(max(n_eval, n_faces), first_seed=0, held_out=True)
-    result: EvalResult = evaluate(model, faces, protocol=protocol, limit=n_eval)
+    say(f"evaluating {n_eval} held-out synthetic faces (protocol {protocol})")
+    result: EvalResult = evaluate(model, faces, protocol=protocol, limit=n_eval, progress=progress)
+    say(f"drawing {min(n_faces, len(faces))} faces into {out / 'figure.png'}")
     figure = render_figure(model, faces, n_faces, out / "figure.png")
     header = f"# dicmini demo: tiny DIC on {result.num_images} held-out synthetic faces\n\ncheckpoint: `{checkpoint}`\n\n"
     table = atomic_write(out / "metrics.md", lambda tmp: tmp.write_text(header + result.markdown() + "\n"))

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from ..data.degrade import bicubic_upsample, denormalize, to_uint8
 from ..data.landmarks import heatmaps_to_landmarks
@@ -68,32 +69,32 @@ class EvalResult:
         return out
 
     def rows(self) -> list[tuple[str, ...]]:
-        """Table rows ``(row, PSNR, SSIM, NME)``, or ``(row, PSNR, SSIM, LPIPS, NME)`` when LPIPS was measured;
-        the protocol is written beside every PSNR/SSIM number."""
-        tag = f"[{self.protocol}]"
+        """Table rows ``(row, PSNR, SSIM, NME)``, or ``(row, PSNR, SSIM, LPIPS, NME)`` when LPIPS was measured; the
+        protocol is named in the table's column headers."""
         rows: list[tuple[str, ...]] = []
         with_lpips = bool(self.lpips)
         if self.bicubic_psnr is not None:
             lp = (f"{self.bicubic_lpips:.4f}",) if with_lpips else ()
-            rows.append(("bicubic", f"{self.bicubic_psnr:.4f} {tag}", f"{self.bicubic_ssim:.4f} {tag}", *lp, "-"))
+            rows.append(("bicubic", f"{self.bicubic_psnr:.4f}", f"{self.bicubic_ssim:.4f}", *lp, "-"))
         steps = max(len(self.psnr), len(self.nme))
         for t in range(steps):
-            p = f"{self.psnr[t]:.4f} {tag}" if t < len(self.psnr) else "-"
-            s = f"{self.ssim[t]:.4f} {tag}" if t < len(self.ssim) else "-"
+            p = f"{self.psnr[t]:.4f}" if t < len(self.psnr) else "-"
+            s = f"{self.ssim[t]:.4f}" if t < len(self.ssim) else "-"
             lp = (f"{self.lpips[t]:.4f}" if t < len(self.lpips) else "-",) if with_lpips else ()
             n = f"{self.nme[t]:.4f}" if t < len(self.nme) else "-"
             rows.append((f"step {t + 1}", p, s, *lp, n))
         return rows
 
     def markdown(self) -> str:
-        """A markdown table with a header line naming the protocol and the number of images."""
-        lp = "; LPIPS: v0.1 VGG, whole image, lower is better" if self.lpips else ""
-        lines = [f"{self.num_images} images; PSNR (dB) / SSIM protocol `{self.protocol}`: {PROTOCOLS[self.protocol]}; "
-                 f"crop_border={self.crop_border}; NME: mean point error / outer-eye-corner distance (heatmap soft-argmax)"
-                 f"{lp}",
+        """A markdown table under one short line (images, protocol, crop); the protocol tags the PSNR and SSIM
+        columns. The protocol's full description is in :data:`dicmini.metrics.PROTOCOLS` and :meth:`to_dict`.
+        LPIPS (v0.1 VGG, whole image, lower is better; :func:`dicmini.metrics.lpips`) is a column when measured."""
+        tag = f"[{self.protocol}]"
+        lines = [f"{self.num_images} images; PSNR/SSIM protocol `{self.protocol}`, crop {self.crop_border}; "
+                 "NME = landmark error / outer-eye-corner distance",
                  "",
-                 "| | PSNR (dB) | SSIM | LPIPS | NME |" if self.lpips else "| | PSNR (dB) | SSIM | NME |",
-                 "|---|---|---|---|---|" if self.lpips else "|---|---|---|---|"]
+                 f"| | PSNR (dB) {tag} | SSIM {tag} |" + (" LPIPS |" if self.lpips else "") + " NME |",
+                 "|---|---|---|---|" + ("---|" if self.lpips else "")]
         lines += ["| " + " | ".join(row) + " |" for row in self.rows()]
         if self.identity is not None:
             lines += ["", f"identity distance (dlib face descriptor, SR of the last step vs HR; same person "
@@ -114,7 +115,7 @@ def _loader(dataset: Dataset, batch_size: int, limit: int | None) -> DataLoader:
 def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", crop_border: int = 8,
              batch_size: int = 8, device: torch.device | str | None = None, limit: int | None = None,
              bicubic: bool = True, landmarks: bool = True, identity: bool = False,
-             with_lpips: bool | None = False) -> EvalResult:
+             with_lpips: bool | None = False, progress: bool = False) -> EvalResult:
     """Per-step PSNR/SSIM (``protocol``) and NME of a DICNet over ``dataset`` (first ``limit`` samples).
 
     ``identity=True`` also reports the dlib face-descriptor distance between the last step's SR and the
@@ -126,7 +127,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
     ``FileNotFoundError`` naming the fetch command), ``None`` measures it when the weights are present and
     otherwise says in ``lpips_missing`` how to fetch them, ``False`` (default; training validation) skips it.
 
-    Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards.
+    Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards. ``progress``: a
+    progress bar on stderr.
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol: expected one of {sorted(PROTOCOLS)}, got {protocol!r}")
@@ -154,7 +156,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
     bic_l = 0.0
     count = 0
     try:
-        for batch in _loader(dataset, batch_size, limit):
+        for batch in tqdm(_loader(dataset, batch_size, limit), desc="evaluate", unit="batch", disable=not progress,
+                          leave=False, dynamic_ncols=True):
             out = model(batch["lr"].to(device))
             hr_u8 = to_uint8(denormalize(batch["hr"]))
             if not sums_p:

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from ..data.datasets import load_face_image
 from ..data.degrade import denormalize, normalize, to_uint8
+from ..data.image_io import is_jpeg
 from ..models.convert import load_pretrained
 from ..models.dic import INPUT_MULTIPLE, OUTPUT_SCALE
 
-JPEG_SUFFIXES = (".jpg", ".jpeg")
-
+#: the side of the LR faces DIC is trained on (``dicmini sr`` refuses other sizes unless ``--any-size``)
+LR_SIDE = 16
 
 def load_model(checkpoint: str | os.PathLike | nn.Module, device: torch.device | str | None = None) -> nn.Module:
     """A DICNet in eval mode from a checkpoint path, a packaged name (``"tiny"``) or a model (returned as is,
@@ -66,6 +66,8 @@ def super_resolve(lr_uint8: np.ndarray, model: nn.Module | str | os.PathLike, *,
         for start in range(0, batch.shape[0], batch_size):
             x = normalize(np.ascontiguousarray(batch[start:start + batch_size])).to(device)
             sr = model(x).sr[-1]
+            if not bool(torch.isfinite(sr).all()):
+                raise ValueError("the model's output is not finite (NaN/inf): its weights are unusable")
             outputs.append(to_uint8(denormalize(sr.float())))
     finally:
         model.train(was_training)
@@ -75,11 +77,10 @@ def super_resolve(lr_uint8: np.ndarray, model: nn.Module | str | os.PathLike, *,
 
 
 def read_lr_image(path: str | os.PathLike) -> tuple[np.ndarray, bool]:
-    """Read an LR face for ``dicmini sr``: ``(uint8 H x W x 3, is_jpeg)``. Grayscale is converted, alpha and
-    sides that are not multiples of 8 are refused, each with a one-line error naming the file."""
+    """Read an LR face for ``dicmini sr``: ``(uint8 H x W x 3, is_jpeg)``. Grayscale, 16-bit, palette and CMYK
+    are converted (:func:`dicmini.data.image_io.read_rgb`); alpha and sides that are not multiples of 8 are
+    refused, each with a one-line error naming the file."""
     path = Path(path)
     image = load_face_image(path)
     check_lr_array(image, str(path))
-    with Image.open(path) as img:
-        is_jpeg = img.format == "JPEG" or path.suffix.lower() in JPEG_SUFFIXES
-    return image, is_jpeg
+    return image, is_jpeg(path)

@@ -27,6 +27,9 @@ import contextlib
 import math
 import os
 import re
+import signal
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,7 +43,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
-from ..models.convert import load_official_hourglass, load_state_dict_strict, read_checkpoint, to_dicmini_state_dict
+from ..models.convert import (CheckpointError, load_official_hourglass, load_state_dict_strict, read_checkpoint,
+                              to_dicmini_state_dict)
 from ..models.dic import DICNet
 from ..models.hourglass import FeedbackHourglass
 from ..models.lightcnn import LightCNN, LightCNNFeature
@@ -54,6 +58,8 @@ from .data import IterationBatchSampler, build_datasets, collate
 from .evaluate import EvalResult, evaluate, evaluate_hourglass, run_hourglass
 from .init import init_generator, init_weights
 from .log import JsonlLog
+from .resume import relay_schedule, resume_changes
+from .runfolder import lock_run_folder
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, milestones: list[int],
@@ -136,6 +142,9 @@ class Trainer:
         self.step = 0
         self.best: dict[str, Any] = {}
         self.last_checkpoint: Path | None = None
+        #: schedule settings a resume changed (:func:`dicmini.train.resume.resume_changes`)
+        self.resume_changes: list[str] = []
+        self._interrupt_requested = False
         self._hourglass_trainable: bool | None = None
         for module in (self.model, self.discriminator):
             if module is not None:
@@ -216,8 +225,32 @@ class Trainer:
         return payload
 
     def _load_training_state(self, ckpt: Mapping[str, Any], source: Path) -> None:
+        self.resume_changes = resume_changes(config_from_dict(ckpt["train_config"]), self.config, str(source))
         if ckpt.get("kind") != self.model_kind:
             raise ValueError(f"{source}: a {ckpt.get('kind')!r} checkpoint cannot resume a {self.config.task!r} run")
+        try:
+            self._restore_state(ckpt, source)
+        except (KeyError, TypeError, IndexError, RuntimeError, ValueError) as err:
+            if isinstance(err, CheckpointError):
+                raise
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise CheckpointError(f"{source}: damaged training state ({type(err).__name__}: {first})") from None
+        if self.resume_changes:
+            self._relay_schedules()
+
+    def _relay_schedules(self) -> None:
+        """Apply changed optimiser/schedule settings on resume (:mod:`dicmini.train.resume`)."""
+        cfg = self.config
+        self.schedulers["generator"] = relay_schedule(
+            self.optimizers["generator"], lambda o: make_scheduler(o, cfg, list(cfg.milestones), cfg.gamma),
+            self.step, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        if "discriminator" in self.optimizers:
+            self.schedulers["discriminator"] = relay_schedule(
+                self.optimizers["discriminator"],
+                lambda o: make_scheduler(o, cfg, list(cfg.d_milestones), cfg.d_gamma), self.step,
+                lr=cfg.d_lr, betas=cfg.d_betas)
+
+    def _restore_state(self, ckpt: Mapping[str, Any], source: Path) -> None:
         load_state_dict_strict(unwrap(self.model), ckpt["model"], str(source))
         if self.discriminator is not None:
             if "discriminator" not in ckpt:
@@ -301,7 +334,8 @@ class Trainer:
             f"training diverged: non-finite {what} at iteration {self.step + 1} ({shown}); stopped before the "
             f"optimiser step, nothing was written; last good checkpoint: {self.last_checkpoint or 'none yet'} "
             + ("(at the first iteration: check the init, e.g. --set init=default)" if self.step == 0
-               else "(try a lower --set lr=..., or amp=none)"))
+               else f"(continue with a lower rate: dicmini train --resume {self.last_checkpoint} --set lr=..., or "
+                    "amp=none)" if self.last_checkpoint else "(try a lower --set lr=..., or amp=none)"))
 
     def _optimizer_step(self, name: str, module: nn.Module, logs: dict[str, float]) -> float:
         """Average gradients over processes, check them, step optimiser ``name``; return the grad norm."""
@@ -397,10 +431,16 @@ class Trainer:
                 name, value, better = "psnr", result.last_psnr, lambda new, old: new > old
             self.log.write({"type": "val", "step": self.step, "protocol": result.protocol, "psnr": result.psnr,
                             "ssim": result.ssim, "nme": result.nme, "num_images": result.num_images})
-            if math.isfinite(value) and (not self.best or better(value, self.best["value"])):
+            new_best = math.isfinite(value) and (not self.best or better(value, self.best["value"]))
+            if new_best:
                 self.best = {"metric": f"last-step {name}", "value": value, "step": self.step}
                 self.save("best.pt", metrics)
                 self.log.write({"type": "best", "step": self.step, **self.best})
+            if self.config.progress:
+                unit = " dB" if name == "psnr" else ""
+                tqdm.write(f"iteration {self.step}: validation last-step {name} {value:.4f}{unit} "
+                           f"({'new best' if new_best else 'best ' + format(self.best.get('value', math.nan), '.4f')})",
+                           file=sys.stderr)
         ddp.barrier(self.dist)
         return metrics
 
@@ -424,11 +464,47 @@ class Trainer:
         return bool(ddp.broadcast_int(up, self.dist, self.device))
 
     def fit(self, stop_at: int | None = None) -> dict[str, Any]:
-        """Train until ``config.iterations`` (or ``stop_at``, or the time limit); returns a summary.
+        """Train until ``config.iterations`` (or ``stop_at``, or the time limit, or Ctrl-C); returns a summary.
 
         Writes ``config.json``, appends to ``log.jsonl`` (a ``train`` record every ``log_every`` iterations, a
-        ``val`` record per validation), keeps ``best.pt`` and ``last.pt`` (also at the stop).
+        ``val`` record per validation), keeps ``best.pt`` and ``last.pt`` (also at the stop). The output folder is
+        locked for the run (:func:`dicmini.train.runfolder.lock_run_folder`: a second run into it fails). A first
+        Ctrl-C (SIGINT) finishes the current iteration, writes ``last.pt`` and returns with ``stopped ==
+        "interrupted"``; a second one interrupts at once.
         """
+        lock = lock_run_folder(self.out_dir) if self.dist.is_main else contextlib.nullcontext()
+        with lock, self._sigint_finishes_iteration():
+            return self._fit(stop_at)
+
+    @contextlib.contextmanager
+    def _sigint_finishes_iteration(self) -> Iterator[None]:
+        """While training, the first SIGINT sets a flag checked after every iteration. Only in the main thread
+        and only where SIGINT has Python's default handler; elsewhere nothing changes."""
+        previous = signal.getsignal(signal.SIGINT)
+
+        def handler(signum: int, frame: Any) -> None:
+            self._interrupt_requested = True
+            signal.signal(signal.SIGINT, previous)
+            if self.dist.is_main:
+                print(f"\ndicmini: Ctrl-C: finishing iteration {self.step + 1}, then writing "
+                      f"{self.out_dir / 'last.pt'} (Ctrl-C again to stop at once, without saving)",
+                      file=sys.stderr, flush=True)
+
+        installed = False
+        if previous is signal.default_int_handler and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, handler)
+            installed = True
+        try:
+            yield
+        finally:
+            if installed:
+                signal.signal(signal.SIGINT, previous)
+
+    def _interrupted(self) -> bool:
+        flag = int(self._interrupt_requested)
+        return bool(ddp.broadcast_int(flag, self.dist, self.device)) if self.dist.enabled else bool(flag)
+
+    def _fit(self, stop_at: int | None) -> dict[str, Any]:
         cfg = self.config
         stop = cfg.iterations if stop_at is None else min(stop_at, cfg.iterations)
         if self.dist.is_main:
@@ -456,11 +532,12 @@ class Trainer:
                 if self.step % cfg.val_every == 0 or self.step == cfg.iterations:
                     metrics = self._validate_and_keep_best()
                 time_up = self._time_up(started)
-                if self.step % cfg.ckpt_every == 0 or self.step == stop or time_up:
+                interrupted = self._interrupted()
+                if self.step % cfg.ckpt_every == 0 or self.step == stop or time_up or interrupted:
                     path = self.save("last.pt", metrics)
                     self.last_checkpoint = path or self.last_checkpoint
-                if time_up:
-                    reason = "time_limit"
+                if time_up or interrupted:
+                    reason = "interrupted" if interrupted else "time_limit"
                     break
         finally:
             bar.close()

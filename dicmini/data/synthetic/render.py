@@ -1,0 +1,81 @@
+"""Rendering a face: sample the shape, paint it on a supersampled canvas in a fixed order, develop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from ..face_shape import sample_shape
+from ..landmarks import NUM_LANDMARKS
+from .background import draw_background
+from .body import draw_ears, draw_neck_and_clothes
+from .brows import draw_brows
+from .camera import develop
+from .eyes import draw_eyes
+from .hair import composite_hair, draw_front_hair, hair_texture, sample_hair
+from .mouth import draw_mouth
+from .nose import draw_nose
+from .scene import Scene, new_scene
+from .seeds import check_seed
+from .skin import draw_skin, draw_skin_marks, forehead_arc
+
+
+def check_size(size: object) -> int:
+    """``size`` as an ``int``; a ``ValueError`` naming it unless it is an integer >= 16."""
+    if isinstance(size, (bool, np.bool_)) or not isinstance(size, (int, np.integer)) or size < 16:
+        raise ValueError(f"size: expected an integer >= 16, got {size!r}")
+    return int(size)
+
+
+def supersampling_factor(size: int) -> int:
+    """Canvas / output ratio used for ``size``: at least 2, and a canvas of at least 256 pixels."""
+    return max(2, -(-256 // size))
+
+
+def paint(scene: Scene) -> np.ndarray:
+    """Paint the whole face, back to front; returns the canvas pixels.
+
+    The order is part of the output: every stage draws from ``scene.rng`` in turn.
+    """
+    draw_background(scene)
+    hair = sample_hair(scene)
+    texture = hair_texture(scene, hair)
+    composite_hair(scene, hair, texture, hair.back)
+    draw_neck_and_clothes(scene)
+    draw_ears(scene, hair.style)
+    shading = draw_skin(scene, forehead_arc(scene.params))
+    draw_skin_marks(scene, shading)
+    draw_nose(scene)
+    draw_eyes(scene, shading)
+    draw_brows(scene, shading)
+    draw_mouth(scene, shading)
+    draw_front_hair(scene, hair, texture)
+    return scene.canvas.pixels
+
+
+def render_face(seed: int, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Render synthetic face ``seed``: ``(image uint8 size x size x 3 RGB, landmarks float32 68 x 2)``.
+
+    Landmarks are ``(x, y)`` pixels of the returned image (pixel centres at integers), in the iBUG
+    68-point order, and are exactly the points the face was drawn from. Deterministic per seed; seeds
+    ``>= HELD_OUT_SEED_START`` are reserved for held-out evaluation.
+    """
+    seed = check_seed(seed, "seed")
+    size = check_size(size)
+    rng = np.random.default_rng(seed)
+    shape = sample_shape(rng, size)
+    scene = new_scene(shape, rng, supersampling_factor(size))
+    image = develop(paint(scene), size, rng, scene.noise)
+    points = shape.landmarks.astype(np.float32)
+    assert points.shape == (NUM_LANDMARKS, 2)
+    return image, points
+
+
+def render_faces(seeds: Iterable[int], size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """Render several faces: ``(images uint8 N x size x size x 3, landmarks float32 N x 68 x 2)``."""
+    out = [render_face(s, size) for s in seeds]
+    if not out:
+        size = check_size(size)
+        return np.zeros((0, size, size, 3), np.uint8), np.zeros((0, NUM_LANDMARKS, 2), np.float32)
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
