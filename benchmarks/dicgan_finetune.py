@@ -83,6 +83,7 @@ from dicmini.losses import LossRecipe, dic_generator_loss, feature_loss, gan_dis
 from dicmini.metrics import lpips, psnr, ssim  # noqa: E402
 from dicmini.models import LightCNN, LightCNNFeature, VGG16Features, load_pretrained  # noqa: E402
 from dicmini.models.convert import save_dicmini_checkpoint  # noqa: E402
+from dicmini.train.config import AUTO_FEATURE_LAYER  # noqa: E402
 from dicmini.utils import atomic_write, seed_everything  # noqa: E402
 from dicmini.viz.images import radial_power_spectrum  # noqa: E402
 
@@ -189,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--gan-weight", type=float, default=0.005, help="paper/official/MMagic: 0.005")
     ap.add_argument("--perceptual-weight", type=float, default=0.0,
                     help="weight of the pretrained-VGG16 L1 feature loss on the last step; 0 leaves it out")
-    ap.add_argument("--perceptual-layer", default="relu3_3", help="VGG16 layer of the perceptual loss")
+    ap.add_argument("--perceptual-layer", default=AUTO_FEATURE_LAYER, help="VGG16 layer of the perceptual loss")
     ap.add_argument("--rescore", default="", help="re-evaluate the stored run JSON with --checkpoint (no training)")
     ap.add_argument("--pixel-weight", type=float, default=1.0)
     ap.add_argument("--align-weight", type=float, default=1.0, help="the tiny recipe's alignment weight")

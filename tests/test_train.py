@@ -193,8 +193,22 @@ def test_dicgan_feature_loss_on_pretrained_vgg16(tmp_path, lpips_weights):
     trainer.model.train()
     logs = trainer.train_step([batch])
     assert logs["feature"] == pytest.approx(expected, rel=1e-4)
-    with pytest.raises(ValueError, match="config feature_net: expected 'lightcnn' or 'vgg16:<layer>'"):
+    with pytest.raises(ValueError, match="config feature_net: expected 'auto', 'lightcnn' or 'vgg16:<layer>'"):
         tiny(task="dicgan", feature_net="vgg19:relu3_3").validate()
+
+
+def test_auto_feature_net_is_lightcnn_with_a_file_else_pretrained_vgg16(tmp_path, monkeypatch, lpips_weights):
+    from dicmini.models import VGG16Features
+    from dicmini.train.config import AUTO_FEATURE_LAYER
+
+    assert get_config("mmagic-dicgan").feature_net == get_config("official-dicgan").feature_net == "auto"
+    trainer = Trainer(tiny(task="dicgan", pixel_init=0, feature_weight=0.05), tmp_path / "a")
+    assert isinstance(trainer.feature_net, VGG16Features) and trainer.feature_net.pretrained
+    assert any(f"vgg16:{AUTO_FEATURE_LAYER}" in note for note in trainer.notes)
+    assert tiny(feature_weights="light_cnn_feature.pth").resolved_feature_net() == "lightcnn"
+    assert tiny(feature_net="vgg16:relu2_2").resolved_feature_net() == "vgg16:relu2_2"
+    monkeypatch.setenv("DICMINI_WEIGHTS", str(tmp_path / "empty"))  # no weights fetched: random LightCNN
+    assert tiny().resolved_feature_net() == "lightcnn"
 
 
 def test_frozen_hourglass_still_passes_gradients_to_the_sr_branch(tmp_path):

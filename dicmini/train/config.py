@@ -108,9 +108,11 @@ class TrainConfig:
     #: identity loss).
     feature_weights: str = ""
     #: network of the DICGAN feature loss: ``"lightcnn"`` (the paper's identity loss, weights from
-    #: ``feature_weights``) or a pretrained perceptual loss ``"vgg16:<layer>"`` (e.g. ``"vgg16:relu3_3"``: the
-    #: ImageNet VGG16 fetched by ``python -m dicmini.models.vgg_weights fetch``; Johnson et al. 2016, SRGAN).
-    feature_net: str = "lightcnn"
+    #: ``feature_weights``), a pretrained perceptual loss ``"vgg16:<layer>"`` (e.g. ``"vgg16:relu3_3"``: the
+    #: ImageNet VGG16 fetched by ``python -m dicmini.models.vgg_weights fetch``; Johnson et al. 2016, SRGAN), or
+    #: ``"auto"``: LightCNN when ``feature_weights`` names a file, else the pretrained VGG16 at
+    #: :data:`AUTO_FEATURE_LAYER` when its weights are fetched, else a random LightCNN (with a warning).
+    feature_net: str = "auto"
     #: the last reconstruction conv's initial weights are multiplied by this (dicmini; 1 = unchanged).
     reconstruction_init_scale: float = 1.0
 
@@ -224,18 +226,28 @@ class TrainConfig:
         if self.hg_num_keypoints != 68:
             raise ValueError(f"config hg_num_keypoints: the training data has 68 landmark heatmaps, got "
                              f"{self.hg_num_keypoints}")
-        if self.feature_net != "lightcnn":
+        if self.feature_net not in ("lightcnn", "auto"):
             from ..models.vgg import VGG16_LAYER_NAMES
 
             arch, _, layer = self.feature_net.partition(":")
             if arch != "vgg16" or layer not in VGG16_LAYER_NAMES:
-                raise ValueError(f"config feature_net: expected 'lightcnn' or 'vgg16:<layer>' with a VGG16 layer "
-                                 f"such as relu3_3, got {self.feature_net!r}")
+                raise ValueError(f"config feature_net: expected 'auto', 'lightcnn' or 'vgg16:<layer>' with a VGG16 "
+                                 f"layer such as relu3_3, got {self.feature_net!r}")
         if self.task == "hourglass" and (self.init_hourglass or self.init_generator):
             raise ValueError("config init_hourglass / init_generator: not used by the 'hourglass' task "
                              "(it trains the landmark branch alone)")
         return self
 
+
+    def resolved_feature_net(self) -> str:
+        """What ``feature_net="auto"`` means on this machine (see the field's comment); other values unchanged."""
+        if self.feature_net != "auto":
+            return self.feature_net
+        if self.feature_weights:
+            return "lightcnn"
+        from ..models.vgg_weights import weights_available
+
+        return f"vgg16:{AUTO_FEATURE_LAYER}" if weights_available() else "lightcnn"
 
     def _validate_numbers(self) -> None:
         """Finite floats, ratios and betas in range, architecture sizes within :data:`dicmini.models.dic.ARCH_LIMITS`
@@ -319,6 +331,10 @@ def _hourglass() -> TrainConfig:
         num_steps=4, init="default", lr=1e-4, milestones=(20_000, 40_000), gamma=0.5, iterations=60_000,
         batch_size=8, align_kind="mse", align_weight=1.0, val_every=2000, ckpt_every=2000, seed=0)
 
+
+#: VGG16 layer of ``feature_net="auto"`` when no LightCNN file is given: relu3_3, the layer of the committed
+#: DICGAN fine-tune (``benchmarks/dicgan_finetune.py``) and of Johnson et al.'s style-free perceptual loss.
+AUTO_FEATURE_LAYER = "relu3_3"
 
 #: Named recipes; ``get_config(name)`` returns a fresh copy.
 CONFIGS: dict[str, Callable[[], TrainConfig]] = {

@@ -119,8 +119,13 @@ class Trainer:
         self.feature_net: nn.Module | None = None
         if config.task == "dicgan":
             self.discriminator = init_weights(LightCNN(3), config.d_init).to(self.device)
-            if config.feature_weight > 0 and config.feature_net.startswith("vgg16:"):
-                self.feature_net = VGG16Features("pretrained", layer=config.feature_net[6:]).to(self.device)
+            feature_net = config.resolved_feature_net()
+            if config.feature_net == "auto" and config.feature_weight > 0:
+                self.notes.append(f"feature_net=auto: the DICGAN feature loss uses {feature_net}"
+                                  + (" (pretrained ImageNet VGG16; no LightCNN file in feature_weights)"
+                                     if feature_net != "lightcnn" else ""))
+            if config.feature_weight > 0 and feature_net.startswith("vgg16:"):
+                self.feature_net = VGG16Features("pretrained", layer=feature_net[6:]).to(self.device)
             elif config.feature_weight > 0:
                 self.feature_net = LightCNNFeature(config.feature_weights or None).to(self.device)
         self.recipe = LossRecipe(config.name, config.align_kind, config.align_weight, config.pixel_weight,
