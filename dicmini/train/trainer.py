@@ -364,7 +364,7 @@ class Trainer:
                 loss, terms, sr_last = self._generator_loss(batch, gan)
             self.scalers["generator"].scale(loss / n).backward()
             for k, v in terms.items():
-                v = v.double() / n  # float64 like the Python floats of the log
+                v = (v.double() if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64)) / n
                 sums[k] = sums[k] + v if k in sums else v
             if gan:
                 fakes.append(sr_last.detach())
