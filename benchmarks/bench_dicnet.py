@@ -24,7 +24,8 @@ channels-last model and input), ``old`` = the reference evaluation (HR features 
 repetitions (old, new, old, new, ...; median of each), so the machine's load affects both alike:
 
 * train step (zero_grad + forward + loss + backward) and forward (eval, no_grad) of the full default DICNet;
-* the tiny recipe's iterations per minute (``dicmini.train.Trainer`` on ``get_config("tiny")``, data included);
+* the tiny recipe's iterations per minute (``dicmini.train.Trainer`` on ``get_config("tiny")``, data included),
+  with ``channels_last=true, hr_transitions=sum`` (new) and the recipe's own ``false``/``concat`` (old);
 * peak RSS of one batch-8 training step of the full default DICNet, with checkpointing (``fine``) and without,
   each in a fresh subprocess, one after the other (absolute MiB; ``--no-memory`` skips them).
 
@@ -65,14 +66,12 @@ def use_variant(model: Any, variant: str) -> bool:
     """Put ``model`` (a DICNet) in ``variant`` (:data:`VARIANTS`); return whether inputs must be channels-last."""
     import torch
 
-    from dicmini.models.feedback import FeedbackBlock
+    from dicmini.train.performance import set_hr_transitions
 
     if variant not in VARIANTS:
         raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
     new = variant == "new"
-    for module in model.modules():
-        if isinstance(module, FeedbackBlock):
-            module.concat_transitions = not new
+    set_hr_transitions(model, new)
     model.to(memory_format=torch.channels_last if new else torch.contiguous_format)
     return new
 
@@ -219,27 +218,24 @@ def tiny_recipe_ratio(iterations: int, chunks: int, threads: int) -> dict[str, A
 
     import torch
 
-    from dicmini.models.feedback import FeedbackBlock
     from dicmini.train import Trainer, apply_overrides, get_config
 
     stop = iterations * (chunks + 1)
     with tempfile.TemporaryDirectory() as tmp:
         trainers, batches = {}, {}
         for variant in ("old", "new"):
+            fast = variant == "new"
             cfg = apply_overrides(get_config("tiny"), {"progress": False, "threads": threads,
-                                                      "channels_last": "true" if variant == "new" else "false"})
+                                                      "channels_last": "true" if fast else "false",
+                                                      "hr_transitions": "sum" if fast else "concat"})
             trainers[variant] = Trainer(cfg, f"{tmp}/{variant}")
             batches[variant] = trainers[variant]._batches(stop)
 
         def run(variant: str) -> None:
-            FeedbackBlock.concat_transitions = variant == "old"
             for _ in range(iterations):
                 trainers[variant].train_step(next(batches[variant]))
 
-        try:
-            times = interleaved({v: (lambda v=v: run(v)) for v in ("old", "new")}, chunks, warmup=1)
-        finally:
-            FeedbackBlock.concat_transitions = False
+        times = interleaved({v: (lambda v=v: run(v)) for v in ("old", "new")}, chunks, warmup=1)
         weights = {v: [p.detach().clone() for p in trainers[v].model.parameters()] for v in trainers}
     per_minute = {v: 60.0 * iterations / statistics.median(t) for v, t in times.items()}
     return {"iterations_per_chunk": iterations, "times_s": times, "iterations_per_minute": per_minute,
@@ -256,19 +252,12 @@ def quick(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(threads)
     out: dict[str, Any] = {"command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]), "threads": threads}
     started = time.perf_counter()
-    config = CONFIGS[args.configs[0]] if args.configs else {}
-    out["model"] = dict(config=args.configs[0] if args.configs else "default", batch=args.batch, lr_size=args.lr_size,
-                        repeats=args.repeats, **model_ratios(config, args.batch, args.lr_size, args.repeats))
-    print(f"train step new/old {out['model']['train']['ratio']:.3f}   forward new/old "
-          f"{out['model']['forward']['ratio']:.3f}   (batch {args.batch}, {threads} threads, max |diff| "
-          f"{out['model']['max_abs_diff_sr']:.1e})", flush=True)
-    out["tiny_recipe"] = tiny_recipe_ratio(args.tiny_iterations, args.repeats, threads)
-    print(f"tiny recipe iterations/min new/old {out['tiny_recipe']['ratio']:.3f}  "
-          f"({out['tiny_recipe']['iterations_per_minute']['new']:.0f} vs "
-          f"{out['tiny_recipe']['iterations_per_minute']['old']:.0f})", flush=True)
+    name = args.configs[0] if args.configs else "default"
+    # memory first: a child's peak RSS starts at its parent's resident size (Linux keeps ru_maxrss across
+    # fork + exec), so the children are started while this process is still small
     out["memory"] = []
-    for ckpt in ([] if args.no_memory else ["fine", "call", False]):
-        spec = dict(config=out["model"]["config"], device="cpu", mode="train", checkpointing=ckpt,
+    for ckpt in ([] if args.no_memory else ["call", "fine", False]):
+        spec = dict(config=name, device="cpu", mode="train", checkpointing=ckpt,
                     batch=args.memory_batch, lr_size=args.lr_size, repeats=1, warmup=0, threads=threads,
                     loss="all", variant="new")
         result = _measure(spec, args.timeout)
@@ -276,6 +265,15 @@ def quick(args: argparse.Namespace) -> dict[str, Any]:
         print(f"peak RSS, batch {args.memory_batch} train step, checkpointing {ckpt or 'none'}: "
               + (f"{result['peak_rss_mib'] / 1024:.2f} GiB ({result['median_s']:.0f} s)" if "error" not in result
                  else f"ERROR {result['error']}"), flush=True)
+    out["model"] = dict(config=name, batch=args.batch, lr_size=args.lr_size, repeats=args.repeats,
+                        **model_ratios(CONFIGS[name], args.batch, args.lr_size, args.repeats))
+    print(f"train step new/old {out['model']['train']['ratio']:.3f}   forward new/old "
+          f"{out['model']['forward']['ratio']:.3f}   (batch {args.batch}, {threads} threads, max |diff| "
+          f"{out['model']['max_abs_diff_sr']:.1e})", flush=True)
+    out["tiny_recipe"] = tiny_recipe_ratio(args.tiny_iterations, args.repeats, threads)
+    print(f"tiny recipe iterations/min new/old {out['tiny_recipe']['ratio']:.3f}  "
+          f"({out['tiny_recipe']['iterations_per_minute']['new']:.0f} vs "
+          f"{out['tiny_recipe']['iterations_per_minute']['old']:.0f})", flush=True)
     out["wall_s"] = time.perf_counter() - started
     return out
 

@@ -56,6 +56,7 @@ def test_transition_sum_equals_the_concatenated_conv():
 def test_feedback_block_sum_path_matches_the_reference_concatenation():
     torch.manual_seed(0)
     block = AttentionFeedbackBlock(mid_channels=4, num_blocks=4, upscale_factor=2, num_fusion_blocks=1)
+    assert block.concat_transitions  # the references' evaluation by default
     x, att, hidden = torch.randn(2, 4, 8, 8), torch.randn(2, 5, 8, 8), torch.randn(2, 4, 8, 8)
     outs = {}
     for concat in (True, False):
@@ -121,13 +122,16 @@ def test_speed_settings_are_validated():
     assert apply_overrides(get_config("tiny"), ["checkpoint_granularity=fine"]).model_kwargs()[
         "gradient_checkpointing"] is False
     assert not get_config("tiny").deterministic and get_config("tiny").sync_every == 1
+    assert get_config("official-celeba").channels_last == "auto" and get_config("tiny").channels_last == "false"
 
 
 def test_trainer_channels_last_and_sync_every(tmp_path):
     runs = {}
-    for name, changes in {"nchw": {"channels_last": "false"}, "every": {}, "deferred": {"sync_every": 2}}.items():
+    fast = {"channels_last": "auto", "hr_transitions": "auto"}
+    for name, changes in {"nchw": {}, "every": fast, "deferred": {**fast, "sync_every": 2}}.items():
         trainer = Trainer(apply_overrides(get_config("tiny"), {**TINY, **changes}), tmp_path / name)
         assert trainer.channels_last == (name != "nchw")
+        assert trainer.model.coarse_block.concat_transitions == (name == "nchw")
         batch = collate([trainer.train_set[i] for i in range(2)])
         runs[name] = (trainer, [trainer.train_step([batch]) for _ in range(4)])
     every, deferred = runs["every"][1], runs["deferred"][1]
@@ -173,7 +177,7 @@ def test_gpu_check_logic_on_the_cpu(tmp_path):
     cells = {(r["precision"], r["checkpointing"]): r for r in result["table"]}
     assert len(cells) == 6 and cells[("compiled", "none")]["skipped"] == "--no-compile"
     assert cells[("fp32", "none")]["max_abs_diff_vs_fp32"] == 0.0
-    assert cells[("fp32", "fine")]["max_abs_diff_vs_fp32"] == 0.0       # checkpointing recomputes exactly
+    assert cells[("fp32", "call")]["max_abs_diff_vs_fp32"] == 0.0       # checkpointing recomputes exactly
     assert 0.0 < cells[("bf16", "none")]["max_abs_diff_vs_fp32"] < 1.0
     assert all(cells[k]["it_per_s"] > 0 for k in cells if "skipped" not in cells[k])
     run = result["train_run"]

@@ -36,9 +36,11 @@ The transitions on the HR grid (``hr_blocks``) are evaluated without the concate
 convolution over ``cat(f_0 .. f_g)`` equals ``sum_i conv1x1(f_i, W[:, iC:(i+1)C])`` with the slices of
 the *same* weight (:func:`conv1x1_prelu_sum`), so the state dict is unchanged and no HR copy is made
 or kept for the backward pass (a 256x256 HR grid: ~1 GB per sample and feedback-block call at the
-default widths). Only the summation order differs (~1e-6). ``FeedbackBlock.concat_transitions =
-True`` restores the concatenating evaluation of both references (kept for benchmarks and parity).
-The LR-grid transitions keep the concatenation: at ``n x n`` it is cheap and one convolution is faster.
+default widths). Only the summation order differs (~1e-7). It is opt-in per block
+(``block.concat_transitions = False``; :func:`dicmini.train.performance.set_hr_transitions`, the trainer's
+``hr_transitions`` setting): by default the blocks evaluate the concatenation exactly as both references
+do, so a course implementation compares bit-for-bit. The LR-grid transitions always keep the
+concatenation: at ``n x n`` it is cheap and one convolution is faster.
 """
 
 from __future__ import annotations
@@ -77,8 +79,9 @@ class FeedbackBlock(nn.Module):
     Parameters (48, 6, 8): 4,093,080.
     """
 
-    #: evaluate the HR transitions on the concatenated features, as both references do (slower, more memory).
-    concat_transitions: bool = False
+    #: evaluate the HR transitions on the concatenated features, as both references do (default); ``False``:
+    #: as a sum over weight slices (:func:`conv1x1_prelu_sum`; faster, less memory, same state dict).
+    concat_transitions: bool = True
     #: in training with autograd, recompute each projection group in the backward pass (activation
     #: checkpointing, set by ``DICNet(gradient_checkpointing="fine")``): only the group outputs are kept.
     checkpoint_groups: bool = False

@@ -56,6 +56,7 @@ FUSIONS = ("attention", "concat")
 LR_SCHEDULES = ("multistep", "cosine")
 CHECKPOINT_GRANULARITIES = ("call", "fine")
 CHANNELS_LAST_MODES = ("auto", "true", "false")
+HR_TRANSITIONS = ("auto", "sum", "concat")
 
 
 @dataclass
@@ -181,6 +182,9 @@ class TrainConfig:
     deterministic: bool = False
     #: channels-last (NHWC) model and input tensors: ``"auto"`` (on: faster on CPU and CUDA), ``"true"``, ``"false"``.
     channels_last: str = "auto"
+    #: feedback-block HR transitions: ``"sum"`` over weight slices (no re-concatenation), ``"concat"`` (the
+    #: references' evaluation), ``"auto"`` (= sum). See :mod:`dicmini.models.feedback`.
+    hr_transitions: str = "auto"
     #: ``torch.compile`` the feedback blocks, hourglass and reconstruction one by one (slow first iterations).
     compile: bool = False
     #: read losses and gradient norms back to the host (and check them) every this many iterations; between
@@ -211,6 +215,7 @@ class TrainConfig:
         choice("lr_schedule", LR_SCHEDULES)
         choice("checkpoint_granularity", CHECKPOINT_GRANULARITIES)
         choice("channels_last", CHANNELS_LAST_MODES)
+        choice("hr_transitions", HR_TRANSITIONS)
         from ..metrics import PROTOCOLS
         choice("protocol", tuple(PROTOCOLS))
         for name in ("iterations", "batch_size", "accum_steps", "train_size", "val_every", "ckpt_every",
@@ -255,7 +260,11 @@ def _tiny() -> TrainConfig:
         mid_channels=16, num_blocks=2, hg_mid_channels=32, num_steps=3, upscale_factor=2, num_fusion_blocks=7,
         init="kaiming-sr", reconstruction_init_scale=0.1, lr=2e-3, lr_schedule="cosine", min_lr_ratio=0.05,
         iterations=7500, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
-        release_hourglass_step=0, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1)
+        release_hourglass_step=0, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1,
+        # the reference evaluation (NCHW, concatenated transitions): notebook 07 checks a hand-written step
+        # against Trainer.train_step to 1e-6; `--set channels_last=true --set hr_transitions=sum` trains
+        # faster (benchmarks/results/bench_dicnet.json)
+        channels_last="false", hr_transitions="concat")
 
 
 def _official_celeba() -> TrainConfig:

@@ -3,7 +3,8 @@ loss values kept on the device between host synchronisations.
 
 None of these changes what a training step computes beyond the order of floating-point operations
 (channels-last convolutions, cuDNN autotuning, compiled kernels, bf16 autocast), so they are settings of
-the run (:class:`~dicmini.train.config.TrainConfig`: ``deterministic``, ``channels_last``, ``compile``,
+the run (:class:`~dicmini.train.config.TrainConfig`: ``deterministic``, ``channels_last``, ``hr_transitions``,
+``compile``,
 ``amp``, ``sync_every``), not of the model; a checkpoint written with any of them loads without them.
 """
 
@@ -36,11 +37,30 @@ def configure_backends(device: torch.device, deterministic: bool) -> None:
 
 
 def resolve_channels_last(setting: str, device: torch.device) -> bool:
-    """``channels_last`` setting (:data:`~dicmini.train.config.CHANNELS_LAST_MODES`) -> bool: ``"true"``/``"false"``,
-    or ``"auto"`` = on for CUDA and CPU alike (measured faster on the CPU: ``benchmarks/results/bench_dicnet.json``)."""
+    """``channels_last`` setting -> bool: ``"true"``/``"false"``, or ``"auto"`` = on, on CUDA and the CPU alike
+    (measured faster on the CPU: ``benchmarks/results/bench_dicnet.json``)."""
     if setting not in ("auto", "true", "false"):
         raise ValueError(f"channels_last: expected 'auto', 'true' or 'false', got {setting!r}")
     return setting != "false"
+
+
+def resolve_hr_transitions(setting: str) -> bool:
+    """``hr_transitions`` setting -> whether the HR transitions are summed: ``"sum"``, ``"concat"`` (the
+    references' evaluation), or ``"auto"`` = sum (faster and leaner, ``benchmarks/results/bench_dicnet.json``)."""
+    if setting not in ("auto", "sum", "concat"):
+        raise ValueError(f"hr_transitions: expected 'auto', 'sum' or 'concat', got {setting!r}")
+    return setting != "concat"
+
+
+def set_hr_transitions(model: nn.Module, summed: bool) -> nn.Module:
+    """Evaluate the HR transitions of every feedback block in ``model`` as a sum over weight slices (``summed``)
+    or on the concatenated features as the references do (:mod:`dicmini.models.feedback`). In place."""
+    from ..models.feedback import FeedbackBlock
+
+    for module in model.modules():
+        if isinstance(module, FeedbackBlock):
+            module.concat_transitions = not summed
+    return model
 
 
 def to_memory_format(module: nn.Module, channels_last: bool) -> nn.Module:

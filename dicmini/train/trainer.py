@@ -111,6 +111,8 @@ class Trainer:
         self.train_set, self.val_set = build_datasets(config)
         self.model = performance.to_memory_format(self._build_model(load_init=checkpoint is None).to(self.device),
                                                   self.channels_last)
+        if config.task != "hourglass":
+            performance.set_hr_transitions(self.model, performance.resolve_hr_transitions(config.hr_transitions))
         self.discriminator: nn.Module | None = None
         self.feature_net: nn.Module | None = None
         if config.task == "dicgan":
