@@ -107,7 +107,8 @@ class DICNet(nn.Module):
             (``torch.utils.checkpoint``, ``use_reentrant=False``). Same outputs and gradients (bit-identical
             on CPU), less activation memory, at the cost of one extra forward of each checkpointed call
             in the backward pass. ``True`` (= ``"call"``); ``"fine"`` also recomputes each projection group
-            inside the recomputed feedback block (least memory, a second extra forward of the groups);
+            inside the recomputed feedback block (a second extra forward of the groups; measured on the CPU at
+            batch 8 with summed transitions it is *not* leaner: 3.84 vs 3.60 GiB peak RSS);
             ``False`` (= ``"none"``). dicmini option.
 
     ``forward(lr)`` with ``lr`` ``[B, 3, h, w]`` (``h, w`` multiples of 8, normalised space

@@ -83,7 +83,7 @@ class FeedbackBlock(nn.Module):
     #: as a sum over weight slices (:func:`conv1x1_prelu_sum`; faster, less memory, same state dict).
     concat_transitions: bool = True
     #: in training with autograd, recompute each projection group in the backward pass (activation
-    #: checkpointing, set by ``DICNet(gradient_checkpointing="fine")``): only the group outputs are kept.
+    #: checkpointing, set by ``DICNet(gradient_checkpointing="fine")``).
     checkpoint_groups: bool = False
 
     def __init__(self, mid_channels: int = 48, num_blocks: int = 6, upscale_factor: int = 8) -> None:
