@@ -17,10 +17,31 @@ Configs (:data:`CONFIGS`, DICNet keyword arguments): ``default`` = ``DICNet()`` 
 21.8 M parameters), ``small`` = config A of the reference vectors, ``tiny`` = ``small`` with a x4
 internal projection scale (128x128 instead of 256x256 HR grid inside the feedback blocks).
 
+Variants (``--variant``): ``new`` = today's defaults (HR transitions summed over weight slices,
+channels-last model and input), ``old`` = the reference evaluation (HR features re-concatenated, NCHW).
+
+``--quick`` prints the speed-up ratios of ``new`` over ``old`` measured in *one* process with interleaved
+repetitions (old, new, old, new, ...; median of each), so the machine's load affects both alike:
+
+* train step (zero_grad + forward + loss + backward) and forward (eval, no_grad) of the full default DICNet;
+* the tiny recipe's iterations per minute (``dicmini.train.Trainer`` on ``get_config("tiny")``, data included),
+  with ``channels_last=true, hr_transitions=sum`` (new) and the recipe's own ``false``/``concat`` (old);
+* peak RSS of one batch-8 training step of the full default DICNet, with checkpointing (``fine``) and without,
+  each in a fresh subprocess, one after the other (absolute MiB; ``--no-memory`` skips them).
+
+``benchmarks/results/bench_dicnet.json`` was made by ``python benchmarks/bench_dicnet.py --quick --threads 2
+--repeats 5 --out /tmp/w18/bench3.json`` (then copied there; 6.7 min, of which 3.4 min are the three batch-8
+memory runs; ``--no-memory`` with the default 3 repeats takes about 2 min) on the shared 2-core machine:
+train step new/old 0.375, forward 0.578, tiny recipe 1.15x iterations/min, batch-8 peak RSS 3.60 GiB
+(checkpointing ``call``), 3.84 GiB (``fine``), 10.84 GiB (none). The ratios depend on the machine's load:
+the reference path is memory-bound and slows down more under contention (earlier runs under heavy load:
+train 0.51 / 0.91, forward 0.68 / 0.69, tiny 2.33 / 1.17).
+
 Examples::
 
     python benchmarks/bench_dicnet.py --configs tiny --batch 2 --repeats 1          # quick check
     python benchmarks/bench_dicnet.py --batch 8 --repeats 3 --out bench.json       # the full table
+    python benchmarks/bench_dicnet.py --quick --threads 2 --out benchmarks/results/bench_dicnet.json
 
 Reference (spec §10, MMagic code, 2-core CPU, 2 threads, batch 8, ``--loss last``): forward 24.2 s / 2.3 GiB,
 forward+backward 63.9 s / 17.1 GiB peak RSS.
@@ -36,6 +57,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 #: Benchmark configurations: DICNet keyword arguments.
@@ -45,6 +67,21 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "tiny": dict(mid_channels=16, num_blocks=2, hg_mid_channels=32, upscale_factor=4),
 }
 MODES = ("forward", "train")
+VARIANTS = ("new", "old")
+
+
+def use_variant(model: Any, variant: str) -> bool:
+    """Put ``model`` (a DICNet) in ``variant`` (:data:`VARIANTS`); return whether inputs must be channels-last."""
+    import torch
+
+    from dicmini.train.performance import set_hr_transitions
+
+    if variant not in VARIANTS:
+        raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
+    new = variant == "new"
+    set_hr_transitions(model, new)
+    model.to(memory_format=torch.channels_last if new else torch.contiguous_format)
+    return new
 
 
 def _rss_mib() -> float:
@@ -65,8 +102,11 @@ def run_worker(spec: dict[str, Any]) -> dict[str, Any]:
     cuda = device.type == "cuda"
     torch.manual_seed(0)
     model = DICNet(**CONFIGS[spec["config"]], gradient_checkpointing=spec["checkpointing"]).to(device)
+    channels_last = use_variant(model, spec.get("variant", "new"))
     b, s = spec["batch"], spec["lr_size"]
     lr = torch.rand(b, 3, s, s, device=device) - 0.45
+    if channels_last:
+        lr = lr.contiguous(memory_format=torch.channels_last)
     hr = torch.rand(b, 3, 8 * s, 8 * s, device=device) - 0.45
     heat = torch.rand(b, model.config["hg_num_keypoints"], 2 * s, 2 * s, device=device)
 
@@ -124,6 +164,128 @@ def _measure(spec: dict[str, Any], timeout: float | None) -> dict[str, Any]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def interleaved(functions: dict[str, Any], repeats: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Call every function in turn (a, b, a, b, ...) ``warmup`` times untimed, then ``repeats`` times timed;
+    return each one's wall times in seconds."""
+    for _ in range(warmup):
+        for fn in functions.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, fn in functions.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def ratio(times: dict[str, list[float]], new: str = "new", old: str = "old") -> float:
+    """Median time of ``new`` over the median time of ``old`` (< 1: ``new`` is faster)."""
+    return statistics.median(times[new]) / statistics.median(times[old])
+
+
+def model_ratios(config: dict[str, Any], batch: int, lr_size: int, repeats: int, warmup: int = 1) -> dict[str, Any]:
+    """Train-step and forward times of ``new`` and ``old`` (one model, switched between variants) in this process."""
+    import torch
+    import torch.nn.functional as F
+
+    from dicmini.models import DICNet
+
+    torch.manual_seed(0)
+    model = DICNet(**config)
+    lr = torch.rand(batch, 3, lr_size, lr_size) - 0.45
+    hr = torch.rand(batch, 3, 8 * lr_size, 8 * lr_size) - 0.45
+    heat = torch.rand(batch, model.config["hg_num_keypoints"], 2 * lr_size, 2 * lr_size)
+    inputs = {"old": lr, "new": lr.contiguous(memory_format=torch.channels_last)}
+    outputs: dict[str, torch.Tensor] = {}
+
+    def call(variant: str, train: bool) -> None:
+        use_variant(model, variant)
+        x = inputs[variant]
+        model.train(train)
+        if not train:
+            with torch.no_grad():
+                outputs[variant] = model(x).sr[-1]
+            return
+        model.zero_grad(set_to_none=True)
+        sr, heatmaps = model(x)
+        sum(F.l1_loss(y, hr) + 0.1 * F.mse_loss(h, heat) for y, h in zip(sr, heatmaps)).backward()
+
+    result: dict[str, Any] = {}
+    for mode in ("train", "forward"):
+        times = interleaved({v: (lambda v=v: call(v, mode == "train")) for v in ("old", "new")}, repeats, warmup)
+        result[mode] = {"times_s": times, "ratio": ratio(times)}
+    result["max_abs_diff_sr"] = float((outputs["new"] - outputs["old"]).abs().max())
+    return result
+
+
+def tiny_recipe_ratio(iterations: int, chunks: int, threads: int) -> dict[str, Any]:
+    """Iterations per minute of the tiny recipe, ``new`` (defaults) vs ``old`` (NCHW, re-concatenating), in this
+    process: two trainers advance ``iterations`` at a time in turn, ``chunks`` times, data loading included."""
+    import tempfile
+
+    import torch
+
+    from dicmini.train import Trainer, apply_overrides, get_config
+
+    stop = iterations * (chunks + 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainers, batches = {}, {}
+        for variant in ("old", "new"):
+            fast = variant == "new"
+            cfg = apply_overrides(get_config("tiny"), {"progress": False, "threads": threads,
+                                                      "channels_last": "true" if fast else "false",
+                                                      "hr_transitions": "sum" if fast else "concat"})
+            trainers[variant] = Trainer(cfg, f"{tmp}/{variant}")
+            batches[variant] = trainers[variant]._batches(stop)
+
+        def run(variant: str) -> None:
+            for _ in range(iterations):
+                trainers[variant].train_step(next(batches[variant]))
+
+        times = interleaved({v: (lambda v=v: run(v)) for v in ("old", "new")}, chunks, warmup=1)
+        weights = {v: [p.detach().clone() for p in trainers[v].model.parameters()] for v in trainers}
+    per_minute = {v: 60.0 * iterations / statistics.median(t) for v, t in times.items()}
+    return {"iterations_per_chunk": iterations, "times_s": times, "iterations_per_minute": per_minute,
+            "ratio": per_minute["new"] / per_minute["old"],
+            "max_abs_weight_diff": max(float((a - b).abs().max()) for a, b in zip(weights["new"], weights["old"])),
+            "torch_threads": torch.get_num_threads()}
+
+
+def quick(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``--quick`` figures (see the module docstring); prints them as they come."""
+    import torch
+
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    out: dict[str, Any] = {"command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]), "threads": threads}
+    started = time.perf_counter()
+    name = args.configs[0] if args.configs else "default"
+    # memory first: a child's peak RSS starts at its parent's resident size (Linux keeps ru_maxrss across
+    # fork + exec), so the children are started while this process is still small
+    out["memory"] = []
+    for ckpt in ([] if args.no_memory else ["call", "fine", False]):
+        spec = dict(config=name, device="cpu", mode="train", checkpointing=ckpt,
+                    batch=args.memory_batch, lr_size=args.lr_size, repeats=1, warmup=0, threads=threads,
+                    loss="all", variant="new")
+        result = _measure(spec, args.timeout)
+        out["memory"].append(result)
+        print(f"peak RSS, batch {args.memory_batch} train step, checkpointing {ckpt or 'none'}: "
+              + (f"{result['peak_rss_mib'] / 1024:.2f} GiB ({result['median_s']:.0f} s)" if "error" not in result
+                 else f"ERROR {result['error']}"), flush=True)
+    out["model"] = dict(config=name, batch=args.batch, lr_size=args.lr_size, repeats=args.repeats,
+                        **model_ratios(CONFIGS[name], args.batch, args.lr_size, args.repeats))
+    print(f"train step new/old {out['model']['train']['ratio']:.3f}   forward new/old "
+          f"{out['model']['forward']['ratio']:.3f}   (batch {args.batch}, {threads} threads, max |diff| "
+          f"{out['model']['max_abs_diff_sr']:.1e})", flush=True)
+    out["tiny_recipe"] = tiny_recipe_ratio(args.tiny_iterations, args.repeats, threads)
+    print(f"tiny recipe iterations/min new/old {out['tiny_recipe']['ratio']:.3f}  "
+          f"({out['tiny_recipe']['iterations_per_minute']['new']:.0f} vs "
+          f"{out['tiny_recipe']['iterations_per_minute']['old']:.0f})", flush=True)
+    out["wall_s"] = time.perf_counter() - started
+    return out
+
+
 def _format_row(r: dict[str, Any]) -> str:
     head = f"{r['config']:8} {r['device']:5} {r['mode']:8} {'yes' if r['checkpointing'] else 'no':5} {r['batch']:5}"
     if "error" in r:
@@ -153,8 +315,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loss", choices=["all", "last"], default="all")
     parser.add_argument("--timeout", type=float, default=None, help="seconds per measurement")
     parser.add_argument("--out", default=None, help="write all results to this JSON file")
+    parser.add_argument("--variant", choices=VARIANTS, default="new", help="model evaluation for the table")
+    parser.add_argument("--quick", action="store_true", help="new/old ratios in one process (see the docstring)")
+    parser.add_argument("--tiny-iterations", type=int, default=10, help="--quick: tiny-recipe iterations per chunk")
+    parser.add_argument("--memory-batch", type=int, default=8, help="--quick: batch of the peak-RSS runs")
+    parser.add_argument("--no-memory", action="store_true", help="--quick: skip the peak-RSS subprocesses")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+
+    if args.quick:
+        if args.configs == parser.get_default("configs"):
+            args.configs = ["default"]
+        if args.batch == parser.get_default("batch"):
+            args.batch = 1
+        result = quick(args)
+        if args.out:
+            Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+            print(f"wrote {args.out}")
+        return 1 if any("error" in r for r in result["memory"]) else 0
 
     if args.worker is not None:
         print(json.dumps(run_worker(json.loads(args.worker))))
@@ -175,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
                 for ckpt in (ckpt_options if mode == "train" else [False]):
                     spec = dict(config=config, device=device, mode=mode, checkpointing=ckpt, batch=args.batch,
                                 lr_size=args.lr_size, repeats=args.repeats, warmup=args.warmup, threads=threads,
-                                loss=args.loss)
+                                loss=args.loss, variant=args.variant)
                     result = _measure(spec, args.timeout)
                     results.append(result)
                     print(_format_row(result), flush=True)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -162,7 +163,8 @@ def _split_output(output) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
 def dic_generator_loss(output, hr: torch.Tensor, gt_heatmaps: torch.Tensor, recipe: str | LossRecipe = "official",
                        *, feature_net: nn.Module | None = None, discriminator: nn.Module | None = None,
                        official_dicgan_pixel_quirk: bool = False,
-                       pixel_weight: float | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                       pixel_weight: float | None = None,
+                       log_tensors: bool = False) -> tuple[torch.Tensor, dict[str, Any]]:
     """The full DIC / DICGAN generator loss of one batch.
 
     ``output`` is DICNet's ``(sr_steps, heatmap_steps)`` (lists of per-step tensors). Terms:
@@ -177,7 +179,8 @@ def dic_generator_loss(output, hr: torch.Tensor, gt_heatmaps: torch.Tensor, reci
       parameters during the generator step; gradients flow through D to SR.
 
     Returns ``(total, terms)`` with ``terms`` a dict of Python floats (``pixel``, ``align``, optional
-    ``feature``, ``gan``, and ``total``) for logging.
+    ``feature``, ``gan``, and ``total``) for logging; with ``log_tensors=True`` detached 0-d tensors instead
+    (no host synchronisation).
     """
     if isinstance(recipe, str):
         if recipe not in RECIPES:
@@ -200,6 +203,8 @@ def dic_generator_loss(output, hr: torch.Tensor, gt_heatmaps: torch.Tensor, reci
     if discriminator is not None:
         terms["gan"] = gan_generator_loss(discriminator(sr_last), recipe.gan_weight)
     total = sum(terms.values())
-    logs = {k: float(v.detach()) for k, v in terms.items()}
-    logs["total"] = float(total.detach())
+    logs: dict[str, Any] = {k: v.detach() for k, v in terms.items()}
+    logs["total"] = total.detach()
+    if not log_tensors:
+        logs = {k: float(v) for k, v in logs.items()}
     return total, logs

@@ -14,15 +14,17 @@ import numpy as np
 import torch
 
 
-def seed_everything(seed: int) -> None:
-    """Seed ``random``, NumPy and PyTorch (CPU and CUDA) and make cuDNN deterministic."""
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed ``random``, NumPy and PyTorch (CPU and CUDA); with ``deterministic`` also make cuDNN deterministic
+    (no autotuning). The trainer passes its ``deterministic`` setting (default off: cuDNN autotuning)."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
+        if deterministic:
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
 
 
 def parse_device(name: str, option: str = "--device") -> torch.device:

@@ -31,15 +31,40 @@ Projection groups (spec §2.3), with ``C`` channels, ``G`` groups and internal s
 
 Every PReLU in these blocks starts at slope 0.2 whatever ``DICNet(prelu_init=...)`` says: the
 reference does not pass ``prelu_init`` down (vectors README §1).
+
+The transitions on the HR grid (``hr_blocks``) are evaluated without the concatenation: a 1x1
+convolution over ``cat(f_0 .. f_g)`` equals ``sum_i conv1x1(f_i, W[:, iC:(i+1)C])`` with the slices of
+the *same* weight (:func:`conv1x1_prelu_sum`), so the state dict is unchanged and no HR copy is made
+or kept for the backward pass (a 256x256 HR grid: ~1 GB per sample and feedback-block call at the
+default widths). Only the summation order differs (~1e-7). It is opt-in per block
+(``block.concat_transitions = False``; :func:`dicmini.train.performance.set_hr_transitions`, the trainer's
+``hr_transitions`` setting): by default the blocks evaluate the concatenation exactly as both references
+do, so a course implementation compares bit-for-bit. The LR-grid transitions always keep the
+concatenation: at ``n x n`` it is cheap and one convolution is faster.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 from .fusion import AttentiveFusion, ConcatFusion
 from .projection import conv1x1_prelu, down_projection, up_projection
+
+
+def conv1x1_prelu_sum(unit: nn.Sequential, features: list[Tensor]) -> Tensor:
+    """``unit(cat(features, dim=1))`` for a :func:`~dicmini.models.projection.conv1x1_prelu` ``unit``, computed as
+    the sum of 1x1 convolutions of every feature with its slice of the unit's weight (no concatenated copy)."""
+    conv, act = unit[0], unit[1]
+    offset = features[0].size(1)
+    out = F.conv2d(features[0], conv.weight[:, :offset], conv.bias)
+    for feature in features[1:]:
+        width = feature.size(1)
+        out = out.add_(F.conv2d(feature, conv.weight[:, offset:offset + width]))  # conv outputs are not saved
+        offset += width
+    return act(out)
 
 
 class FeedbackBlock(nn.Module):
@@ -53,6 +78,13 @@ class FeedbackBlock(nn.Module):
     Shapes: ``x``, ``hidden``: ``[B, C, n, m]`` -> ``[B, C, n, m]`` (the new hidden state).
     Parameters (48, 6, 8): 4,093,080.
     """
+
+    #: evaluate the HR transitions on the concatenated features, as both references do (default); ``False``:
+    #: as a sum over weight slices (:func:`conv1x1_prelu_sum`; faster, less memory, same state dict).
+    concat_transitions: bool = True
+    #: in training with autograd, recompute each projection group in the backward pass (activation
+    #: checkpointing, set by ``DICNet(gradient_checkpointing="fine")``).
+    checkpoint_groups: bool = False
 
     def __init__(self, mid_channels: int = 48, num_blocks: int = 6, upscale_factor: int = 8) -> None:
         super().__init__()
@@ -77,19 +109,32 @@ class FeedbackBlock(nn.Module):
                 self.hr_blocks.append(conv1x1_prelu(mid_channels * (idx + 1), mid_channels))
         self.compress_out = conv1x1_prelu(num_blocks * mid_channels, mid_channels)
 
+    def group(self, idx: int, lr_features: tuple[Tensor, ...], hr_features: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+        """Projection group ``idx`` on the LR features ``x, L_0 .. L_{idx-1}`` and HR features ``H_0 .. H_{idx-1}``
+        so far -> ``(H_idx, L_idx)`` (the up-projected HR feature and the down-projected LR feature)."""
+        lr = torch.cat(lr_features, dim=1)
+        if idx > 0:
+            lr = self.lr_blocks[idx - 1](lr)
+        up = self.up_blocks[idx](lr)
+        if self.concat_transitions:  # both references
+            hr = torch.cat((*hr_features, up), dim=1)
+            hr = self.hr_blocks[idx - 1](hr) if idx > 0 else hr
+        elif idx == 0:
+            hr = up
+        else:
+            hr = conv1x1_prelu_sum(self.hr_blocks[idx - 1], [*hr_features, up])
+        return up, self.down_blocks[idx](hr)
+
     def project(self, x: Tensor) -> Tensor:
         """The projection groups and ``compress_out`` on the compressed input ``x`` ``[B, C, n, m]``."""
         lr_features = [x]
         hr_features: list[Tensor] = []
+        recompute = self.checkpoint_groups and self.training and torch.is_grad_enabled()
         for idx in range(self.num_blocks):
-            lr = torch.cat(lr_features, dim=1)
-            if idx > 0:
-                lr = self.lr_blocks[idx - 1](lr)
-            hr_features.append(self.up_blocks[idx](lr))
-            hr = torch.cat(hr_features, dim=1)
-            if idx > 0:
-                hr = self.hr_blocks[idx - 1](hr)
-            lr_features.append(self.down_blocks[idx](hr))
+            args = (idx, tuple(lr_features), tuple(hr_features))
+            up, down = checkpoint(self.group, *args, use_reentrant=False) if recompute else self.group(*args)
+            hr_features.append(up)
+            lr_features.append(down)
         return self.compress_out(torch.cat(lr_features[1:], dim=1))
 
     def forward(self, x: Tensor, hidden: Tensor) -> Tensor:

@@ -55,6 +55,9 @@ AMP_MODES = ("none", "bf16", "fp16")
 ALIGN_KINDS = ("mse", "l1")
 FUSIONS = ("attention", "concat")
 LR_SCHEDULES = ("multistep", "cosine")
+CHECKPOINT_GRANULARITIES = ("call", "fine")
+CHANNELS_LAST_MODES = ("auto", "true", "false")
+HR_TRANSITIONS = ("auto", "sum", "concat")
 
 
 @dataclass
@@ -91,6 +94,9 @@ class TrainConfig:
     fusion: str = "attention"
     #: recompute the feedback blocks and hourglass in the backward pass (less memory, more compute).
     gradient_checkpointing: bool = False
+    #: what ``gradient_checkpointing`` recomputes: ``"call"`` (each feedback-block and hourglass call) or
+    #: ``"fine"`` (also each projection group inside them; measured no leaner on the CPU: prefer ``"call"``).
+    checkpoint_granularity: str = "call"
 
     # -- initialisation (spec §4.3 "init", §6) --------------------------------------------------------------
     #: ``"kaiming"`` (official: Kaiming-normal fan_in, a=0, zero bias on every conv/deconv/linear of the
@@ -178,13 +184,28 @@ class TrainConfig:
     #: stop (and checkpoint) after this many minutes of training; 0 = no limit.
     time_limit_minutes: float = 0.0
 
+    # -- speed (dicmini.train.performance; none of these changes what is computed beyond rounding) -----------
+    #: CUDA: deterministic algorithms (no cuDNN autotuning, no TF32); false = cuDNN autotuning. No-op on CPU.
+    deterministic: bool = False
+    #: channels-last (NHWC) model and input tensors: ``"auto"`` (on: faster on CPU and CUDA), ``"true"``, ``"false"``.
+    channels_last: str = "auto"
+    #: feedback-block HR transitions: ``"sum"`` over weight slices (no re-concatenation), ``"concat"`` (the
+    #: references' evaluation), ``"auto"`` (= sum). See :mod:`dicmini.models.feedback`.
+    hr_transitions: str = "auto"
+    #: ``torch.compile`` the feedback blocks, hourglass and reconstruction one by one (slow first iterations).
+    compile: bool = False
+    #: read losses and gradient norms back to the host (and check them) every this many iterations; between
+    #: two reads they stay on the device and a NaN is caught at the next read. Must divide ``log_every``.
+    sync_every: int = 1
+
     def model_kwargs(self) -> dict[str, Any]:
         """The :class:`~dicmini.models.DICNet` constructor arguments of this config."""
         return dict(mid_channels=self.mid_channels, num_blocks=self.num_blocks, hg_mid_channels=self.hg_mid_channels,
                     hg_num_keypoints=self.hg_num_keypoints, num_steps=self.num_steps,
                     upscale_factor=self.upscale_factor, detach_attention=self.detach_attention,
                     prelu_init=self.prelu_init, num_fusion_blocks=self.num_fusion_blocks, fusion=self.fusion,
-                    gradient_checkpointing=self.gradient_checkpointing)
+                    gradient_checkpointing=(self.checkpoint_granularity if self.gradient_checkpointing
+                                            and self.checkpoint_granularity != "call" else self.gradient_checkpointing))
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the field for any value out of range; return ``self``."""
@@ -199,10 +220,13 @@ class TrainConfig:
         choice("align_kind", ALIGN_KINDS)
         choice("fusion", FUSIONS)
         choice("lr_schedule", LR_SCHEDULES)
+        choice("checkpoint_granularity", CHECKPOINT_GRANULARITIES)
+        choice("channels_last", CHANNELS_LAST_MODES)
+        choice("hr_transitions", HR_TRANSITIONS)
         from ..metrics import PROTOCOLS
         choice("protocol", tuple(PROTOCOLS))
         for name in ("iterations", "batch_size", "accum_steps", "train_size", "val_every", "ckpt_every",
-                     "log_every", "disc_repeat", "num_steps"):
+                     "log_every", "disc_repeat", "num_steps", "sync_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"config {name}: expected a positive integer, got {getattr(self, name)}")
         for name in ("val_size", "num_workers", "pixel_init", "release_hourglass_step", "crop_border", "threads",
@@ -218,6 +242,9 @@ class TrainConfig:
                 raise ValueError(f"config {name}: expected increasing positive iterations, got {values}")
         if self.batch_size % self.accum_steps:
             raise ValueError(f"config batch_size={self.batch_size} is not divisible by accum_steps={self.accum_steps}")
+        if self.log_every % self.sync_every:
+            raise ValueError(f"config sync_every={self.sync_every} must divide log_every={self.log_every} (the "
+                             "logged values are read back at host synchronisations)")
         if self.seed is not None and self.seed < 0:
             raise ValueError(f"config seed: expected >= 0 or None, got {self.seed}")
         if self.time_limit_minutes < 0:
@@ -282,7 +309,11 @@ def _tiny() -> TrainConfig:
         mid_channels=16, num_blocks=2, hg_mid_channels=32, num_steps=3, upscale_factor=2, num_fusion_blocks=7,
         init="kaiming-sr", reconstruction_init_scale=0.1, lr=2e-3, lr_schedule="cosine", min_lr_ratio=0.05,
         iterations=7500, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
-        release_hourglass_step=0, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1)
+        release_hourglass_step=0, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1,
+        # the reference evaluation (NCHW, concatenated transitions): notebook 07 checks a hand-written step
+        # against Trainer.train_step to 1e-6; `--set channels_last=true --set hr_transitions=sum` trains
+        # faster (benchmarks/results/bench_dicnet.json)
+        channels_last="false", hr_transitions="concat")
 
 
 def _official_celeba() -> TrainConfig:

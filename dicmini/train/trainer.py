@@ -50,7 +50,7 @@ from ..models.hourglass import FeedbackHourglass
 from ..models.lightcnn import LightCNN, LightCNNFeature
 from ..models.vgg import VGG16Features
 from ..utils import atomic_write, seed_everything
-from . import ddp
+from . import ddp, performance
 from .checkpoint import (all_finite, capture_rng_state, cpu_state_dict, model_payload, read_training_checkpoint,
                          restore_rng_state, save_checkpoint, unwrap)
 from .config import TrainConfig, apply_overrides, config_from_dict, config_to_dict
@@ -112,13 +112,19 @@ class Trainer:
 
         if config.threads:
             torch.set_num_threads(config.threads)
-        seed_everything(config.seed)
+        seed_everything(config.seed, deterministic=config.deterministic)
+        performance.configure_backends(self.device, config.deterministic)
+        self.channels_last = performance.resolve_channels_last(config.channels_last, self.device)
         self.train_set, self.val_set = build_datasets(config)
-        self.model = self._build_model(load_init=checkpoint is None).to(self.device)
+        self.model = performance.to_memory_format(self._build_model(load_init=checkpoint is None).to(self.device),
+                                                  self.channels_last)
+        if config.task != "hourglass":
+            performance.set_hr_transitions(self.model, performance.resolve_hr_transitions(config.hr_transitions))
         self.discriminator: nn.Module | None = None
         self.feature_net: nn.Module | None = None
         if config.task == "dicgan":
-            self.discriminator = init_weights(LightCNN(3), config.d_init).to(self.device)
+            self.discriminator = performance.to_memory_format(init_weights(LightCNN(3), config.d_init).to(self.device),
+                                                              self.channels_last)
             feature_net = config.resolved_feature_net()
             if config.feature_net == "auto" and config.feature_weight > 0:
                 self.notes.append(f"feature_net=auto: the DICGAN feature loss uses {feature_net}"
@@ -132,13 +138,13 @@ class Trainer:
                                  config.feature_weight, config.gan_weight)
 
         self.optimizers: dict[str, torch.optim.Optimizer] = {
-            "generator": torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas,
-                                          weight_decay=config.weight_decay)}
+            "generator": performance.make_adam(self.model.parameters(), self.device, lr=config.lr,
+                                               betas=config.betas, weight_decay=config.weight_decay)}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {
             "generator": make_scheduler(self.optimizers["generator"], config, list(config.milestones), config.gamma)}
         if self.discriminator is not None:
-            self.optimizers["discriminator"] = torch.optim.Adam(self.discriminator.parameters(), lr=config.d_lr,
-                                                                betas=config.d_betas)
+            self.optimizers["discriminator"] = performance.make_adam(self.discriminator.parameters(), self.device,
+                                                                     lr=config.d_lr, betas=config.d_betas)
             self.schedulers["discriminator"] = make_scheduler(self.optimizers["discriminator"], config,
                                                               list(config.d_milestones), config.d_gamma)
         fp16 = self.device.type == "cuda" and config.amp == "fp16"
@@ -151,12 +157,15 @@ class Trainer:
         self.resume_changes: list[str] = []
         self._interrupt_requested = False
         self._hourglass_trainable: bool | None = None
+        self._finite: Tensor | bool = True  # every loss and gradient norm since the last host sync was finite
         for module in (self.model, self.discriminator):
             if module is not None:
                 ddp.broadcast_module(module, self.dist)
         if checkpoint is not None:
             self._load_training_state(checkpoint, Path(resume) if resume is not None else Path("<checkpoint>"))
         self._warn_about_recipe(checkpoint is None)
+        if config.compile:  # after loading: compiled submodules keep their parameter names
+            self.compiled = performance.compile_submodules(unwrap(self.model))
 
     # -- construction --------------------------------------------------------------------------------------
 
@@ -306,30 +315,48 @@ class Trainer:
         """Whether this iteration uses the feature/GAN losses and updates D (after ``pixel_init``)."""
         return self.discriminator is not None and self.step >= self.config.pixel_init
 
-    def _generator_loss(self, batch: Batch, gan: bool) -> tuple[Tensor, dict[str, float], Tensor]:
-        lr = batch["lr"].to(self.device, non_blocking=True)
-        hr = batch["hr"].to(self.device, non_blocking=True)
-        heat = batch["heatmaps"].to(self.device, non_blocking=True)
+    def _generator_loss(self, batch: Batch, gan: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        lr, hr, heat = (performance.as_input(batch[k], self.device, self.channels_last) for k in ("lr", "hr", "heatmaps"))
         if self.config.task == "hourglass":
             steps = run_hourglass(self.model, hr, self.config.num_steps)
             loss = alignment_loss(steps, heat, self.config.align_kind, self.config.align_weight)
-            value = float(loss.detach())
+            value = loss.detach()
             return loss, {"align": value, "total": value}, steps[-1]
         out = self.model(lr)
         loss, terms = dic_generator_loss(
             out, hr, heat, self.recipe, feature_net=self.feature_net if gan else None,
             discriminator=self.discriminator if gan else None,
-            official_dicgan_pixel_quirk=self.config.official_dicgan_pixel_quirk)
+            official_dicgan_pixel_quirk=self.config.official_dicgan_pixel_quirk, log_tensors=True)
         return loss, terms, out.sr[-1]
 
-    def _reduce(self, logs: dict[str, float]) -> dict[str, float]:
-        """Mean of the log values over processes (the same keys on every rank)."""
+    def _reduce(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Mean of the log values (0-d tensors) over processes (the same keys on every rank), on the device."""
         if not self.dist.enabled:
             return logs
         keys = sorted(logs)
-        t = torch.tensor([logs[k] for k in keys], dtype=torch.float64, device=self.device)
+        t = torch.stack([logs[k].detach().reshape(()).to(self.device, torch.float64) for k in keys])
         ddp.all_reduce_mean(t, self.dist)
-        return dict(zip(keys, t.tolist()))
+        return {k: t[i] for i, k in enumerate(keys)}
+
+    def _sync_now(self) -> bool:
+        """Whether the iteration being run reads its values back to the host (every ``sync_every``, and the first)."""
+        return self.step == 0 or (self.step + 1) % self.config.sync_every == 0
+
+    def _check_finite(self, sync: bool, what: str, logs: dict[str, Any]) -> dict[str, Any]:
+        """On a sync iteration: ``logs`` as floats, raising :meth:`_diverged` if they (or any value since the last
+        sync) are not finite. Otherwise: the device tensors, the finiteness recorded for the next sync."""
+        if not sync:
+            self._finite = performance.all_finite_values(logs) & self._finite
+            return logs
+        floats = performance.host_values(logs)
+        earlier = bool(self._finite) if isinstance(self._finite, Tensor) else self._finite
+        self._finite = True
+        if not earlier:
+            raise self._diverged(f"{what} (or a loss / gradient since the previous host sync, sync_every="
+                                 f"{self.config.sync_every})", floats)
+        if not all(math.isfinite(v) for v in floats.values()):
+            raise self._diverged(what, floats)
+        return floats
 
     def _diverged(self, what: str, logs: Mapping[str, float]) -> TrainingDiverged:
         shown = ", ".join(f"{k}={v:.4g}" for k, v in logs.items())
@@ -342,24 +369,29 @@ class Trainer:
                else f"(continue with a lower rate: dicmini train --resume {self.last_checkpoint} --set lr=..., or "
                     "amp=none)" if self.last_checkpoint else "(try a lower --set lr=..., or amp=none)"))
 
-    def _optimizer_step(self, name: str, module: nn.Module, logs: dict[str, float]) -> float:
-        """Average gradients over processes, check them, step optimiser ``name``; return the grad norm."""
+    def _optimizer_step(self, name: str, module: nn.Module, logs: dict[str, Any], sync: bool = True) -> Any:
+        """Average gradients over processes, check them, step optimiser ``name``; return the grad norm (a float,
+        or a 0-d device tensor between host syncs, checked at the next one)."""
         opt, scaler = self.optimizers[name], self.scalers[name]
         params = [p for p in module.parameters() if p.grad is not None]
         ddp.average_gradients(params, self.dist)
         scaler.unscale_(opt)
-        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad.float())
-                                                           for p in params]))) if params else 0.0
-        if not math.isfinite(norm) and not scaler.is_enabled():  # fp16: the scaler skips such steps itself
-            raise self._diverged(f"{name} gradient", {**logs, "grad_norm": norm})
+        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad.float()) for p in params])) \
+            if params else torch.zeros((), device=self.device)
+        if scaler.is_enabled():  # fp16: the scaler skips non-finite steps itself
+            norm = float(norm) if sync else norm.detach()
+        else:
+            norm = self._check_finite(sync, f"{name} gradient", {**logs, "grad_norm": norm})["grad_norm"]
         scaler.step(opt)
         scaler.update()
         return norm
 
     def train_step(self, micro_batches: Sequence[Batch]) -> dict[str, float]:
         """One iteration on ``micro_batches`` (this process's ``accum_steps`` shards of the global batch).
-        Returns the logged values (process means): loss terms, ``total``, ``grad_norm``, ``d_loss``, ``lr``."""
+        Returns the logged values (process means): loss terms, ``total``, ``grad_norm``, ``d_loss``, ``lr``; floats,
+        except between host syncs (``sync_every > 1``) where they are 0-d device tensors."""
         cfg = self.config
+        sync = self._sync_now()
         self._set_hourglass_trainable()
         gan = self.gan_active()
         self.model.train()
@@ -369,20 +401,19 @@ class Trainer:
         if self.discriminator is not None:
             self.discriminator.requires_grad_(False)
         self.optimizers["generator"].zero_grad(set_to_none=True)
-        sums: dict[str, float] = {}
+        sums: dict[str, Tensor] = {}
         fakes: list[Tensor] = []
         for batch in micro_batches:
             with self._autocast():
                 loss, terms, sr_last = self._generator_loss(batch, gan)
             self.scalers["generator"].scale(loss / n).backward()
             for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v / n
+                v = (v.double() if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64)) / n
+                sums[k] = sums[k] + v if k in sums else v
             if gan:
                 fakes.append(sr_last.detach())
-        logs = self._reduce(sums)
-        if not all(math.isfinite(v) for v in logs.values()):
-            raise self._diverged("loss", logs)
-        logs["grad_norm"] = self._optimizer_step("generator", self.model, logs)
+        logs = self._check_finite(sync, "loss", self._reduce(sums))
+        logs["grad_norm"] = self._optimizer_step("generator", self.model, logs, sync)
 
         # discriminator step(s) on the same batch and the SR of the generator step
         if gan:
@@ -390,17 +421,16 @@ class Trainer:
             disc.requires_grad_(True)
             for _ in range(cfg.disc_repeat):
                 self.optimizers["discriminator"].zero_grad(set_to_none=True)
-                d_sum = 0.0
+                d_sum = torch.zeros((), dtype=torch.float64, device=self.device)
                 for batch, fake in zip(micro_batches, fakes):
-                    hr = batch["hr"].to(self.device, non_blocking=True)
+                    hr = performance.as_input(batch["hr"], self.device, self.channels_last)
                     with self._autocast():
                         d_loss = gan_discriminator_loss(disc(hr), disc(fake))
                     self.scalers["discriminator"].scale(d_loss / n).backward()
-                    d_sum += float(d_loss.detach()) / n
-                d_logs = self._reduce({"d_loss": d_sum})
-                if not math.isfinite(d_logs["d_loss"]):
-                    raise self._diverged("discriminator loss", {**logs, **d_logs})
-                d_logs["d_grad_norm"] = self._optimizer_step("discriminator", disc, {**logs, **d_logs})
+                    d_sum = d_sum + d_loss.detach().double() / n
+                checked = self._check_finite(sync, "discriminator loss", {**logs, **self._reduce({"d_loss": d_sum})})
+                d_logs = {"d_loss": checked["d_loss"]}
+                d_logs["d_grad_norm"] = self._optimizer_step("discriminator", disc, {**logs, **d_logs}, sync)
             logs.update(d_logs)
 
         logs["lr"] = self.optimizers["generator"].param_groups[0]["lr"]
@@ -529,7 +559,8 @@ class Trainer:
             for micro_batches in self._batches(stop):
                 logs = self.train_step(micro_batches)
                 bar.update(1)
-                bar.set_postfix(loss=f"{logs['total']:.4f}", refresh=False)
+                if isinstance(logs["total"], float):
+                    bar.set_postfix(loss=f"{logs['total']:.4f}", refresh=False)
                 if self.step % cfg.log_every == 0 or self.step == 1:
                     self.log.write({"type": "train", "step": self.step, **logs,
                                     "elapsed_s": round(time.monotonic() - started, 3)})
