@@ -110,7 +110,8 @@ def summarize(args: argparse.Namespace) -> dict:
         if not runs:
             continue
         first = next(iter(runs.values()))
-        entry = {"label": label, "args": extra, "iterations": first["it"], "bicubic_psnr": first["bicubic_psnr"], "runs": {}}
+        entry = {"label": label, "args": extra, "iterations": first["it"], "bicubic_psnr": first["bicubic_psnr"],
+                 "runs": {}}
         for seed, final in runs.items():
             entry["runs"][seed] = {k: final[k] for k in ("psnr", "gain_db", "ssim", "nme", "s_per_it", "curve")}
         last = lambda key: [r[key][-1] for r in entry["runs"].values()]  # noqa: E731

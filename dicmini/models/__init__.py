@@ -5,7 +5,7 @@
 * :mod:`~dicmini.models.fusion`      attentive fusion with the 5 component maps, and a concat ablation (§2.5)
 * :mod:`~dicmini.models.hourglass`   recursive hourglass and the feedback hourglass landmark estimator (§2.8)
 * :mod:`~dicmini.models.dic`         :class:`DICNet`, the recurrent generator (§2.1–2.11)
-* :mod:`~dicmini.models.convert`     dicmini / MMagic / official layouts, checkpoints, :func:`load_pretrained` (§2.12, §8)
+* :mod:`~dicmini.models.convert`     dicmini / MMagic / official layouts, checkpoints, :func:`load_pretrained`
 * :mod:`~dicmini.models.lightcnn`    LightCNN-9 discriminator and feature network of DICGAN (§3)
 * :mod:`~dicmini.models.vgg`         VGG16 / VGG19 features (perceptual losses, LPIPS trunk)
 """
@@ -34,7 +34,8 @@ from .vgg import VGG16Features, VGG19Features
 __all__ = [
     "AttentionFeedbackBlock", "AttentiveFusion", "CheckpointError", "CoarseFeedbackBlock", "ConcatFusion",
     "DICNet", "DICOutput", "DICStep", "DICTrace", "FeedbackBlock", "FeedbackHourglass", "GroupResBlock",
-    "Hourglass", "LightCNN", "LightCNNFeature", "ResBlock", "VGG16Features", "VGG19Features", "conv1x1_prelu", "down_projection",
+    "Hourglass", "LightCNN", "LightCNNFeature", "ResBlock", "VGG16Features", "VGG19Features", "conv1x1_prelu",
+    "down_projection",
     "from_mmagic", "from_official", "infer_dicnet_config", "load_official_hourglass", "load_pretrained",
     "load_state_dict_strict", "read_checkpoint", "save_dicmini_checkpoint", "to_dicmini_state_dict", "to_mmagic",
     "up_projection",

@@ -109,7 +109,8 @@ class FeedbackBlock(nn.Module):
                 self.hr_blocks.append(conv1x1_prelu(mid_channels * (idx + 1), mid_channels))
         self.compress_out = conv1x1_prelu(num_blocks * mid_channels, mid_channels)
 
-    def group(self, idx: int, lr_features: tuple[Tensor, ...], hr_features: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
+    def group(self, idx: int, lr_features: tuple[Tensor, ...],
+              hr_features: tuple[Tensor, ...]) -> tuple[Tensor, Tensor]:
         """Projection group ``idx`` on the LR features ``x, L_0 .. L_{idx-1}`` and HR features ``H_0 .. H_{idx-1}``
         so far -> ``(H_idx, L_idx)`` (the up-projected HR feature and the down-projected LR feature)."""
         lr = torch.cat(lr_features, dim=1)

@@ -182,7 +182,8 @@ def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, Tensor], 
         problems.append(f"shape mismatches ({len(shapes)}): {_preview(shapes, 4)}")
     name = type(module).__name__
     if shapes or (strict and problems):
-        raise CheckpointError(f"{source}: cannot load into {name}: " + "; ".join(problems) + (f" ({hint})" if hint else ""))
+        raise CheckpointError(f"{source}: cannot load into {name}: " + "; ".join(problems)
+                              + (f" ({hint})" if hint else ""))
     if problems:
         warnings.warn(f"{source}: non-strict load into {name}: " + "; ".join(problems), stacklevel=2)
     module.load_state_dict(dict(state_dict), strict=False)

@@ -118,10 +118,12 @@ def run_demo(out_dir: str | os.PathLike = "runs/demo", *, train_minutes: float |
     result: EvalResult = evaluate(model, faces, protocol=protocol, limit=n_eval, progress=progress)
     say(f"drawing {min(n_faces, len(faces))} faces into {out / 'figure.png'}")
     figure = render_figure(model, faces, n_faces, out / "figure.png")
-    header = f"# dicmini demo: tiny DIC on {result.num_images} held-out synthetic faces\n\ncheckpoint: `{checkpoint}`\n\n"
+    header = (f"# dicmini demo: tiny DIC on {result.num_images} held-out synthetic faces\n\n"
+              f"checkpoint: `{checkpoint}`\n\n")
     table = atomic_write(out / "metrics.md", lambda tmp: tmp.write_text(header + result.markdown() + "\n"))
     payload = {"checkpoint": checkpoint, **result.to_dict()}
-    data = atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(json_safe(payload), indent=2) + "\n"))
+    text = json.dumps(json_safe(payload), indent=2) + "\n"
+    data = atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(text))
     return {"figure": figure, "table": table, "json": data, "checkpoint": checkpoint, "result": result}
 
 

@@ -57,7 +57,8 @@ def init_generator(model: nn.Module, scheme: str, reconstruction_scale: float = 
     if scheme != "kaiming-sr":
         init_weights(model, scheme)
     else:
-        keep = [getattr(model, "landmark_estimator", None), getattr(getattr(model, "attention_block", None), "fusion", None)]
+        fusion = getattr(getattr(model, "attention_block", None), "fusion", None)
+        keep = [getattr(model, "landmark_estimator", None), fusion]
         kept = {id(m) for k in keep if k is not None for m in k.modules()}
         for m in model.modules():
             if isinstance(m, _INIT_TYPES) and id(m) not in kept:

@@ -316,7 +316,8 @@ class Trainer:
         return self.discriminator is not None and self.step >= self.config.pixel_init
 
     def _generator_loss(self, batch: Batch, gan: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        lr, hr, heat = (performance.as_input(batch[k], self.device, self.channels_last) for k in ("lr", "hr", "heatmaps"))
+        lr, hr, heat = (performance.as_input(batch[k], self.device, self.channels_last)
+                        for k in ("lr", "hr", "heatmaps"))
         if self.config.task == "hourglass":
             steps = run_hourglass(self.model, hr, self.config.num_steps)
             loss = alignment_loss(steps, heat, self.config.align_kind, self.config.align_weight)
