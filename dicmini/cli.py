@@ -17,6 +17,7 @@ import torch
 
 from . import __version__, course
 from .data import commands as data_commands
+from .errors import CLIError
 from .faces import commands as faces_commands
 from .train import commands as train_commands
 
@@ -25,10 +26,6 @@ EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 #: the order ``dicmini --help`` lists the sub-commands in: first results, then training, then data and the course
 COMMAND_ORDER = ("demo", "sr", "sr-photo", "train", "test", "data", "course")
-
-
-class CLIError(Exception):
-    """An error the user can fix; printed as one line."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -29,7 +29,7 @@ STALE_TEMP_AGE_S = 60.0
 FaceMaker = Callable[[int], tuple[np.ndarray, np.ndarray]]
 
 
-def _read_partial(path: Path) -> dict[str, list[list[float]]]:
+def read_partial(path: Path) -> dict[str, list[list[float]]]:
     done: dict[str, list[list[float]]] = {}
     if not path.exists():
         return done
@@ -88,7 +88,7 @@ def write_face_folder(out_dir: str | Path, keys: Iterable[int], make: FaceMaker,
     if final.exists():
         read_landmarks_file(final)  # validates; the raw values are kept so an unchanged file is not rewritten
         done.update(json.loads(final.read_text()))
-    done.update(_read_partial(partial))
+    done.update(read_partial(partial))
     done = {k: v for k, v in done.items() if (out / k).exists()}
 
     todo = [(k, n) for k, n in zip(keys, names) if n not in done]

@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import CLIError
 from .crop import CROP_SCALE
 
 EXIT_NO_FACE = 1
 
 
 def _user_error(err: Exception) -> Exception:
-    from ..cli import CLIError
-
     return CLIError(str(err))
 
 

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from ..data.datasets import IMAGE_SUFFIXES as FOLDER_SUFFIXES
 from ..data.datasets import LANDMARKS_FILE, read_landmarks_file
-from ..data.face_folder import (PARTIAL_FILE, STALE_TEMP_AGE_S, _read_partial, finish_landmarks, log_landmarks,
+from ..data.face_folder import (PARTIAL_FILE, STALE_TEMP_AGE_S, read_partial, finish_landmarks, log_landmarks,
                                 save_png)
 from ..utils import atomic_write, refuse_overwriting, remove_stale_temp_files
 from .crop import CROP_SCALE, crop_with_landmarks, resize
@@ -260,7 +260,7 @@ def prepare_folder(in_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     if final.exists():
         read_landmarks_file(final)
         done.update(json.loads(final.read_text()))
-    done.update(_read_partial(partial))
+    done.update(read_partial(partial))
     done = {k: v for k, v in done.items() if (out / k).exists()}
     not_found = {} if retry_not_found else _read_not_found(nf_path)
     root = Path(in_dir)

@@ -54,7 +54,7 @@ from torch import Tensor, nn
 
 from ..utils import atomic_write
 from .dic import DICNet
-from .weights import CheckpointError, _preview, check_finite, load_state_dict_strict, read_checkpoint
+from .weights import CheckpointError, check_finite, load_state_dict_strict, preview_keys, read_checkpoint
 from .hourglass import HOURGLASS_DEPTH, FeedbackHourglass
 
 StateDict = dict[str, Tensor]
@@ -186,7 +186,7 @@ def _rename_all(state_dict: Mapping[str, Tensor], rename: Callable[[str], str | 
             raise CheckpointError(f"{what}: two keys map to {new!r}")
         out[new] = value
     if strict and unknown:
-        raise CheckpointError(f"{what}: {len(unknown)} key(s) match no rule: {_preview(unknown)}")
+        raise CheckpointError(f"{what}: {len(unknown)} key(s) match no rule: {preview_keys(unknown)}")
     return out
 
 
@@ -197,7 +197,7 @@ def _is_lightcnn(state_dict: Mapping[str, Tensor]) -> bool:
 def _check_lightcnn_keys(state_dict: Mapping[str, Tensor], what: str) -> StateDict:
     bad = [k for k in state_dict if not _LIGHTCNN_KEY.match(k)]
     if bad:
-        raise CheckpointError(f"{what}: not LightCNN keys in the MMagic/dicmini layout: {_preview(bad)}")
+        raise CheckpointError(f"{what}: not LightCNN keys in the MMagic/dicmini layout: {preview_keys(bad)}")
     return dict(state_dict)
 
 
@@ -301,7 +301,7 @@ def _detect_layout(state_dict: Mapping[str, Any], source: str) -> str:
         found.append("official")
     if len(found) != 1:
         raise CheckpointError(f"{source}: unrecognised DICNet key layout (looks like {found or 'none'} of "
-                              f"dicmini/MMagic/official); first keys: {_preview(list(state_dict), 5)}")
+                              f"dicmini/MMagic/official); first keys: {preview_keys(list(state_dict), 5)}")
     return found[0]
 
 
@@ -321,7 +321,7 @@ def to_dicmini_state_dict(obj: Any, source: str = "checkpoint") -> StateDict:
     sd = _unwrap_state_dict(obj, source)
     non_tensors = [k for k, v in sd.items() if not isinstance(v, Tensor)]
     if non_tensors:
-        raise CheckpointError(f"{source}: not a state dict (non-tensor entries: {_preview(non_tensors)})")
+        raise CheckpointError(f"{source}: not a state dict (non-tensor entries: {preview_keys(non_tensors)})")
     check_finite(sd, source)
     layout = _detect_layout(sd, source)
     if layout == "mmagic":

@@ -158,7 +158,8 @@ def check_finite(obj: Any, source: str) -> None:
                               "unusable (use an earlier checkpoint of the run)")
 
 
-def _preview(keys: list[str], limit: int = 8) -> str:
+def preview_keys(keys: list[str], limit: int = 8) -> str:
+    """The first ``limit`` keys joined by commas, and how many more there are (for one-line errors)."""
     shown = ", ".join(keys[:limit])
     return shown + (f", ... ({len(keys) - limit} more)" if len(keys) > limit else "")
 
@@ -175,11 +176,11 @@ def load_state_dict_strict(module: nn.Module, state_dict: Mapping[str, Tensor], 
               for k in own if k in state_dict and state_dict[k].shape != own[k].shape]
     problems = []
     if missing:
-        problems.append(f"missing keys ({len(missing)}): {_preview(missing)}")
+        problems.append(f"missing keys ({len(missing)}): {preview_keys(missing)}")
     if unexpected:
-        problems.append(f"unexpected keys ({len(unexpected)}): {_preview(unexpected)}")
+        problems.append(f"unexpected keys ({len(unexpected)}): {preview_keys(unexpected)}")
     if shapes:
-        problems.append(f"shape mismatches ({len(shapes)}): {_preview(shapes, 4)}")
+        problems.append(f"shape mismatches ({len(shapes)}): {preview_keys(shapes, 4)}")
     name = type(module).__name__
     if shapes or (strict and problems):
         raise CheckpointError(f"{source}: cannot load into {name}: " + "; ".join(problems)

@@ -1,0 +1,102 @@
+"""The package's import graph: no cycles between modules (imports inside functions included) and no private
+name imported across modules. Read from the source with ``ast``; nothing is imported."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "dicmini"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imported_modules(module: str, node: ast.Import | ast.ImportFrom, is_package: bool) -> list[str]:
+    """The dicmini modules an import statement loads (a parent package that is only the container of the
+    imported sub-modules does not count: Python has already imported it)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names if a.name in MODULES]
+    if node.level:
+        base = module.split(".") if is_package else module.split(".")[:-1]
+        base = base[: len(base) - (node.level - 1)]
+        prefix = ".".join(base + ([node.module] if node.module else []))
+    else:
+        prefix = node.module or ""
+    subs = [f"{prefix}.{a.name}" for a in node.names if f"{prefix}.{a.name}" in MODULES]
+    plain = len(subs) < len(node.names)
+    return subs + ([prefix] if plain and prefix in MODULES else [])
+
+
+def import_graph() -> tuple[dict[str, set[str]], list[str]]:
+    graph: dict[str, set[str]] = {}
+    private: list[str] = []
+    for module, path in MODULES.items():
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                targets = imported_modules(module, node, path.name == "__init__.py")
+                deps.update(targets)
+                if isinstance(node, ast.ImportFrom) and targets:
+                    private += [f"{module} imports {a.name} from {targets[-1]}" for a in node.names
+                                if a.name.startswith("_") and not a.name.startswith("__")]
+        graph[module] = deps - {module}
+    return graph, private
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_graph_is_read():
+    graph, _ = import_graph()
+    assert "dicmini.models.dic" in graph["dicmini.models"]
+    assert "dicmini.data.landmarks" in graph["dicmini.models.dic"]
+    assert "dicmini.errors" in graph["dicmini.cli"]
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_no_import_cycles():
+    graph, _ = import_graph()
+    assert cycles(graph) == []
+
+
+def test_no_private_names_imported_across_modules():
+    _, private = import_graph()
+    assert private == []
