@@ -135,7 +135,7 @@ def summarise(faces: Mapping[str, Mapping[str, Any]], exclude: Sequence[str] = (
     def mean(values) -> float:
         return float(np.mean(list(values)))
 
-    out: dict[str, Any] = {"photos": len(records), "excluded": list(exclude)}
+    out: dict[str, Any] = {"faces": len(records), "excluded": list(exclude)}
     for key in ("psnr", "ssim", "nme"):
         out[f"bicubic_{key}"] = mean(r["bicubic"][key] for r in records)
         out[f"step_{key}"] = [mean(r["steps"][t][key] for r in records) for t in range(num_steps)]
@@ -144,19 +144,19 @@ def summarise(faces: Mapping[str, Mapping[str, Any]], exclude: Sequence[str] = (
     out["ssim_gain_last_step"], out["ssim_gain_sem"] = _mean_sem(
         [r["steps"][-1]["ssim"] - r["bicubic"]["ssim"] for r in records])
     out["psnr_gain_min_max"] = [float(min(gains)), float(max(gains))]
-    out["photos_last_step_above_bicubic_psnr"] = int(sum(g > 0 for g in gains))
-    out["photos_last_step_above_first_step_psnr"] = int(sum(r["steps"][-1]["psnr"] > r["steps"][0]["psnr"]
+    out["faces_last_step_above_bicubic_psnr"] = int(sum(g > 0 for g in gains))
+    out["faces_last_step_above_first_step_psnr"] = int(sum(r["steps"][-1]["psnr"] > r["steps"][0]["psnr"]
                                                           for r in records))
-    out["photos_last_step_nme_below_first_step"] = int(sum(r["steps"][-1]["nme"] < r["steps"][0]["nme"]
+    out["faces_last_step_nme_below_first_step"] = int(sum(r["steps"][-1]["nme"] < r["steps"][0]["nme"]
                                                          for r in records))
     if all(r["bicubic"]["identity"] is not None for r in records):
         out["bicubic_identity"] = mean(r["bicubic"]["identity"] for r in records)
         out["step_identity"] = [mean(r["steps"][t]["identity"] for r in records) for t in range(num_steps)]
         closer = int(sum(r["steps"][-1]["identity"] < r["bicubic"]["identity"] for r in records))
-        out["photos_last_step_identity_below_bicubic"] = closer
+        out["faces_last_step_identity_below_bicubic"] = closer
         out["identity_closer_fraction"] = closer / len(records)
-        out["photos_last_step_identity_below_0.6"] = int(sum(r["steps"][-1]["identity"] < 0.6 for r in records))
-        out["photos_bicubic_identity_below_0.6"] = int(sum(r["bicubic"]["identity"] < 0.6 for r in records))
+        out["faces_last_step_identity_below_0.6"] = int(sum(r["steps"][-1]["identity"] < 0.6 for r in records))
+        out["faces_bicubic_identity_below_0.6"] = int(sum(r["bicubic"]["identity"] < 0.6 for r in records))
     return out
 
 
@@ -275,12 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(payload, indent=1) + "\n"
     atomic_write(args.out, lambda tmp: tmp.write_text(text))
     s = payload["summary"]
-    print(f"{s['photos']} faces: bicubic {s['bicubic_psnr']:.2f} dB, last step {s['step_psnr'][-1]:.2f} dB "
+    print(f"{s['faces']} faces: bicubic {s['bicubic_psnr']:.2f} dB, last step {s['step_psnr'][-1]:.2f} dB "
           f"(gain {s['psnr_gain_last_step']:+.2f} +- {s['psnr_gain_sem']:.2f} dB, "
           f"SSIM {s['ssim_gain_last_step']:+.4f}, "
-          f"{s['photos_last_step_above_bicubic_psnr']}/{s['photos']} above bicubic); identity bicubic "
+          f"{s['faces_last_step_above_bicubic_psnr']}/{s['faces']} above bicubic); identity bicubic "
           f"{s['bicubic_identity']:.3f}, last step {s['step_identity'][-1]:.3f} (closer on "
-          f"{s['photos_last_step_identity_below_bicubic']}/{s['photos']}); NME bicubic {s['bicubic_nme']:.3f}, "
+          f"{s['faces_last_step_identity_below_bicubic']}/{s['faces']}); NME bicubic {s['bicubic_nme']:.3f}, "
           f"last step {s['step_nme'][-1]:.3f}")
     print(f"wrote {args.out}")
     return 0

@@ -107,14 +107,14 @@ def test_summarise():
              "b": _record(22.0, [21.5, 21.0], [0.5, 0.55, 0.65]),
              "dup": _record(10.0, [30.0, 30.0], [0.1, 0.1, 0.1])}
     s = rfe.summarise(faces, exclude=["dup"])
-    assert s["photos"] == 2 and s["excluded"] == ["dup"]
+    assert s["faces"] == 2 and s["excluded"] == ["dup"]
     assert s["bicubic_psnr"] == 21.0 and s["step_psnr"] == [21.25, 21.5]
     assert s["psnr_gain_last_step"] == pytest.approx(0.5) and s["psnr_gain_min_max"] == [-1.0, 2.0]
-    assert s["photos_last_step_above_bicubic_psnr"] == 1 and s["photos_last_step_above_first_step_psnr"] == 1
-    assert s["photos_last_step_nme_below_first_step"] == 1
+    assert s["faces_last_step_above_bicubic_psnr"] == 1 and s["faces_last_step_above_first_step_psnr"] == 1
+    assert s["faces_last_step_nme_below_first_step"] == 1
     assert s["bicubic_identity"] == pytest.approx(0.6) and s["step_identity"] == pytest.approx([0.575, 0.575])
-    assert s["photos_last_step_identity_below_bicubic"] == 1 and s["photos_last_step_identity_below_0.6"] == 1
-    assert s["photos_bicubic_identity_below_0.6"] == 1
+    assert s["faces_last_step_identity_below_bicubic"] == 1 and s["faces_last_step_identity_below_0.6"] == 1
+    assert s["faces_bicubic_identity_below_0.6"] == 1
     assert s["psnr_gain_sem"] == pytest.approx(1.5)                    # std(ddof=1) of [2, -1] / sqrt(2)
     assert s["ssim_gain_last_step"] == pytest.approx(0.005) and s["identity_closer_fraction"] == 0.5
     assert "bicubic_identity" not in rfe.summarise({"a": _record(20.0, [21.0])})
@@ -169,7 +169,7 @@ def test_committed_summary_rederives_from_the_faces():
     faces = data["faces"]
     gains = np.array([r["steps"][-1]["psnr"] - r["bicubic"]["psnr"] for r in faces.values()])
     s = data["summary"]
-    assert s["photos"] == len(faces)
+    assert s["faces"] == len(faces)
     assert s["psnr_gain_last_step"] == pytest.approx(gains.mean(), abs=1e-5)
     assert s["psnr_gain_sem"] == pytest.approx(gains.std(ddof=1) / np.sqrt(gains.size), abs=1e-5)
     closer = sum(r["steps"][-1]["identity"] < r["bicubic"]["identity"] for r in faces.values())
@@ -177,7 +177,7 @@ def test_committed_summary_rederives_from_the_faces():
     again = rfe._rounded(rfe.summarise(faces))
     for key, value in again.items():
         assert s[key] == pytest.approx(value, abs=2e-5), key
-    assert sum(b["photos"] for b in data["by_source"].values()) == len(faces)
+    assert sum(b["faces"] for b in data["by_source"].values()) == len(faces)
 
 
 def test_fetched_photos_give_the_committed_faces():
