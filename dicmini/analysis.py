@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 from .data.degrade import bicubic_upsample, denormalize, normalize, to_uint8
 from .data.landmarks import heatmaps_to_landmarks, landmarks_to_heatmaps
 from .metrics import PROTOCOLS, nme, psnr
+from .models.hourglass import run_hourglass
 
 __all__ = ["GUIDANCES", "Paired", "FaceSet", "collect_faces", "paired", "guidance_heatmaps", "GuidanceResult",
            "guidance_experiment", "ProbeResult", "landmark_probe", "hourglass_estimator"]
@@ -184,7 +185,8 @@ class GuidanceResult:
                  f"bicubic {self.bicubic_psnr.mean():.2f} dB", "",
                  "| guidance of steps 2..T | PSNR (dB) | − own (dB, paired ± s.e.) | NME |", "|---|---|---|---|"]
         for mode in self.modes:
-            diff = "—" if mode == "own" else f"{self.versus(mode).mean:+.3f} ± {self.versus(mode).std_err:.3f}"
+            d = None if mode == "own" else self.versus(mode)
+            diff = "—" if d is None else f"{d.mean:+.3f} ± {d.std_err:.3f}"
             lines.append(f"| {mode} | {self.psnr[mode][-1].mean():.2f} | {diff} | "
                          f"{100 * self.nme[mode][-1].mean():.1f} % |")
         return "\n".join(lines)
@@ -249,9 +251,7 @@ def hourglass_estimator(hourglass: nn.Module, passes: int = 1) -> Estimator:
         was_training = hourglass.training
         hourglass.eval()
         try:
-            hidden = None
-            for _ in range(passes):
-                heat, hidden = hourglass(images, hidden)
+            heat = run_hourglass(hourglass, images, passes)[-1]
         finally:
             hourglass.train(was_training)
         return heatmaps_to_landmarks(heat.float().cpu(), image_size=images.shape[-1])

@@ -123,3 +123,13 @@ class FeedbackHourglass(nn.Module):
         feature = self.hg(feature)
         heatmaps = self.last(feature[:, :self.mid_channels])
         return heatmaps, feature[:, self.mid_channels:]
+
+
+def run_hourglass(hourglass: nn.Module, image: Tensor, num_steps: int) -> list[Tensor]:
+    """Apply a feedback hourglass ``num_steps`` times to the same image, feeding its hidden state back
+    (how the ``hourglass`` pre-training recipe uses it); returns the heatmaps of every step."""
+    heatmaps, hidden = [], None
+    for _ in range(num_steps):
+        h, hidden = hourglass(image, hidden)
+        heatmaps.append(h)
+    return heatmaps

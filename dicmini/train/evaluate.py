@@ -17,24 +17,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..data.degrade import bicubic_upsample, denormalize, to_uint8
 from ..data.landmarks import heatmaps_to_landmarks
 from ..metrics import PROTOCOLS, lpips, nme, psnr, ssim
+from ..models.hourglass import run_hourglass
 from .data import collate
-
-
-def run_hourglass(hourglass: nn.Module, image: Tensor, num_steps: int) -> list[Tensor]:
-    """Apply a feedback hourglass ``num_steps`` times to the same image, feeding its hidden state back
-    (how the ``hourglass`` pre-training recipe uses it); returns the heatmaps of every step."""
-    heatmaps, hidden = [], None
-    for _ in range(num_steps):
-        h, hidden = hourglass(image, hidden)
-        heatmaps.append(h)
-    return heatmaps
 
 
 @dataclass

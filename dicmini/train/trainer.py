@@ -55,7 +55,8 @@ from .checkpoint import (all_finite, capture_rng_state, cpu_state_dict, model_pa
                          restore_rng_state, save_checkpoint, unwrap)
 from .config import TrainConfig, apply_overrides, config_from_dict, config_to_dict
 from .data import IterationBatchSampler, build_datasets, collate
-from .evaluate import EvalResult, evaluate, evaluate_hourglass, run_hourglass
+from ..models.hourglass import run_hourglass
+from .evaluate import EvalResult, evaluate, evaluate_hourglass
 from .init import init_generator, init_weights
 from .log import JsonlLog
 from .resume import relay_schedule, resume_changes
