@@ -36,7 +36,8 @@ from .metrics import PROTOCOLS, nme, psnr
 from .models.hourglass import run_hourglass
 
 __all__ = ["GUIDANCES", "Paired", "FaceSet", "collect_faces", "paired", "guidance_heatmaps", "GuidanceResult",
-           "guidance_experiment", "ProbeResult", "landmark_probe", "hourglass_estimator"]
+           "guidance_experiment", "TARGETS", "collaboration_targets", "ProbeResult", "landmark_probe",
+           "hourglass_estimator"]
 
 #: Attention sources of :func:`guidance_experiment`, in table order. ``own``/``other`` share the statistics of
 #: the model's own heatmaps and ``truth``/``other_truth`` those of ground-truth Gaussians, so each pair isolates
@@ -114,10 +115,11 @@ def collect_faces(dataset: Dataset, limit: int | None = None) -> FaceSet:
 
 
 def guidance_heatmaps(mode: str, index: Tensor, faces: FaceSet, grid: int,
-                      own_last: Tensor | None = None) -> Tensor | None:
+                      own_last: Tensor | None = None, sigma: float = 1.0) -> Tensor | None:
     """The heatmaps ``[B, 68, grid, grid]`` that guide steps 2..T under ``mode`` for the faces ``index`` of
     ``faces``; ``None`` for ``"own"`` (the model's own estimate). ``"other"`` needs ``own_last``, the model's
-    own last-step heatmaps ``[N, 68, grid, grid]`` of every face of the set."""
+    own last-step heatmaps ``[N, 68, grid, grid]`` of every face of the set. Ground-truth and template maps are
+    Gaussians of ``sigma`` heatmap pixels (use the model's training sigma)."""
     other = (index + 1) % len(faces)
     if mode == "own":
         return None
@@ -135,7 +137,7 @@ def guidance_heatmaps(mode: str, index: Tensor, faces: FaceSet, grid: int,
         points = faces.landmarks.mean(dim=0, keepdim=True).expand(len(index), -1, -1)
     else:
         raise ValueError(f"guidance mode: expected one of {GUIDANCES}, got {mode!r}")
-    return landmarks_to_heatmaps(points, image_size=faces.hr_size, heatmap_size=grid)
+    return landmarks_to_heatmaps(points, image_size=faces.hr_size, heatmap_size=grid, sigma=sigma)
 
 
 def _landmark_nme(heatmaps: Tensor, truth: Tensor, image_size: int) -> np.ndarray:
@@ -194,10 +196,12 @@ class GuidanceResult:
 
 @torch.no_grad()
 def guidance_experiment(model: nn.Module, faces: FaceSet, modes: Sequence[str] = GUIDANCES, *,
-                        batch_size: int = 16, protocol: str = "mmagic", crop_border: int = 8) -> GuidanceResult:
+                        batch_size: int = 16, protocol: str = "mmagic", crop_border: int = 8,
+                        sigma: float = 1.0) -> GuidanceResult:
     """Re-run ``model`` (a :class:`~dicmini.models.DICNet`) on ``faces`` with each attention source in
     ``modes`` (:data:`GUIDANCES`) and score every step of every face: PSNR against HR and the NME of the
-    model's own landmark estimate on that step's SR image."""
+    model's own landmark estimate on that step's SR image. ``sigma``: of the ground-truth and template maps
+    (the model's training ``heatmap_sigma``)."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol: expected one of {sorted(PROTOCOLS)}, got {protocol!r}")
     unknown = [m for m in modes if m not in GUIDANCES]
@@ -217,7 +221,7 @@ def guidance_experiment(model: nn.Module, faces: FaceSet, modes: Sequence[str] =
             heat_bank = torch.cat(own_last) if own_last else None
             for start in range(0, n, batch_size):
                 index = torch.arange(start, min(start + batch_size, n))
-                guide = guidance_heatmaps(mode, index, faces, grid, heat_bank)
+                guide = guidance_heatmaps(mode, index, faces, grid, heat_bank, sigma)
                 out = model(faces.lr[index].to(device), guidance=None if guide is None else guide.to(device))
                 if mode == "own":
                     own_last.append(out.heatmaps[-1].float().cpu())
@@ -257,6 +261,52 @@ def hourglass_estimator(hourglass: nn.Module, passes: int = 1) -> Estimator:
         return heatmaps_to_landmarks(heat.float().cpu(), image_size=images.shape[-1])
 
     return estimate
+
+
+#: The collaboration goals of dicmini's tiny recipe, checked by :func:`collaboration_targets` on held-out faces.
+TARGETS: dict[str, str] = {
+    "gain_db": "last-step PSNR gain over bicubic >= +4.2 dB",
+    "nme_last": "last-step landmark NME <= 5.0 %",
+    "nme_relative_drop": "last-step NME at least 15 % (relative) below step 1",
+    "frac_nme_improved": "last-step NME below step 1 on >= 80 % of faces",
+    "own_minus_other_db": "own landmarks beat another face's by >= 0.5 dB (paired)",
+    "truth_minus_own_db": "ground-truth guidance at least as good as the model's own",
+    "no_collapse": "NME < 10 % at every step",
+}
+
+
+def collaboration_targets(result: GuidanceResult) -> dict[str, Any]:
+    """The figures behind :data:`TARGETS` from a :func:`guidance_experiment` with ``own``, ``other`` and
+    ``truth``: ``{"values": {...}, "passed": {...}, "std_err": {...}}`` (JSON-ready)."""
+    for mode in ("own", "other", "truth"):
+        if mode not in result.psnr:
+            raise ValueError(f"collaboration_targets: the guidance experiment needs mode {mode!r}")
+    nme_steps = result.nme["own"]
+    first, last = nme_steps[0], nme_steps[-1]
+    own_other, truth_own = result.versus("own", "other"), result.versus("truth", "own")
+    gain = result.psnr["own"][-1] - result.bicubic_psnr
+    values = {
+        "gain_db": float(gain.mean()),
+        "nme_steps": nme_steps.mean(axis=1).tolist(),
+        "nme_last": float(last.mean()),
+        "nme_relative_drop": float(1 - last.mean() / first.mean()),
+        "frac_nme_improved": float((last < first).mean()),
+        "own_minus_other_db": own_other.mean,
+        "truth_minus_own_db": truth_own.mean,
+        "no_collapse": float(nme_steps.mean(axis=1).max()),
+    }
+    passed = {
+        "gain_db": values["gain_db"] >= 4.2,
+        "nme_last": values["nme_last"] <= 0.05,
+        "nme_relative_drop": values["nme_relative_drop"] >= 0.15,
+        "frac_nme_improved": values["frac_nme_improved"] >= 0.8,
+        "own_minus_other_db": values["own_minus_other_db"] >= 0.5,
+        "truth_minus_own_db": values["truth_minus_own_db"] >= 0.0,
+        "no_collapse": values["no_collapse"] < 0.10,
+    }
+    std_err = {"gain_db": float(gain.std(ddof=1) / np.sqrt(gain.size)), "own_minus_other_db": own_other.std_err,
+               "truth_minus_own_db": truth_own.std_err}
+    return {"values": values, "passed": passed, "std_err": std_err, "num_faces": int(gain.size)}
 
 
 @dataclass

@@ -145,7 +145,7 @@ def test_trainer_channels_last_and_sync_every(tmp_path):
 
 
 def test_deferred_sync_still_stops_a_diverged_run(tmp_path, monkeypatch):
-    from dicmini.train import trainer as trainer_module
+    from dicmini.train import tasks as trainer_module  # the DIC task computes the loss
     from dicmini.train.trainer import TrainingDiverged
 
     real = trainer_module.dic_generator_loss

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import dicmini.train.trainer as trainer_module
+import dicmini.train.tasks as trainer_module  # the task objects compute the losses
 from dicmini.models import load_pretrained
 from dicmini.train import Trainer, TrainingDiverged, apply_overrides, get_config
 from dicmini.train.checkpoint import capture_rng_state, read_training_checkpoint

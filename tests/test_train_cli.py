@@ -184,7 +184,7 @@ def test_demo_with_a_tiny_checkpoint(tmp_path, capsys, monkeypatch, tiny_checkpo
 
 
 def test_diverged_training_exits_1_with_one_line(tmp_path, capsys, monkeypatch):
-    import dicmini.train.trainer as trainer_module
+    import dicmini.train.tasks as trainer_module  # the DIC task computes the loss
 
     def nan_loss(*args, **kwargs):
         return torch.tensor(float("nan"), requires_grad=True), {"total": float("nan")}

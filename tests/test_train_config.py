@@ -62,7 +62,10 @@ def test_tiny_and_hourglass_recipes():
     hg = get_config("hourglass")
     assert hg.task == "hourglass" and hg.hg_mid_channels == 256 and hg.hg_num_keypoints == 68
     assert hg.align_kind == "mse"
-    assert set(CONFIGS) == {"tiny", "hourglass", *SPEC}
+    stage = get_config("tiny-hourglass")
+    assert (stage.task, stage.hg_mid_channels, stage.heatmap_sigma, stage.face_pool) == ("hourglass", 64, 2.0, True)
+    assert 0 < stage.hourglass_degrade < 1 and stage.num_steps >= 2
+    assert set(CONFIGS) == {"tiny", "tiny-hourglass", "hourglass", *SPEC}
 
 
 def test_get_config_returns_fresh_copies_and_unknown_name_suggests():

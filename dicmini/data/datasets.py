@@ -62,11 +62,12 @@ class SyntheticFaces(Dataset):
 
     Seeds at or above :data:`dicmini.data.synthetic.HELD_OUT_SEED_START` are reserved for held-out
     evaluation; a training set (``held_out=False``) refuses to reach them, and ``held_out=True`` starts
-    at that boundary (``first_seed`` is then an offset into the held-out range).
+    at that boundary (``first_seed`` is then an offset into the held-out range). ``pool=True`` renders every
+    face once into a pool file (:mod:`dicmini.data.face_pool`) and reads the same pixels from it afterwards.
     """
 
     def __init__(self, length: int, first_seed: int = 0, held_out: bool = False, size: int = 128,
-                 scale: int = 8, sigma: float = 1.0) -> None:
+                 scale: int = 8, sigma: float = 1.0, pool: bool = False) -> None:
         from .synthetic import HELD_OUT_SEED_START
 
         if length <= 0:
@@ -79,6 +80,11 @@ class SyntheticFaces(Dataset):
                 f"first_seed + length = {self.first_seed + length} reaches the held-out seeds "
                 f"(>= {HELD_OUT_SEED_START}); use held_out=True for evaluation sets")
         self.length, self.size, self.scale, self.sigma = length, size, scale, sigma
+        self._pool: tuple[np.ndarray, np.ndarray] | None = None
+        if pool:
+            from .face_pool import load_or_render_pool
+
+            self._pool = load_or_render_pool(self.first_seed, length, size)
 
     def __len__(self) -> int:
         return self.length
@@ -92,7 +98,10 @@ class SyntheticFaces(Dataset):
         from .synthetic import render_face
 
         seed = self.seed(index)
-        image, points = render_face(seed, size=self.size)
+        if self._pool is not None:
+            image, points = self._pool[0][index], self._pool[1][index]
+        else:
+            image, points = render_face(seed, size=self.size)
         return make_sample(image, points, f"seed_{seed}", scale=self.scale, sigma=self.sigma)
 
 

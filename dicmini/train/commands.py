@@ -58,6 +58,7 @@ def run_train(args: argparse.Namespace) -> int:
     from .checkpoint import read_training_checkpoint
     from .config import apply_overrides, config_from_dict, config_to_dict, get_config
     from .runfolder import check_fresh_run, existing_run, lock_run_folder
+    from .stages import run_hourglass_stage
     from .trainer import Trainer, TrainingDiverged
 
     overrides = list(args.overrides) + (["progress=false"] if args.quiet else [])
@@ -84,6 +85,12 @@ def run_train(args: argparse.Namespace) -> int:
                 found = existing_run(out)
                 check_fresh_run(out, args.overwrite, _resume_command(out / (found[0] if found else "last.pt")))
         try:
+            if config.hourglass_stage and not args.resume:
+                stage = run_hourglass_stage(config, out)
+                if stage is not None and stage["stopped"] != "completed":
+                    _print_err(f"the landmark-branch stage stopped at iteration {stage['step']} "
+                               f"({stage['stopped']}); run the same command again to continue it")
+                    return EXIT_INTERRUPTED
             trainer = Trainer(config, out, resume=args.resume, _checkpoint=checkpoint)
             if trainer.dist.is_main:
                 _announce(trainer, args.resume)

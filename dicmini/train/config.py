@@ -80,6 +80,9 @@ class TrainConfig:
     #: validation faces (synthetic: held-out seeds; folder: the first ``val_size`` files, 0 = all).
     val_size: int = 16
     num_workers: int = 0
+    #: synthetic data only: render the training faces once into a pool file (``.cache/face-pool``, see
+    #: :mod:`dicmini.data.face_pool`) and read them back, instead of painting every face again each epoch.
+    face_pool: bool = False
 
     # -- generator architecture (spec §1) -------------------------------------------------------------------
     mid_channels: int = 48
@@ -107,6 +110,10 @@ class TrainConfig:
     #: pretrained landmark branch loaded after init: official ``FB_HG_68_CelebA.pth``, a ``hourglass`` run's
     #: checkpoint, or any DICNet checkpoint (its landmark estimator is used). Empty = none.
     init_hourglass: str = ""
+    #: a named ``task="hourglass"`` config (e.g. ``"tiny-hourglass"``) that pre-trains the landmark branch first:
+    #: ``dicmini train`` runs it into ``<out>/hourglass-stage/`` and this run starts its landmark branch from that
+    #: stage (:mod:`dicmini.train.stages`). Empty = no stage.
+    hourglass_stage: str = ""
     #: DICNet checkpoint the generator starts from (official DICGAN fine-tunes DIC's ``best_ckp.pth``).
     init_generator: str = ""
     #: LightCNN feature-network weights for the DICGAN feature loss (MMagic ``light_cnn_feature.pth`` or the
@@ -149,6 +156,16 @@ class TrainConfig:
     milestones: tuple[int, ...] = (10_000, 20_000, 40_000, 80_000)
     gamma: float = 0.5
     min_lr_ratio: float = 0.0
+    #: learning rate of the landmark branch relative to ``lr`` (dicmini: a pretrained hourglass fine-tuned slowly
+    #: inside DIC; 1 = one rate for the whole generator, as both references).
+    hourglass_lr_scale: float = 1.0
+    #: probability, per iteration, that steps 2..T are guided by the ground-truth heatmaps instead of the model's
+    #: own estimate (dicmini: teaches the attentive fusion to read precise landmarks; 0 = never, as the references).
+    #: The alignment loss still scores the model's own heatmaps.
+    truth_guidance: float = 0.0
+    #: ``hourglass`` task: probability that a training image is replaced by a blurred copy (area-downsampled by
+    #: 2, 4 or 8, then bicubic-upsampled), so that the pretrained branch also reads the blurry SR of early steps.
+    hourglass_degrade: float = 0.0
     #: landmark-branch parameters have ``requires_grad=False`` before this iteration (gradients still flow
     #: *through* the hourglass to the SR branch). 0 = trained from the start.
     release_hourglass_step: int = 0
@@ -260,11 +277,23 @@ class TrainConfig:
             if arch != "vgg16" or layer not in VGG16_LAYER_NAMES:
                 raise ValueError(f"config feature_net: expected 'auto', 'lightcnn' or 'vgg16:<layer>' with a VGG16 "
                                  f"layer such as relu3_3, got {self.feature_net!r}")
+        if self.hourglass_stage:
+            self._validate_stage()
         if self.task == "hourglass" and (self.init_hourglass or self.init_generator):
             raise ValueError("config init_hourglass / init_generator: not used by the 'hourglass' task "
                              "(it trains the landmark branch alone)")
         return self
 
+
+    def _validate_stage(self) -> None:
+        if self.task == "hourglass" or self.init_hourglass:
+            raise ValueError("config hourglass_stage: only for DIC/DICGAN runs without init_hourglass (the stage "
+                             "provides the pretrained landmark branch)")
+        stage = get_config(self.hourglass_stage)
+        if stage.task != "hourglass" or stage.hg_mid_channels != self.hg_mid_channels:
+            raise ValueError(f"config hourglass_stage: {self.hourglass_stage!r} must be a 'hourglass' config with "
+                             f"hg_mid_channels={self.hg_mid_channels} (it has task={stage.task!r}, "
+                             f"hg_mid_channels={stage.hg_mid_channels})")
 
     def resolved_feature_net(self) -> str:
         """What ``feature_net="auto"`` means on this machine (see the field's comment); other values unchanged."""
@@ -289,6 +318,11 @@ class TrainConfig:
         for name in ("pixel_weight", "align_weight", "feature_weight", "gan_weight", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
+        for name in ("truth_guidance", "hourglass_degrade"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
+        if not self.hourglass_lr_scale > 0:
+            raise ValueError(f"config hourglass_lr_scale: expected > 0, got {self.hourglass_lr_scale}")
         if self.min_lr_ratio > 1:
             raise ValueError(f"config min_lr_ratio: expected a fraction of lr in [0, 1], got {self.min_lr_ratio}")
         for name in ("betas", "d_betas"):
@@ -363,6 +397,15 @@ def _hourglass() -> TrainConfig:
         batch_size=8, align_kind="mse", align_weight=1.0, val_every=2000, ckpt_every=2000, seed=0)
 
 
+def _tiny_hourglass() -> TrainConfig:
+    # Stage 1 of the tiny recipe: the landmark branch alone on HR faces and blurred copies of them.
+    return TrainConfig(
+        name="tiny-hourglass", task="hourglass", data="synthetic", train_size=4000, val_size=64, face_pool=True,
+        hg_mid_channels=64, hg_num_keypoints=68, num_steps=3, init="default", lr=1e-3, lr_schedule="cosine",
+        min_lr_ratio=0.05, iterations=2800, batch_size=8, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
+        hourglass_degrade=0.5, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1)
+
+
 #: VGG16 layer of ``feature_net="auto"`` when no LightCNN file is given: relu3_3, the layer of the committed
 #: DICGAN fine-tune (``benchmarks/dicgan_finetune.py``) and of Johnson et al.'s style-free perceptual loss.
 AUTO_FEATURE_LAYER = "relu3_3"
@@ -376,6 +419,7 @@ CONFIGS: dict[str, Callable[[], TrainConfig]] = {
     "official-dicgan": _official_dicgan,
     "mmagic-dicgan": _mmagic_dicgan,
     "hourglass": _hourglass,
+    "tiny-hourglass": _tiny_hourglass,
 }
 
 

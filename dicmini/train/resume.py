@@ -24,7 +24,8 @@ from .config import TrainConfig
 #: settings a resumed run cannot change
 FIXED_ON_RESUME = ("task", "mid_channels", "num_blocks", "hg_mid_channels", "hg_num_keypoints", "num_steps",
                    "upscale_factor", "num_fusion_blocks", "fusion", "prelu_init", "init", "d_init", "init_hourglass",
-                   "init_generator", "reconstruction_init_scale", "seed")
+                   "init_generator", "reconstruction_init_scale", "seed", "hourglass_lr_scale",
+                   "hourglass_stage")
 #: settings of the optimisers and their schedules, re-applied on resume when changed
 SCHEDULE_KEYS = ("lr", "betas", "weight_decay", "lr_schedule", "milestones", "gamma", "min_lr_ratio", "iterations",
                  "d_lr", "d_betas", "d_milestones", "d_gamma")
@@ -52,6 +53,8 @@ def relay_schedule(optimizer: torch.optim.Optimizer, make: Callable[[torch.optim
     schedule with ``make`` from iteration 0 and advance it ``step`` iterations; returns the schedule."""
     for group in optimizer.param_groups:
         group.update(hyper)
+        if "lr" in hyper:  # a group with its own rate (the landmark branch) keeps its ratio to ``lr``
+            group["lr"] = float(hyper["lr"]) * group.get("lr_scale", 1.0)  # type: ignore[arg-type]
         group.pop("initial_lr", None)
     scheduler = make(optimizer)
     with warnings.catch_warnings():

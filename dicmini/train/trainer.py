@@ -1,6 +1,10 @@
-"""One training loop for DIC, DICGAN and the landmark-branch pre-training (reference spec §4).
+"""One training engine for DIC, DICGAN and the landmark-branch pre-training (paper §4.1).
 
-One iteration (:meth:`Trainer.train_step`), as the official solvers and MMagic's ``DIC.train_step`` do it:
+What is trained -- the model, its losses, its validation -- is a task object of :mod:`dicmini.train.tasks`
+(:class:`~dicmini.train.tasks.HourglassPretraining`, :class:`~dicmini.train.tasks.DICTraining`,
+:class:`~dicmini.train.tasks.DICGANTraining`); this engine owns optimisers, schedules, accumulation, processes,
+host syncs, checkpoints, logs and resume. One iteration (:meth:`Trainer.train_step`), as the official solvers and
+MMagic's ``DIC.train_step`` do it:
 
 1. **Landmark-branch freeze** (official recipe): before ``release_hourglass_step`` the parameters of
    ``model.landmark_estimator`` have ``requires_grad=False``; gradients still flow *through* the hourglass
@@ -42,31 +46,29 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
-from ..models.convert import (CheckpointError, load_official_hourglass, load_state_dict_strict, read_checkpoint,
-                              to_dicmini_state_dict)
-from ..models.dic import DICNet
-from ..models.hourglass import FeedbackHourglass
-from ..models.lightcnn import LightCNN, LightCNNFeature
-from ..models.vgg import VGG16Features
+from ..models.convert import CheckpointError, load_state_dict_strict
 from ..utils import atomic_write, seed_everything
 from . import ddp, performance
 from .checkpoint import (all_finite, capture_rng_state, cpu_state_dict, model_payload, read_training_checkpoint,
                          restore_rng_state, save_checkpoint, unwrap)
 from .config import TrainConfig, apply_overrides, config_from_dict, config_to_dict
 from .data import IterationBatchSampler, build_datasets, collate
-from ..models.hourglass import run_hourglass
-from .evaluate import EvalResult, evaluate, evaluate_hourglass
-from .init import init_generator, init_weights
+from .evaluate import EvalResult
 from .log import JsonlLog
 from .resume import relay_schedule, resume_changes
 from .runfolder import lock_run_folder
+from .tasks import make_task
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, milestones: list[int],
                    gamma: float) -> torch.optim.lr_scheduler.LRScheduler:
     """The per-iteration learning-rate schedule of ``config.lr_schedule``: MultiStepLR (both references,
     spec §4.3) or cosine annealing to ``min_lr_ratio`` of the initial rate over ``config.iterations``."""
+    if config.lr_schedule == "cosine" and any(g.get("lr_scale", 1.0) != 1.0 for g in optimizer.param_groups):
+        # groups with their own rate (hourglass_lr_scale): the same cosine factor on each group's rate
+        ratio, total = config.min_lr_ratio, config.iterations
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda t: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(t, total) / total)))
     if config.lr_schedule == "cosine":
         base = optimizer.param_groups[0]["lr"]
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.iterations,
@@ -117,37 +119,26 @@ class Trainer:
         performance.configure_backends(self.device, config.deterministic)
         self.channels_last = performance.resolve_channels_last(config.channels_last, self.device)
         self.train_set, self.val_set = build_datasets(config)
-        self.model = performance.to_memory_format(self._build_model(load_init=checkpoint is None).to(self.device),
+        #: what is trained (model, losses, validation): :mod:`dicmini.train.tasks`
+        self.task = make_task(config, self.out_dir)
+        self.model = performance.to_memory_format(self.task.build_model(load_init=checkpoint is None).to(self.device),
                                                   self.channels_last)
-        if config.task != "hourglass":
+        if self.task.kind == "dicnet":
             performance.set_hr_transitions(self.model, performance.resolve_hr_transitions(config.hr_transitions))
-        self.discriminator: nn.Module | None = None
-        self.feature_net: nn.Module | None = None
-        if config.task == "dicgan":
-            self.discriminator = performance.to_memory_format(init_weights(LightCNN(3), config.d_init).to(self.device),
-                                                              self.channels_last)
-            feature_net = config.resolved_feature_net()
-            if config.feature_net == "auto" and config.feature_weight > 0:
-                self.notes.append(f"feature_net=auto: the DICGAN feature loss uses {feature_net}"
-                                  + (" (pretrained ImageNet VGG16; no LightCNN file in feature_weights)"
-                                     if feature_net != "lightcnn" else ""))
-            if config.feature_weight > 0 and feature_net.startswith("vgg16:"):
-                self.feature_net = VGG16Features("pretrained", layer=feature_net[6:]).to(self.device)
-            elif config.feature_weight > 0:
-                self.feature_net = LightCNNFeature(config.feature_weights or None).to(self.device)
-        self.recipe = LossRecipe(config.name, config.align_kind, config.align_weight, config.pixel_weight,
-                                 config.feature_weight, config.gan_weight)
+        #: further trained modules (DICGAN: ``{"discriminator": D}``), each with its own optimiser and schedule
+        self.adversaries = self.task.adversaries(self.device, self.channels_last)
+        self.notes.extend(self.task.notes)
 
         self.optimizers: dict[str, torch.optim.Optimizer] = {
-            "generator": performance.make_adam(self.model.parameters(), self.device, lr=config.lr,
+            "generator": performance.make_adam(self.task.generator_parameters(self.model), self.device, lr=config.lr,
                                                betas=config.betas, weight_decay=config.weight_decay)}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {
             "generator": make_scheduler(self.optimizers["generator"], config, list(config.milestones), config.gamma)}
-        if self.discriminator is not None:
-            self.optimizers["discriminator"] = performance.make_adam(self.discriminator.parameters(), self.device,
-                                                                     lr=config.d_lr, betas=config.d_betas)
-            self.schedulers["discriminator"] = make_scheduler(self.optimizers["discriminator"], config,
-                                                              list(config.d_milestones), config.d_gamma)
+        for name, module in self.adversaries.items():
+            self.optimizers[name] = performance.make_adam(module.parameters(), self.device, lr=config.d_lr,
+                                                          betas=config.d_betas)
+            self.schedulers[name] = make_scheduler(self.optimizers[name], config, list(config.d_milestones),
+                                                   config.d_gamma)
         fp16 = self.device.type == "cuda" and config.amp == "fp16"
         self.scalers = {name: torch.amp.GradScaler("cuda", enabled=fp16) for name in self.optimizers}
 
@@ -157,11 +148,9 @@ class Trainer:
         #: schedule settings a resume changed (:func:`dicmini.train.resume.resume_changes`)
         self.resume_changes: list[str] = []
         self._interrupt_requested = False
-        self._hourglass_trainable: bool | None = None
         self._finite: Tensor | bool = True  # every loss and gradient norm since the last host sync was finite
-        for module in (self.model, self.discriminator):
-            if module is not None:
-                ddp.broadcast_module(module, self.dist)
+        for module in (self.model, *self.adversaries.values()):
+            ddp.broadcast_module(module, self.dist)
         if checkpoint is not None:
             self._load_training_state(checkpoint, Path(resume) if resume is not None else Path("<checkpoint>"))
         self._warn_about_recipe(checkpoint is None)
@@ -181,36 +170,26 @@ class Trainer:
 
     @property
     def model_kind(self) -> str:
-        return "hourglass" if self.config.task == "hourglass" else "dicnet"
+        return self.task.kind
 
     @property
     def model_config(self) -> dict[str, Any]:
-        model = unwrap(self.model)
-        if isinstance(model, DICNet):
-            return dict(model.config)
-        return {"mid_channels": model.mid_channels, "num_keypoints": model.num_keypoints, "in_channels": 3}
+        return self.task.model_config(self.model)
 
-    def _build_model(self, load_init: bool) -> nn.Module:
-        cfg = self.config
-        if cfg.task == "hourglass":
-            model: nn.Module = FeedbackHourglass(cfg.hg_mid_channels, cfg.hg_num_keypoints)
-        else:
-            model = DICNet(**cfg.model_kwargs())
-        if cfg.task == "hourglass":
-            init_generator(model, cfg.init)
-        else:
-            init_generator(model, cfg.init, cfg.reconstruction_init_scale)
-        if load_init and cfg.init_generator:
-            source = cfg.init_generator
-            load_state_dict_strict(model, to_dicmini_state_dict(read_checkpoint(source), source), source)
-        if load_init and cfg.init_hourglass:
-            load_official_hourglass(cfg.init_hourglass, model)
-        return model
+    @property
+    def discriminator(self) -> nn.Module | None:
+        """DICGAN's discriminator (``None`` for other tasks)."""
+        return self.adversaries.get("discriminator")
+
+    @property
+    def feature_net(self) -> nn.Module | None:
+        """DICGAN's frozen feature network of the feature loss (``None`` without one)."""
+        return getattr(self.task, "feature_net", None)
 
     def _warn_about_recipe(self, fresh: bool) -> None:
         cfg = self.config
         if fresh and cfg.task != "hourglass" and cfg.release_hourglass_step > 0 and not cfg.init_hourglass \
-                and not cfg.init_generator:
+                and not cfg.init_generator and not cfg.hourglass_stage:
             self.notes.append(f"the landmark branch is frozen until iteration {cfg.release_hourglass_step} but no "
                               "pretrained hourglass was given (--set init_hourglass=PATH); the official recipe "
                               "starts from FB_HG_68_CelebA.pth")
@@ -235,8 +214,8 @@ class Trainer:
             best=dict(self.best),
             metrics=dict(metrics or {}),
         )
-        if self.discriminator is not None:
-            payload["discriminator"] = cpu_state_dict(self.discriminator)
+        for name, module in self.adversaries.items():
+            payload[name] = cpu_state_dict(module)
         return payload
 
     def _load_training_state(self, ckpt: Mapping[str, Any], source: Path) -> None:
@@ -259,18 +238,17 @@ class Trainer:
         self.schedulers["generator"] = relay_schedule(
             self.optimizers["generator"], lambda o: make_scheduler(o, cfg, list(cfg.milestones), cfg.gamma),
             self.step, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
-        if "discriminator" in self.optimizers:
-            self.schedulers["discriminator"] = relay_schedule(
-                self.optimizers["discriminator"],
-                lambda o: make_scheduler(o, cfg, list(cfg.d_milestones), cfg.d_gamma), self.step,
-                lr=cfg.d_lr, betas=cfg.d_betas)
+        for name in self.adversaries:
+            self.schedulers[name] = relay_schedule(
+                self.optimizers[name], lambda o: make_scheduler(o, cfg, list(cfg.d_milestones), cfg.d_gamma),
+                self.step, lr=cfg.d_lr, betas=cfg.d_betas)
 
     def _restore_state(self, ckpt: Mapping[str, Any], source: Path) -> None:
         load_state_dict_strict(unwrap(self.model), ckpt["model"], str(source))
-        if self.discriminator is not None:
-            if "discriminator" not in ckpt:
-                raise ValueError(f"{source}: no discriminator state to resume a DICGAN run")
-            load_state_dict_strict(self.discriminator, ckpt["discriminator"], f"{source} (discriminator)")
+        for name, module in self.adversaries.items():
+            if name not in ckpt:
+                raise ValueError(f"{source}: no {name} state to resume a {self.config.task} run")
+            load_state_dict_strict(module, ckpt[name], f"{source} ({name})")
         for name, opt in self.optimizers.items():
             opt.load_state_dict(ckpt["optimizers"][name])
         for name, sched in self.schedulers.items():
@@ -289,8 +267,8 @@ class Trainer:
         """Write ``out_dir/name`` atomically (rank 0 only); refuses to write non-finite weights."""
         if not self.dist.is_main:
             return None
-        for module in (self.model, self.discriminator):
-            if module is not None and not all_finite(module):
+        for module in (self.model, *self.adversaries.values()):
+            if not all_finite(module):
                 raise TrainingDiverged(f"refusing to write {self.out_dir / name}: the weights contain NaN/inf "
                                        f"at iteration {self.step}; the last good checkpoint is "
                                        f"{self.last_checkpoint or 'none'}")
@@ -304,32 +282,10 @@ class Trainer:
             return torch.autocast("cuda", dtype=dtype)
         return contextlib.nullcontext()
 
-    def _set_hourglass_trainable(self) -> None:
-        if self.config.task == "hourglass":
-            return
-        trainable = self.step >= self.config.release_hourglass_step
-        if trainable != self._hourglass_trainable:
-            unwrap(self.model).landmark_estimator.requires_grad_(trainable)
-            self._hourglass_trainable = trainable
-
     def gan_active(self) -> bool:
-        """Whether this iteration uses the feature/GAN losses and updates D (after ``pixel_init``)."""
-        return self.discriminator is not None and self.step >= self.config.pixel_init
-
-    def _generator_loss(self, batch: Batch, gan: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        lr, hr, heat = (performance.as_input(batch[k], self.device, self.channels_last)
-                        for k in ("lr", "hr", "heatmaps"))
-        if self.config.task == "hourglass":
-            steps = run_hourglass(self.model, hr, self.config.num_steps)
-            loss = alignment_loss(steps, heat, self.config.align_kind, self.config.align_weight)
-            value = loss.detach()
-            return loss, {"align": value, "total": value}, steps[-1]
-        out = self.model(lr)
-        loss, terms = dic_generator_loss(
-            out, hr, heat, self.recipe, feature_net=self.feature_net if gan else None,
-            discriminator=self.discriminator if gan else None,
-            official_dicgan_pixel_quirk=self.config.official_dicgan_pixel_quirk, log_tensors=True)
-        return loss, terms, out.sr[-1]
+        """Whether this iteration uses the adversarial losses and updates the adversaries (DICGAN after
+        ``pixel_init``)."""
+        return bool(self.adversaries) and self.task.adversarial(self.step)
 
     def _reduce(self, logs: dict[str, Tensor]) -> dict[str, Tensor]:
         """Mean of the log values (0-d tensors) over processes (the same keys on every rank), on the device."""
@@ -394,20 +350,21 @@ class Trainer:
         except between host syncs (``sync_every > 1``) where they are 0-d device tensors."""
         cfg = self.config
         sync = self._sync_now()
-        self._set_hourglass_trainable()
+        self.task.before_step(self.model, self.step)
         gan = self.gan_active()
         self.model.train()
         n = len(micro_batches)
 
-        # generator step (D frozen)
-        if self.discriminator is not None:
-            self.discriminator.requires_grad_(False)
+        # generator step (adversaries frozen)
+        for module in self.adversaries.values():
+            module.requires_grad_(False)
         self.optimizers["generator"].zero_grad(set_to_none=True)
         sums: dict[str, Tensor] = {}
         fakes: list[Tensor] = []
         for batch in micro_batches:
             with self._autocast():
-                loss, terms, sr_last = self._generator_loss(batch, gan)
+                loss, terms, sr_last = self.task.generator_loss(self.model, batch, self.step, self.device,
+                                                                self.channels_last, gan)
             self.scalers["generator"].scale(loss / n).backward()
             for k, v in terms.items():
                 v = (v.double() if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64)) / n
@@ -417,22 +374,21 @@ class Trainer:
         logs = self._check_finite(sync, "loss", self._reduce(sums))
         logs["grad_norm"] = self._optimizer_step("generator", self.model, logs, sync)
 
-        # discriminator step(s) on the same batch and the SR of the generator step
-        if gan:
-            disc = self.discriminator
-            disc.requires_grad_(True)
+        # adversary step(s) (DICGAN's discriminator) on the same batch and the SR of the generator step
+        for name, module in self.adversaries.items() if gan else ():
+            module.requires_grad_(True)
+            key = "d" if name == "discriminator" else name
             for _ in range(cfg.disc_repeat):
-                self.optimizers["discriminator"].zero_grad(set_to_none=True)
+                self.optimizers[name].zero_grad(set_to_none=True)
                 d_sum = torch.zeros((), dtype=torch.float64, device=self.device)
                 for batch, fake in zip(micro_batches, fakes):
-                    hr = performance.as_input(batch["hr"], self.device, self.channels_last)
                     with self._autocast():
-                        d_loss = gan_discriminator_loss(disc(hr), disc(fake))
-                    self.scalers["discriminator"].scale(d_loss / n).backward()
+                        d_loss = self.task.adversary_loss(name, batch, fake, self.device, self.channels_last)
+                    self.scalers[name].scale(d_loss / n).backward()
                     d_sum = d_sum + d_loss.detach().double() / n
-                checked = self._check_finite(sync, "discriminator loss", {**logs, **self._reduce({"d_loss": d_sum})})
-                d_logs = {"d_loss": checked["d_loss"]}
-                d_logs["d_grad_norm"] = self._optimizer_step("discriminator", disc, {**logs, **d_logs}, sync)
+                checked = self._check_finite(sync, f"{name} loss", {**logs, **self._reduce({f"{key}_loss": d_sum})})
+                d_logs = {f"{key}_loss": checked[f"{key}_loss"]}
+                d_logs[f"{key}_grad_norm"] = self._optimizer_step(name, module, {**logs, **d_logs}, sync)
             logs.update(d_logs)
 
         logs["lr"] = self.optimizers["generator"].param_groups[0]["lr"]
@@ -449,23 +405,15 @@ class Trainer:
 
     def validate(self) -> EvalResult:
         """Per-step metrics on the validation set (run by rank 0)."""
-        cfg = self.config
-        model = unwrap(self.model)
-        batch = min(cfg.batch_size, 8)
-        if cfg.task == "hourglass":
-            return evaluate_hourglass(model, self.val_set, cfg.num_steps, batch_size=batch, device=self.device)
-        return evaluate(model, self.val_set, protocol=cfg.protocol, crop_border=cfg.crop_border, batch_size=batch,
-                        device=self.device, bicubic=False)
+        return self.task.validate(self.model, self.val_set, self.device)
 
     def _validate_and_keep_best(self) -> dict[str, Any]:
         metrics: dict[str, Any] = {}
         if self.dist.is_main:
             result = self.validate()
             metrics = result.to_dict()
-            if self.config.task == "hourglass":
-                name, value, better = "nme", result.nme[-1], lambda new, old: new < old
-            else:
-                name, value, better = "psnr", result.last_psnr, lambda new, old: new > old
+            name, value = self.task.best_metric, self.task.best_value(result)
+            better = (lambda new, old: new > old) if self.task.higher_is_better else (lambda new, old: new < old)
             self.log.write({"type": "val", "step": self.step, "protocol": result.protocol, "psnr": result.psnr,
                             "ssim": result.ssim, "nme": result.nme, "num_images": result.num_images})
             new_best = math.isfinite(value) and (not self.best or better(value, self.best["value"]))
@@ -583,7 +531,7 @@ class Trainer:
                                    "last_checkpoint": str(self.out_dir / "last.pt"), "best": dict(self.best)}
         if self.dist.enabled:
             summary["replicas_identical"] = all(ddp.replicas_identical(m, self.dist)
-                                                for m in (self.model, self.discriminator) if m is not None)
+                                                for m in (self.model, *self.adversaries.values()))
         if self.dist.is_main:
             self.log.write({"type": "end", **summary, "world_size": self.dist.world_size})
         return summary
