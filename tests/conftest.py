@@ -15,6 +15,20 @@ def vectors_dir() -> Path:
     return require_vectors()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _face_pool_in_a_temporary_folder(tmp_path_factory):
+    """Face pools rendered by tests (``face_pool=True`` configs) go to a temporary folder, not ``.cache``."""
+    import os
+
+    before = os.environ.get("DICMINI_FACE_POOL")
+    os.environ["DICMINI_FACE_POOL"] = str(tmp_path_factory.mktemp("face-pool"))
+    yield
+    if before is None:
+        os.environ.pop("DICMINI_FACE_POOL", None)
+    else:
+        os.environ["DICMINI_FACE_POOL"] = before
+
+
 @pytest.fixture(autouse=True)
 def _few_threads():
     """Keep unit tests on at most 2 threads (CI has 2 cores); restore afterwards."""

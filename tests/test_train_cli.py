@@ -17,7 +17,9 @@ from dicmini.models import convert
 ARCH = dict(mid_channels=4, num_blocks=1, hg_mid_channels=8, upscale_factor=2, num_fusion_blocks=1)
 TINY_SET = ["--set", "mid_channels=4", "--set", "num_blocks=1", "--set", "hg_mid_channels=8", "--set",
             "upscale_factor=2", "--set", "num_fusion_blocks=1", "--set", "batch_size=2", "--set", "train_size=4",
-            "--set", "val_size=2", "--set", "init=default", "--set", "log_every=1"]
+            "--set", "val_size=2", "--set", "init=default", "--set", "log_every=1",
+            # no landmark-branch stage, no face pool (the tiny recipe's stage trains a wider branch)
+            "--set", "hourglass_stage=", "--set", "face_pool=false"]
 
 
 @pytest.fixture(autouse=True)

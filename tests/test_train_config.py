@@ -54,7 +54,8 @@ def test_named_recipes_match_spec(name):
 def test_tiny_and_hourglass_recipes():
     tiny = get_config("tiny")
     assert (tiny.task, tiny.data, tiny.mid_channels, tiny.num_blocks, tiny.hg_mid_channels, tiny.num_steps,
-            tiny.upscale_factor, tiny.batch_size) == ("dic", "synthetic", 16, 2, 32, 3, 2, 4)
+            tiny.upscale_factor, tiny.batch_size) == ("dic", "synthetic", 16, 2, 64, 3, 2, 4)
+    assert tiny.hourglass_stage == "tiny-hourglass" and tiny.face_pool
     assert (tiny.init, tiny.reconstruction_init_scale, tiny.lr, tiny.lr_schedule, tiny.min_lr_ratio) == \
         ("kaiming-sr", 0.1, 2e-3, "cosine", 0.05)
     assert (tiny.heatmap_sigma, tiny.align_kind, tiny.align_weight, tiny.num_fusion_blocks) == (2.0, "mse", 1.0, 7)

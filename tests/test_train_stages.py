@@ -166,6 +166,15 @@ def test_staged_run_pretrains_then_starts_from_the_stage(tmp_path, mini_stage, c
         torch.testing.assert_close(main_state[f"landmark_estimator.{key}"], value, rtol=0, atol=0)
 
 
+def test_stage_width_must_match_and_a_missing_stage_is_announced(tmp_path, mini_stage):
+    from dicmini.train.stages import run_hourglass_stage
+
+    with pytest.raises(ValueError, match="hg_mid_channels=64, this run's has 8"):
+        run_hourglass_stage(small(hourglass_stage="tiny-hourglass"), tmp_path)
+    trainer = Trainer(small(hourglass_stage="mini-stage"), tmp_path)
+    assert any("landmark branch starts untrained" in note for note in trainer.notes)
+
+
 def test_stage_is_not_trained_twice_and_resumes_when_cut(tmp_path, mini_stage):
     config = small(hourglass_stage="mini-stage")
     from dicmini.train.stages import run_hourglass_stage
@@ -186,7 +195,6 @@ def test_stage_is_not_trained_twice_and_resumes_when_cut(tmp_path, mini_stage):
 
 @pytest.mark.parametrize("changes,match", [
     ({"hourglass_stage": "tiny"}, "must be a 'hourglass' config"),
-    ({"hourglass_stage": "tiny-hourglass"}, "hg_mid_channels=8"),
     ({"hourglass_stage": "nope"}, "unknown config 'nope'"),
     ({"hourglass_stage": "mini-stage", "init_hourglass": "x.pt"}, "only for DIC/DICGAN runs without init_hourglass"),
     ({"truth_guidance": 1.5}, "truth_guidance: expected a probability"),

@@ -46,13 +46,15 @@ def train_tiny(out_dir: Path, minutes: float, progress: bool = True) -> Path:
 
     The cosine schedule is laid over the iterations that fit in ``minutes`` at the measured CPU speed
     (:data:`TINY_SECONDS_PER_ITERATION`), so a short run still decays its learning rate; the time limit
-    stops a slower machine early."""
+    stops a slower machine early. The landmark-branch pre-training stage of the full recipe is skipped (it alone
+    takes about half an hour): the branch learns jointly from the start, at the full learning rate."""
     from .config import apply_overrides, get_config
     from .trainer import Trainer
 
     iterations = max(50, int(minutes * 60 / TINY_SECONDS_PER_ITERATION))
     config = apply_overrides(get_config("tiny"), {"time_limit_minutes": float(minutes), "progress": progress,
-                                                   "iterations": min(iterations, get_config("tiny").iterations)})
+                                                   "iterations": min(iterations, get_config("tiny").iterations),
+                                                   "hourglass_stage": "", "hourglass_lr_scale": 1.0})
     Trainer(config, out_dir).fit()
     return out_dir / "last.pt"
 

@@ -28,6 +28,9 @@ def stage_checkpoint(out_dir: str | os.PathLike) -> Path:
 def stage_config(config: TrainConfig) -> TrainConfig:
     """The named ``hourglass_stage`` config of ``config``, run with the main run's device and progress display."""
     stage = get_config(config.hourglass_stage)
+    if stage.hg_mid_channels != config.hg_mid_channels:
+        raise ValueError(f"config hourglass_stage: {config.hourglass_stage!r} trains a landmark branch of width "
+                         f"hg_mid_channels={stage.hg_mid_channels}, this run's has {config.hg_mid_channels}")
     return dataclasses.replace(stage, device=config.device, progress=config.progress).validate()
 
 

@@ -169,10 +169,11 @@ class DICTraining(Task):
             load_official_hourglass(cfg.init_hourglass, model)
         if load_init and cfg.hourglass_stage:
             stage = stage_checkpoint(self.out_dir)
-            if not stage.is_file():
-                raise FileNotFoundError(f"config hourglass_stage={cfg.hourglass_stage}: {stage} not found (run "
-                                        "the stage first: `dicmini train` does, see dicmini.train.stages)")
-            load_official_hourglass(stage, model)
+            if stage.is_file():
+                load_official_hourglass(stage, model)
+            else:
+                self.notes.append(f"hourglass_stage={cfg.hourglass_stage}: no {stage}, so the landmark branch "
+                                  "starts untrained (`dicmini train` runs the stage first)")
         return model
 
     def generator_parameters(self, model: nn.Module) -> Any:
