@@ -3,8 +3,8 @@
 Every variant is the shipped ``tiny`` recipe (``benchmarks/quality_bar.py``'s command: widths 16/2/32, internal
 projection scale 2, 7 fusion blocks, Kaiming on the SR branch, reconstruction tail x0.1, sigma-2 heatmaps, Adam
 2e-3 with a cosine schedule, batch 4) changed in **one** thing, trained for the same number of iterations from
-the same seeds. As in the official recipe (dic_spec section 4), the landmark branch starts from a pretrained
-hourglass: ``notebooks/artifacts/tiny_hourglass.pt`` (trained on HR synthetic faces by
+the same seeds. As in the official recipe (docs/reference_implementations.md#recipes), the landmark branch
+starts from a pretrained hourglass: ``notebooks/artifacts/tiny_hourglass.pt`` (trained on HR synthetic faces by
 ``benchmarks/train_tiny_hourglass.py``), so that the landmark-guided steps have usable landmarks from the start
 of a short run instead of spending the first ~1,500 iterations on the "predict zero" plateau.
 

@@ -10,7 +10,8 @@ Every measurement runs in a fresh subprocess, so that its peak memory is its own
 Timing: ``--warmup`` untimed calls, then ``--repeats`` timed calls (``time.perf_counter``, CUDA
 synchronised); the median is reported. A training call is ``zero_grad`` + forward + loss + ``backward``
 (no optimizer step); ``--loss all`` = ``sum_t L1(sr_t, hr) + 0.1 MSE(heatmap_t, target)`` (the DIC
-training loss, spec §4.2), ``--loss last`` = ``L1(sr[-1], hr)`` (the reference measurement, spec §10).
+training loss, docs/reference_implementations.md#losses), ``--loss last`` = ``L1(sr[-1], hr)`` (the reference
+measurement, docs/reference_implementations.md#cpu-cost).
 Gradient checkpointing only changes training runs, so forward runs are measured without it.
 
 Configs (:data:`CONFIGS`, DICNet keyword arguments): ``default`` = ``DICNet()`` (MMagic ``DICNet(3, 3, 48)``,
@@ -43,8 +44,8 @@ Examples::
     python benchmarks/bench_dicnet.py --batch 8 --repeats 3 --out bench.json       # the full table
     python benchmarks/bench_dicnet.py --quick --threads 2 --out benchmarks/results/bench_dicnet.json
 
-Reference (spec §10, MMagic code, 2-core CPU, 2 threads, batch 8, ``--loss last``): forward 24.2 s / 2.3 GiB,
-forward+backward 63.9 s / 17.1 GiB peak RSS.
+Reference (docs/reference_implementations.md#cpu-cost, MMagic code, 2-core CPU, 2 threads, batch 8,
+``--loss last``): forward 24.2 s / 2.3 GiB, forward+backward 63.9 s / 17.1 GiB peak RSS.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """DICGAN fine-tune of the shipped tiny DIC on CPU: the perception–distortion trade-off (paper §3.4, §4.4).
 
-The official DICGAN starts its generator from a trained DIC (spec §4.3, "generator from DIC best_ckp.pth") and
-adds, on the last step, a feature loss and a vanilla GAN loss against a LightCNN-9 discriminator updated every
-iteration while frozen during the generator step. This script does the same at CPU scale:
+The official DICGAN starts its generator from a trained DIC (its ``best_ckp.pth``;
+docs/reference_implementations.md#recipes) and adds, on the last step, a feature loss and a vanilla GAN loss
+against a LightCNN-9 discriminator updated every iteration while frozen during the generator step. This script
+does the same at CPU scale:
 
 * **generator**: ``dicmini/assets/dic_tiny.pt`` (3 steps, trained with ``benchmarks/quality_bar.py``), trained on
   the same synthetic training pool (``render_face(seed)``, seeds ``0 .. pool-1``) with its own DIC losses
@@ -227,7 +228,7 @@ def run(args: argparse.Namespace) -> dict:
 
     gen = load_pretrained(args.init).train()
     dic = load_pretrained(args.init).eval()        # the untouched "before" model
-    disc = LightCNN(3)                             # PyTorch default init (spec §4.3)
+    disc = LightCNN(3)                             # PyTorch default init (as both references)
     recipe = LossRecipe("tiny-dicgan", "mse", args.align_weight, args.pixel_weight, args.perceptual_weight,
                         args.gan_weight, description="tiny DIC losses + VGG perceptual/GAN terms on the last step")
     vgg = VGG16Features("pretrained", layer=args.perceptual_layer)

@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--hg-warmup", type=int, default=0, help="iterations training the hourglass alone on GT HR")
     ap.add_argument("--hg-init", default="",
                     help="initialise the landmark branch from this dicmini-hourglass checkpoint (the official recipe "
-                         "starts DIC from a pretrained hourglass, spec section 4)")
+                         "starts DIC from a pretrained hourglass, docs/reference_implementations.md#recipes)")
     ap.add_argument("--hg-only", action="store_true",
                     help="train the landmark branch alone on GT HR images (one step) and log its probe NME")
     ap.add_argument("--hg-lr-mult", type=float, default=1.0, help="learning-rate multiplier of the landmark branch")

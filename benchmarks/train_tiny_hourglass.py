@@ -8,9 +8,10 @@ grows peaks). This script runs **the same recipe for longer** on one CPU thread 
 * ``notebooks/artifacts/tiny_hourglass.pt`` (< 1 MB): ``{"format": "dicmini-hourglass", "config":
   {"mid_channels", "num_keypoints"}, "model": state_dict, "recipe": {...}, "iterations": N}``;
 * ``notebooks/artifacts/tiny_hourglass_curve.json``: the recipe and, every ``--eval-every`` iterations, the
-  mean training loss (summed over the passes) since the previous point and the NME (inter-ocular, spec §5) on
-  held-out faces, on the HR faces and on bicubic-upsampled 16 x 16 versions of them (``nme_hr`` /
-  ``nme_bicubic``: first pass; ``*_per_pass``: every pass).
+  mean training loss (summed over the passes) since the previous point and the NME (inter-ocular,
+  docs/reference_implementations.md#evaluation-protocols) on held-out faces, on the HR faces and on
+  bicubic-upsampled 16 x 16 versions of them (``nme_hr`` / ``nme_bicubic``: first pass; ``*_per_pass``: every
+  pass).
 
 Recipe (dicmini's, not a published one: the official DIC starts from a pretrained ``FB_HG_68_CelebA.pth``
 whose recipe is not published): synthetic 128 x 128 faces ``render_face(seed)`` for seeds ``0 .. pool-1``,

@@ -1,4 +1,4 @@
-"""Training losses of DIC and DICGAN (paper §3.4; reference spec §4.2).
+"""Training losses of DIC and DICGAN (paper §3.4; docs/reference_implementations.md, Losses).
 
 Notation: ``SR_t`` and ``H_t`` (t = 0..T-1, T = 4 by default) are the per-step super-resolved images and
 68-channel landmark heatmaps produced by DICNet; ``HR`` is the target image and ``Hgt`` the target
@@ -78,7 +78,7 @@ def alignment_loss(heatmap_steps: Sequence[torch.Tensor] | torch.Tensor, gt_heat
 
 
 def feature_loss(feature_net: nn.Module, sr: torch.Tensor, hr: torch.Tensor, weight: float = 0.1) -> torch.Tensor:
-    """DICGAN identity/feature loss ``weight * L1(F(SR), F(HR).detach())`` (spec §3.3).
+    """DICGAN identity/feature loss ``weight * L1(F(SR), F(HR).detach())`` (paper §3.4).
 
     ``feature_net`` is any module, normally :class:`dicmini.models.lightcnn.LightCNNFeature` (the frozen
     LightCNN-9 trunk, ``[B,3,128,128] -> [B,128,8,8]``) applied to normalised images. ``F(HR)`` is a

@@ -1,9 +1,9 @@
 """Image-quality (PSNR, SSIM) and landmark (NME) metrics, with the evaluation protocols of DIC.
 
-Every PSNR/SSIM number of dicmini is computed under one of three named protocols (reference spec §5,
-``vectors/README.md`` §3). They differ in the colour space, in whether the float prediction is rounded,
-and in one quirk of the official code, and they can differ by several dB on the same images — always
-print the protocol beside a number (:data:`PROTOCOLS` has a one-line description of each).
+Every PSNR/SSIM number of dicmini is computed under one of three named protocols
+(docs/reference_implementations.md, Evaluation protocols). They differ in the colour space, in whether the float
+prediction is rounded, and in one quirk of the official code, and they can differ by several dB on the same
+images — always print the protocol beside a number (:data:`PROTOCOLS` has a one-line description of each).
 
 ``"mmagic"`` (default)
     What the MMagic DIC configs report (``convert_to=None``): all three RGB channels of the **float**

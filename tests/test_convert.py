@@ -1,4 +1,5 @@
-"""State-dict layouts and checkpoint loading (reference spec §2.12, §8)."""
+"""State-dict layouts and checkpoint loading (docs/reference_implementations.md: State-dict layout, Loading
+published checkpoints)."""
 
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ def test_infer_config(small):
 # -- load_pretrained --------------------------------------------------------------------------------------
 
 def _mmcv_checkpoint(model: DICNet) -> dict:
-    """The structure of the published MMagic/MMEditing DIC(GAN) checkpoints (spec §8)."""
+    """The structure of the published MMagic/MMEditing DIC(GAN) checkpoints
+    (docs/reference_implementations.md#loading-published-checkpoints)."""
     state = {f"generator.{k}": v for k, v in to_mmagic(model.state_dict()).items()}
     state["img_denormalize.weight"] = torch.eye(3).view(3, 3, 1, 1)
     state["img_denormalize.bias"] = torch.tensor([0.509, 0.424, 0.378])

@@ -1,4 +1,5 @@
-"""LightCNN discriminator / feature network (spec §3) and the VGG19 feature trunk."""
+"""LightCNN discriminator / feature network (docs/reference_implementations.md#dicgan-networks) and the VGG19
+feature trunk."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DICNet and its building blocks (reference spec §2, vectors README §1)."""
+"""DICNet and its building blocks (docs/reference_implementations.md#architecture)."""
 
 from __future__ import annotations
 

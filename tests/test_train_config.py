@@ -1,4 +1,5 @@
-"""Training configs: the named recipes against reference spec §4.2/§4.3, ``--set`` parsing, init schemes."""
+"""Training configs: the named recipes against docs/reference_implementations.md (Recipes, Losses), ``--set``
+parsing, init schemes."""
 
 import dataclasses
 
@@ -10,7 +11,7 @@ from dicmini.train.config import (CONFIGS, TrainConfig, apply_overrides, config_
                                   get_config, parse_value)
 from dicmini.train.init import init_generator, init_weights
 
-# spec §4.3 table (+ §4.2 loss weights), one dict per named recipe
+# docs/reference_implementations.md#recipes table (+ the loss weights of #losses), one dict per named recipe
 SPEC = {
     "official-celeba": dict(
         task="dic", init="kaiming", lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0,

@@ -1,5 +1,6 @@
 """Checks for the data exercises of notebook 01: landmark heatmaps and the 68 -> 5 component merge
-(paper §3.2–3.3; reference spec §2.9 and §4.1)."""
+(paper §3.2–3.3;
+docs/reference_implementations.md, Component maps and Data and degradation)."""
 
 from __future__ import annotations
 

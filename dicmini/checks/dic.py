@@ -1,4 +1,5 @@
-"""Check for notebook 05: the DIC step loop (paper §3, Fig. 2; reference spec §2.10).
+"""Check for notebook 05: the DIC step loop (paper §3, Fig. 2;
+docs/reference_implementations.md, Recurrence).
 
 ``MyDIC`` is built from dicmini's blocks with DICNet's attribute names; the student writes ``forward(lr)``
 returning ``(sr_steps, heatmap_steps)``. The check copies a DICNet's weights into it and compares every

@@ -1,5 +1,5 @@
 """Checks for notebook 02: the projection units and the SRFBN feedback block (paper §3.1, Fig. 2;
-reference spec §2.3)."""
+docs/reference_implementations.md, Feedback blocks)."""
 
 from __future__ import annotations
 

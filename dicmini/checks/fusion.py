@@ -1,5 +1,5 @@
 """Checks for notebook 04: grouped residual blocks and the attentive fusion module (paper §3, Fig. 3;
-reference spec §2.5)."""
+docs/reference_implementations.md, Attentive fusion)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Checks for notebook 03: the bottleneck residual block, the recursive hourglass and the feedback
-hourglass landmark estimator (paper §3, Fig. 2; reference spec §2.8, §2.11)."""
+hourglass landmark estimator (paper §3, Fig. 2;
+docs/reference_implementations.md, Feedback hourglass and Parameter counts)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def _randn(*shape: int, seed: int = 0) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------------------------------ ResBlock
-#: spec §2.11: ResBlock(cin, cout) parameter counts
+#: ResBlock(cin, cout) parameter counts of the references (docs/reference_implementations.md, Parameter counts)
 RES_BLOCK_SPEC = {(64, 128): 57_728, (128, 128): 53_504, (128, 256): 230_144}
 
 
@@ -29,7 +30,7 @@ def _rb_shape(cls) -> Outcome:
 
 
 def _rb_params(cls) -> Outcome:
-    bad = [f"ResBlock({a}, {b}): {count(cls(a, b)):,} (spec {n:,})" for (a, b), n in RES_BLOCK_SPEC.items()
+    bad = [f"ResBlock({a}, {b}): {count(cls(a, b)):,} (expected {n:,})" for (a, b), n in RES_BLOCK_SPEC.items()
            if count(cls(a, b)) != n]
     return Outcome(not bad, "parameter counts of ResBlock(64, 128), (128, 128), (128, 256) match spec §2.11",
                    (bad[0] if bad else "") + ": 1x1 to out/2, 3x3, 1x1 to out, and a 1x1 skip conv only when "

@@ -1,4 +1,5 @@
-"""Checks for the adversarial-loss exercise of notebook 06 (DICGAN, paper §3.4; reference spec §4.2).
+"""Checks for the adversarial-loss exercise of notebook 06 (DICGAN, paper §3.4;
+docs/reference_implementations.md, Losses).
 
 ``my_discriminator_loss(real_logits, fake_logits)`` = BCEWithLogits(real, 1) + BCEWithLogits(fake, 0) (a sum,
 no 1/2) and ``my_generator_loss(fake_logits, weight=0.005)`` = weight * BCEWithLogits(fake, 1), compared

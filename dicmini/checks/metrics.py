@@ -1,4 +1,5 @@
-"""Checks for the image-quality exercises of notebook 09 (paper §4.1; reference spec §5).
+"""Checks for the image-quality exercises of notebook 09 (paper §4.1;
+docs/reference_implementations.md, Evaluation protocols).
 
 ``my_psnr(pred, gt, crop_border=8)`` and ``my_ssim(pred, gt, crop_border=8)`` take two ``H x W x 3`` float64
 RGB arrays with values in [0, 255] and must agree with :func:`dicmini.metrics.psnr` /

@@ -1,4 +1,5 @@
-"""Check for the training-step exercise of notebook 07 (paper §3.3 and §4.1; reference spec §4.2).
+"""Check for the training-step exercise of notebook 07 (paper §3.4 and §4.1;
+docs/reference_implementations.md, Losses).
 
 ``my_training_step(model, optimizer, batch, align_weight) -> float`` runs one DIC iteration: the model on
 ``batch["lr"]``, the loss ``sum_t L1(SR_t, HR) + sum_t align_weight * MSE(H_t, H_gt)`` over **every** recurrent

@@ -1,8 +1,8 @@
 """The x8 degradation, the bilinear skip path, and image normalisation — in one place.
 
 Both reference implementations make the low-resolution input with PIL's bicubic resize of the 128x128
-high-resolution face (reference spec §4.1), and both feed the networks RGB images scaled to [0, 1] minus
-the CelebA mean ``(0.509, 0.424, 0.378)`` with unit std (official issue #15; MMagic's
+high-resolution face (docs/reference_implementations.md, Data and degradation), and both feed the networks RGB
+images scaled to [0, 1] minus the CelebA mean ``(0.509, 0.424, 0.378)`` with unit std (official issue #15; MMagic's
 ``DataPreprocessor(mean=[129.795, 108.12, 96.39], std=[255]*3)`` is the same). Every DICNet and every
 checkpoint of dicmini lives in this normalised space.
 """
@@ -48,7 +48,7 @@ def bicubic_upsample(lr: np.ndarray, scale: int = 8) -> np.ndarray:
 
 
 def bilinear_skip(lr: torch.Tensor, scale: int = 8) -> torch.Tensor:
-    """The global skip path of DICNet (spec §2.1): bilinear x``scale``, ``align_corners=False``.
+    """The global skip path of DICNet: bilinear x``scale``, ``align_corners=False``.
 
     Equal to MMagic's ``F.interpolate(x, size=(128, 128))`` for 16x16 inputs and to the official
     ``scale_factor=8`` call for every size. Works in any (normalised) space since it is linear.

@@ -1,9 +1,10 @@
 """The 68-point facial landmark layout, landmark heatmaps and the 68 -> 5 component merge.
 
-DIC supervises its landmark branch with one Gaussian heatmap per landmark (paper §3.3, "alignment
-loss"; reference spec §4.1) and guides the recovery branch with 5 *facial component* attention maps
-obtained by normalising and summing groups of the 68 predicted heatmaps (paper §3.2, Fig. 3;
-reference spec §2.9, official ``merge_heatmap_5``, MMagic ``reduce_to_five_heatmaps``).
+DIC supervises its landmark branch with one Gaussian heatmap per landmark (paper §3.4, "alignment
+loss"; docs/reference_implementations.md, Data and degradation) and guides the recovery branch with 5 *facial
+component* attention maps obtained by normalising and summing groups of the 68 predicted heatmaps (paper §3.2, Fig. 3;
+docs/reference_implementations.md, Component maps: official ``merge_heatmap_5``, MMagic
+``reduce_to_five_heatmaps``).
 
 Conventions used throughout dicmini:
 
@@ -48,7 +49,7 @@ def per_landmark(by_group: dict, default):
     return values
 
 
-#: The 5 facial components that guide the attentive fusion (spec §2.9), in channel order.
+#: The 5 facial components that guide the attentive fusion, in channel order.
 #: Note: component 4 ("face outline") is the jaw line *and* both eyebrows, exactly as the reference.
 COMPONENT_NAMES: tuple[str, ...] = ("left eye", "right eye", "nose", "mouth", "face outline")
 COMPONENT_RANGES: tuple[tuple[int, int], ...] = ((36, 42), (42, 48), (27, 36), (48, 68), (0, 27))
@@ -62,7 +63,8 @@ def _flip_permutation() -> tuple[int, ...]:
 
     After mirroring an image, the point that *was* the subject's right eye corner 36 is now where
     the left eye corner 45 should be, and so on. ``flipped[i] = mirrored[FLIP_PERMUTATION[i]]``.
-    (The official Helen augmentation does not swap the eyes; spec §4.1 notes.)
+    (The official Helen augmentation does not swap the eyes; docs/reference_implementations.md, Data and
+    degradation.)
     """
     perm = list(range(NUM_LANDMARKS))
 
@@ -110,7 +112,8 @@ def landmarks_to_heatmaps(points: torch.Tensor, image_size: int = ..., heatmap_s
 
 
 def landmarks_to_heatmaps(points, image_size: int = 128, heatmap_size: int = 32, sigma: float = 1.0):
-    """Render one un-normalised Gaussian heatmap per landmark (reference spec §4.1).
+    """Render one un-normalised Gaussian heatmap per landmark (docs/reference_implementations.md,
+    Data and degradation).
 
     ``h[k, v, u] = exp(-((u - s*x_k)^2 + (v - s*y_k)^2) / (2 sigma^2))`` with ``s = heatmap_size /
     image_size`` and ``u, v`` the integer column/row indices of the heatmap grid. Computed in float64
@@ -138,7 +141,8 @@ def landmarks_to_heatmaps(points, image_size: int = 128, heatmap_size: int = 32,
 
 
 def merge_to_components(heatmaps: torch.Tensor, detach: bool = False) -> torch.Tensor:
-    """68 landmark heatmaps -> 5 facial-component attention maps (reference spec §2.9).
+    """68 landmark heatmaps -> 5 facial-component attention maps (docs/reference_implementations.md,
+    Component maps).
 
     Each heatmap is divided by its spatial maximum (clamped below at 0.05, so flat or negative maps of
     an untrained net do not explode), then the maps of each component are summed:

@@ -1,6 +1,6 @@
 """Photos -> a prepared face folder (``dicmini data prepare``, ``data_scripts/prepare_faces.py``).
 
-Two protocols (reference spec §4.1):
+Two protocols (docs/reference_implementations.md, Data and degradation):
 
 * ``crop`` (default; official DIC CelebA / Helen style): detect the face with dlib's HOG detector (the
   highest-scoring box; upsampling only when nothing is found, up to ``upsample`` times), predict its 68

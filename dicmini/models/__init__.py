@@ -1,12 +1,13 @@
-"""DIC / DICGAN networks, one module per concept (reference spec §2, §3):
+"""DIC / DICGAN networks, one module per concept (paper §3; the reference code's layers:
+docs/reference_implementations.md, Architecture and DICGAN networks):
 
-* :mod:`~dicmini.models.projection`  up/down projection units and 1x1 transitions (spec §2.3)
-* :mod:`~dicmini.models.feedback`    SRFBN feedback blocks: plain, coarse (step 0), landmark-attention (§2.3–2.6)
-* :mod:`~dicmini.models.fusion`      attentive fusion with the 5 component maps, and a concat ablation (§2.5)
-* :mod:`~dicmini.models.hourglass`   recursive hourglass and the feedback hourglass landmark estimator (§2.8)
-* :mod:`~dicmini.models.dic`         :class:`DICNet`, the recurrent generator (§2.1–2.11)
+* :mod:`~dicmini.models.projection`  up/down projection units and 1x1 transitions
+* :mod:`~dicmini.models.feedback`    SRFBN feedback blocks: plain, coarse (step 0), landmark-attention
+* :mod:`~dicmini.models.fusion`      attentive fusion with the 5 component maps, and a concat ablation
+* :mod:`~dicmini.models.hourglass`   recursive hourglass and the feedback hourglass landmark estimator
+* :mod:`~dicmini.models.dic`         :class:`DICNet`, the recurrent generator
 * :mod:`~dicmini.models.convert`     dicmini / MMagic / official layouts, checkpoints, :func:`load_pretrained`
-* :mod:`~dicmini.models.lightcnn`    LightCNN-9 discriminator and feature network of DICGAN (§3)
+* :mod:`~dicmini.models.lightcnn`    LightCNN-9 discriminator and feature network of DICGAN
 * :mod:`~dicmini.models.vgg`         VGG16 / VGG19 features (perceptual losses, LPIPS trunk)
 """
 

@@ -1,6 +1,7 @@
 """State-dict layouts, checkpoint conversion and loading for DICNet (and LightCNN keys).
 
-Three layouts exist for the same DICNet weights (reference spec §2.12, §8):
+Three layouts exist for the same DICNet weights (docs/reference_implementations.md, State-dict layout and
+Loading published checkpoints):
 
 * **dicmini** (this package): paper-concept names at the top level.
 * **MMagic / MMEditing**: the published checkpoints ``dic_x8c48b6_g4_150k_CelebAHQ_20210611-5d3439ca.pth`` and
@@ -18,7 +19,7 @@ dicmini <-> MMagic rename table (everything not listed keeps its MMagic name)::
     landmark_estimator  <-> hour_glass
     reconstruction      <-> conv_last
 
-official -> MMagic rules (all 296 DICNet keys; spec §2.12)::
+official -> MMagic rules (all 296 DICNet keys)::
 
     conv_in.* -> conv_first.*          out.{0,1}.* -> conv_last.{0,1}.*      conv_out.0.* -> conv_last.2.*
     first_block|block: compress_in -> conv_first, compress_out -> conv_last, upBlocks -> up_blocks,

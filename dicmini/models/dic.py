@@ -3,9 +3,10 @@
 Paper §3 (Fig. 2): an SR branch (feedback blocks) and an alignment branch (feedback hourglass) run
 for ``num_steps`` recurrent steps; at every step the SR image feeds the landmark estimator and the
 landmarks of step ``t`` guide the recovery of step ``t + 1`` through the attentive fusion.
-Reference spec §2.1–2.11 (MMagic ``DICNet``; official ``DIC`` in ``dic_arch.py``).
+Reference code: docs/reference_implementations.md, Architecture (MMagic ``DICNet``; official ``DIC`` in
+``dic_arch.py``).
 
-Step loop (spec §2.10)::
+Step loop (docs/reference_implementations.md, Recurrence)::
 
     skip    = bilinear_x8(lr)                               # [B, 3, 8h, 8w], constant over the steps
     feature = lr_feature(lr)                                # [B, C, 2h, 2w], computed once
@@ -41,7 +42,8 @@ from ..data.landmarks import merge_to_components
 from .feedback import AttentionFeedbackBlock, CoarseFeedbackBlock
 from .hourglass import FeedbackHourglass
 
-#: DICNet always maps h x w to 8h x 8w, whatever ``upscale_factor`` says (vectors README §1).
+#: DICNet always maps h x w to 8h x 8w, whatever ``upscale_factor`` says (docs/reference_implementations.md, Input and
+#: output layers).
 OUTPUT_SCALE = 8
 #: The LR feature grid is 2h x 2w (PixelShuffle(2)); the reconstruction tail upsamples it x4.
 FEATURE_SCALE = 2
@@ -82,7 +84,7 @@ class DICTrace(NamedTuple):
 
 
 class DICNet(nn.Module):
-    """The DIC generator (paper §3; spec §2). Argument names and defaults follow MMagic's ``DICNet``.
+    """The DIC generator (paper §3, Fig. 2). Argument names and defaults follow MMagic's ``DICNet``.
 
     Args:
         in_channels, out_channels: image channels; must both be 3 (the landmark estimator reads an

@@ -2,24 +2,24 @@
 
 Paper §3 ("recurrent SR branch", Fig. 2): at every step the SR branch runs a feedback block on the
 LR feature and its own previous output; from step 1 on, the block is guided by the landmark
-attention (see :mod:`dicmini.models.fusion`). Reference spec §2.3 (projection groups), §2.4 (first
-step), §2.6 (landmark-attention block).
+attention (see :mod:`dicmini.models.fusion`). Reference code: docs/reference_implementations.md,
+Feedback blocks.
 
 Three variants share one projection body (:meth:`FeedbackBlock.project`):
 
 * :class:`FeedbackBlock`          ``forward(x, hidden)``: ``compress_in(cat(x, hidden))`` (2C -> C, 1x1) then
-  the projection groups. The plain SRFBN block (spec §2.3); DICNet itself does not use it.
+  the projection groups. The plain SRFBN block; DICNet itself does not use it.
 * :class:`CoarseFeedbackBlock`    ``forward(x)``: ``compress_in(x)`` (C -> C) then the projection groups.
-  Step 0 of DIC, when there is neither a hidden state nor a landmark prior (MMagic ``first_block``, spec §2.4).
+  Step 0 of DIC, when there is neither a hidden state nor a landmark prior (MMagic ``first_block``).
 * :class:`AttentionFeedbackBlock` ``forward(x, attention, hidden)``: ``compress_in(cat(x, hidden))``, then the
-  attentive fusion with the 5 component maps, then the projection groups (MMagic ``block``, spec §2.6).
+  attentive fusion with the 5 component maps, then the projection groups (MMagic ``block``).
 
 Unlike both references, no block stores a hidden state between calls (no ``last_hidden`` /
 ``need_reset`` attribute): the caller passes the previous output in and receives the new one.
 The returned tensor *is* the new hidden state, exactly as in the reference where
 ``last_hidden = out``.
 
-Projection groups (spec §2.3), with ``C`` channels, ``G`` groups and internal scale ``s``::
+Projection groups, with ``C`` channels, ``G`` groups and internal scale ``s``::
 
     lr_features = [x]; hr_features = []
     for g in range(G):
@@ -30,7 +30,7 @@ Projection groups (spec §2.3), with ``C`` channels, ``G`` groups and internal s
     out = compress_out(cat(lr_features[1:]))                                     # G·C -> C, 1x1
 
 Every PReLU in these blocks starts at slope 0.2 whatever ``DICNet(prelu_init=...)`` says: the
-reference does not pass ``prelu_init`` down (vectors README §1).
+reference does not pass ``prelu_init`` down (docs/reference_implementations.md, Input and output layers).
 
 The transitions on the HR grid (``hr_blocks``) are evaluated without the concatenation: a 1x1
 convolution over ``cat(f_0 .. f_g)`` equals ``sum_i conv1x1(f_i, W[:, iC:(i+1)C])`` with the slices of
@@ -68,7 +68,7 @@ def conv1x1_prelu_sum(unit: nn.Sequential, features: list[Tensor]) -> Tensor:
 
 
 class FeedbackBlock(nn.Module):
-    """SRFBN feedback block with a hidden-state input (spec §2.3).
+    """SRFBN feedback block with a hidden-state input.
 
     Args:
         mid_channels: feature channels ``C`` (48 in DIC).
@@ -100,7 +100,7 @@ class FeedbackBlock(nn.Module):
         self.lr_blocks = nn.ModuleList()
         self.hr_blocks = nn.ModuleList()
         # Interleaved creation order (up, down, then the two transitions) as in the reference, so that a
-        # seeded construction draws the same initial weights (spec §2.3, §6).
+        # seeded construction draws the same initial weights (docs/reference_implementations.md, Initialisation).
         for idx in range(num_blocks):
             self.up_blocks.append(up_projection(mid_channels, upscale_factor))
             self.down_blocks.append(down_projection(mid_channels, upscale_factor))
@@ -144,7 +144,7 @@ class FeedbackBlock(nn.Module):
 
 
 class CoarseFeedbackBlock(FeedbackBlock):
-    """Step-0 feedback block without feedback input (MMagic ``FeedbackBlockCustom`` = ``first_block``, spec §2.4).
+    """Step-0 feedback block without feedback input (MMagic ``FeedbackBlockCustom`` = ``first_block``).
 
     ``compress_in`` maps ``C -> C`` instead of ``2C -> C``. Parameters (48, 6, 8): 4,090,776.
 
@@ -164,8 +164,8 @@ class CoarseFeedbackBlock(FeedbackBlock):
 
 
 class AttentionFeedbackBlock(FeedbackBlock):
-    """Feedback block guided by the landmark attention (MMagic ``FeedbackBlockHeatmapAttention`` = ``block``,
-    spec §2.6; paper §3, Fig. 2 and the attentive fusion of Fig. 3).
+    """Feedback block guided by the landmark attention (MMagic ``FeedbackBlockHeatmapAttention`` = ``block``;
+    paper §3, Fig. 2 and the attentive fusion of Fig. 3).
 
     ``forward(x, attention, hidden) = project(fusion(compress_in(cat(x, hidden)), attention))``.
     One set of weights serves every step >= 1.

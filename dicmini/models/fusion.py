@@ -3,8 +3,8 @@
 Paper §3, Fig. 3 ("attentive fusion module"): the feature is expanded into one feature group per
 facial component (left eye, right eye, nose, mouth, face outline), the groups are refined
 independently by grouped residual blocks, and the groups are summed with per-pixel weights given by
-a softmax over the 5 component maps. Reference spec §2.5 (MMagic ``FeatureHeatmapFusingBlock``,
-official ``FeatureHeatmapFusingBlock`` in ``blocks.py``).
+a softmax over the 5 component maps. Reference code: docs/reference_implementations.md, Attentive fusion
+(MMagic ``FeatureHeatmapFusingBlock``, official ``FeatureHeatmapFusingBlock`` in ``blocks.py``).
 
 Channel group ``g`` = channels ``[g·C, (g+1)·C)`` belongs to component map ``g``; the grouped
 convolutions (``groups = num_heatmaps``) never mix groups.
@@ -19,7 +19,7 @@ from .projection import conv1x1_prelu
 
 
 class GroupResBlock(nn.Module):
-    """Residual block of two grouped 3x3 convolutions: ``x + res_scale · conv(lrelu(conv(x)))`` (spec §2.5).
+    """Residual block of two grouped 3x3 convolutions: ``x + res_scale · conv(lrelu(conv(x)))``.
 
     Parameter names ``res.0.*`` and ``res.2.*`` match the reference (index 1 is the LeakyReLU).
     ``[B, channels, h, w] -> [B, channels, h, w]``; 207,840 parameters for (240, groups=5).
@@ -41,7 +41,7 @@ class GroupResBlock(nn.Module):
 
 
 class AttentiveFusion(nn.Module):
-    """The attentive fusion module (paper Fig. 3; spec §2.5), ``fusion_block`` in MMagic.
+    """The attentive fusion module (paper §3, Fig. 3), ``fusion_block`` in MMagic.
 
     ``conv_first`` = 1x1 conv ``C -> K·C`` + LeakyReLU(0.2); ``body`` = ``num_blocks`` :class:`GroupResBlock`
     with ``K`` groups; then ``sum_g softmax(attention)_g · feature_g``.

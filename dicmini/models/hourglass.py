@@ -2,9 +2,10 @@
 
 Paper §3 ("recurrent alignment branch", Fig. 2): a single hourglass (Newell et al., ECCV 2016)
 estimates 68 landmark heatmaps from the current SR image; half of its output channels are fed back
-to the next step, which makes the alignment branch recurrent like the SR branch. Reference spec §2.8
-(MMagic ``FeedbackHourglass`` / ``Hourglass`` / ``ResBlock``; official ``FeedbackHourGlass`` with the
-flat ``HourGlass(4, C, need_bn=False)``). No normalisation layers (``need_bn=False``).
+to the next step, which makes the alignment branch recurrent like the SR branch. Reference code:
+docs/reference_implementations.md, Feedback hourglass (MMagic ``FeedbackHourglass`` / ``Hourglass`` /
+``ResBlock``; official ``FeedbackHourGlass`` with the flat ``HourGlass(4, C, need_bn=False)``). No normalisation
+layers (``need_bn=False``).
 
 Sizes with ``M = mid_channels`` (256 in DIC) for an SR image of ``H x W`` (128 x 128)::
 
@@ -30,7 +31,7 @@ HOURGLASS_DEPTH = 4
 
 
 class ResBlock(nn.Module):
-    """Bottleneck residual block of the hourglass (spec §2.8): ``skip(x) + conv_block(x)``.
+    """Bottleneck residual block of the hourglass: ``skip(x) + conv_block(x)``.
 
     ``conv_block = Conv(cin -> cout/2, k1), ReLU, Conv(cout/2 -> cout/2, k3, p1), Conv(cout/2 -> cout, k1)``
     (only one ReLU, as in both references); ``skip_layer = Conv(cin -> cout, k1)`` when ``cin != cout``,
@@ -54,7 +55,7 @@ class ResBlock(nn.Module):
 
 
 class Hourglass(nn.Module):
-    """Recursive hourglass (spec §2.8): ``up1(x) + upsample2(low3(low2(low1(maxpool2(x)))))``.
+    """Recursive hourglass: ``up1(x) + upsample2(low3(low2(low1(maxpool2(x)))))``.
 
     ``low2`` is a ``Hourglass(depth - 1)`` or, at depth 1, a :class:`ResBlock`. The upsampling is
     bilinear with ``align_corners=True`` (both references). ``[B, C, h, w] -> [B, C, h, w]`` with
@@ -78,7 +79,7 @@ class Hourglass(nn.Module):
 
 
 class FeedbackHourglass(nn.Module):
-    """The feedback hourglass landmark estimator of DIC (spec §2.8), usable on its own.
+    """The feedback hourglass landmark estimator of DIC, usable on its own.
 
     Args:
         mid_channels: ``M`` (256 in DIC); must be divisible by 4.

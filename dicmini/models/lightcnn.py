@@ -6,13 +6,14 @@ Paper §3.4 ("DICGAN"): besides the pixel and alignment losses, DICGAN adds
 * a **feature loss** ``L1(F(SR), F(HR))`` (weight 0.1) measured by a face-recognition network ``F``.
 
 Both reference implementations use the 9-layer LightCNN for ``D`` and its convolutional part for ``F``
-(reference spec §3). LightCNN replaces ReLU by the *max-feature-map* (MFM) activation: a filter produces
-``2 * out`` channels and the output keeps, element by element, the larger of the two halves
-(:class:`MaxFeature`).
+(docs/reference_implementations.md, DICGAN networks). LightCNN replaces ReLU by the *max-feature-map* (MFM)
+activation: a filter produces ``2 * out`` channels and the output keeps, element by element, the larger of the two
+halves (:class:`MaxFeature`).
 
-State-dict layout is MMagic's (spec §2.12, end): ``features.{0,2,3,5,6,8,9,10,11}.filter.*``,
-``classifier.0.filter.*``, ``classifier.2.*``. The official repository groups each 1x1 + 3x3 pair into a
-``group`` module (``features.{2,4,6,7}.conv_a`` / ``.conv``); :func:`lightcnn_from_official` converts.
+State-dict layout is MMagic's (docs/reference_implementations.md, State-dict layout):
+``features.{0,2,3,5,6,8,9,10,11}.filter.*``, ``classifier.0.filter.*``, ``classifier.2.*``. The official
+repository groups each 1x1 + 3x3 pair into a ``group`` module (``features.{2,4,6,7}.conv_a`` / ``.conv``);
+:func:`lightcnn_from_official` converts.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ _WARNED_RANDOM_FEATURE = False  # warn once per process (see LightCNNFeature)
 
 
 class MaxFeature(nn.Module):
-    """Max-feature-map activation of LightCNN (official ``mfm``; spec §3.1).
+    """Max-feature-map activation of LightCNN (official ``mfm``).
 
     ``filter`` is a ``Conv2d(in, 2*out, k, s, p)`` (``filter_type='conv2d'``) or a ``Linear(in, 2*out)``
     (``filter_type='linear'``); the output is the elementwise maximum of the two channel halves, so it has
@@ -74,7 +75,7 @@ class MaxFeature(nn.Module):
 
 
 def _lightcnn_features(in_channels: int) -> nn.Sequential:
-    """The 13-module convolutional trunk of LightCNN-9 (spec §3.2), ``[B,C,128,128] -> [B,128,8,8]``."""
+    """The 13-module convolutional trunk of LightCNN-9, ``[B,C,128,128] -> [B,128,8,8]``."""
 
     def pool() -> nn.MaxPool2d:
         return nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=True)
@@ -97,13 +98,13 @@ def _lightcnn_features(in_channels: int) -> nn.Sequential:
 
 
 class LightCNN(nn.Module):
-    """LightCNN-9 discriminator of DICGAN (paper §3.4 adversarial loss; spec §3.2).
+    """LightCNN-9 discriminator of DICGAN (paper §3.4 adversarial loss).
 
     ``features`` maps a ``[B, in_channels, 128, 128]`` image (dicmini's normalised space) to
     ``[B, 128, 8, 8]``; ``classifier`` = ``MaxFeature(8192, 256, 'linear')``, ``LeakyReLU(0.2)``,
     ``Linear(256, 1)``. ``forward`` returns raw logits ``[B, 1]`` (use ``BCEWithLogits``).
     No normalisation layers, no spectral norm; 5,485,921 parameters for ``in_channels=3``.
-    PyTorch default initialisation (as both references, spec §4.3).
+    PyTorch default initialisation (as both references; docs/reference_implementations.md, Initialisation).
     """
 
     def __init__(self, in_channels: int = 3) -> None:
@@ -179,7 +180,8 @@ def read_lightcnn_weights(weights: str | Path | Mapping) -> dict[str, torch.Tens
 
 
 class LightCNNFeature(nn.Module):
-    """Frozen LightCNN-9 trunk for the DICGAN feature loss (paper §3.4; spec §3.3).
+    """Frozen LightCNN-9 trunk for the DICGAN feature loss (paper §3.4;
+    docs/reference_implementations.md, DICGAN networks).
 
     Output ``[B, 128, 8, 8]`` for a 128x128 input; state-dict keys ``features.*`` exactly as in
     :class:`LightCNN`. All parameters have ``requires_grad=False`` and the module always stays in eval mode

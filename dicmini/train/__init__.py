@@ -1,4 +1,5 @@
-"""Training and evaluation engine of DIC / DICGAN (paper §3.4, §4; reference spec §4, §5, §8).
+"""Training and evaluation engine of DIC / DICGAN (paper §3.4, §4; docs/reference_implementations.md,
+Recipes, Evaluation protocols, Loading published checkpoints).
 
 * :mod:`~dicmini.train.config`     typed :class:`TrainConfig`, the named recipes, ``--set key=value`` parsing
 * :mod:`~dicmini.train.init`       :func:`init_weights` (official Kaiming-normal, or PyTorch's default)

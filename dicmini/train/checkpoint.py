@@ -1,7 +1,7 @@
 """Training checkpoints: the dicmini checkpoint format plus everything an exact resume needs.
 
-A training checkpoint is a dicmini checkpoint (:mod:`dicmini.models.convert`; reference spec §8 for the
-published formats)::
+A training checkpoint is a dicmini checkpoint (:mod:`dicmini.models.convert`; docs/reference_implementations.md,
+Loading published checkpoints, for the published formats)::
 
     {"format": "dicmini", "version": 1, "kind": "dicnet" | "hourglass",
      "config": {...model constructor arguments...}, "model": <state dict>,

@@ -243,7 +243,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     protocols = sorted(PROTOCOLS)
 
     train = sub.add_parser("train", help="train DIC / DICGAN / the landmark branch from a named config",
-                           description="Train from a named recipe (reference spec §4). Configs: " + ", ".join(CONFIGS))
+                           description="Train from a named recipe (docs/reference_implementations.md#recipes). "
+                                       "Configs: " + ", ".join(CONFIGS))
     train.add_argument("--config", help=f"named recipe ({', '.join(CONFIGS)}); default tiny, or the checkpoint's "
                                         "with --resume")
     train.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -1,4 +1,5 @@
-"""Evaluation of a DICNet (or a pre-trained landmark branch) on a face dataset (reference spec §5).
+"""Evaluation of a DICNet (or a pre-trained landmark branch) on a face dataset
+(docs/reference_implementations.md, Evaluation protocols).
 
 Per recurrent step: mean PSNR and SSIM under a named protocol (:data:`dicmini.metrics.PROTOCOLS`; crop 8)
 and the landmark NME of the step's predicted heatmaps (coordinates by soft-argmax,

@@ -3,7 +3,8 @@
 DIC maps an ``h x w`` face (``h, w`` multiples of 8; 16x16 in the paper) to ``8h x 8w``; the answer is the
 last recurrent step's image. Inputs should be made the way the training LR images were (PIL bicubic x1/8 of
 the HR face, saved losslessly): the official test script warns "Please use png images as input" because JPEG
-artefacts break the model (reference spec §4.1).
+artefacts break the model (docs/reference_implementations.md,
+Data and degradation).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Weight initialisation schemes of the two references (reference spec §4.3 "init", §6).
+"""Weight initialisation schemes of the two references (docs/reference_implementations.md, Initialisation).
 
 Measured caveat (dicmini): the official Kaiming-normal init is followed, in the official recipe, by loading a
 *pretrained* hourglass. A Kaiming-initialised hourglass trained from scratch is not part of any recipe and

@@ -2,7 +2,8 @@
 
 DIC's landmark branch predicts 68 heatmaps; :func:`~dicmini.data.landmarks.merge_to_components` sums them
 into 5 facial-component maps, and the attentive fusion turns those into per-pixel weights with a softmax
-over the 5 maps (paper §3.2, Fig. 3; reference spec §2.5, §2.9). The functions here draw those maps:
+over the 5 maps (paper §3.2, Fig. 3; docs/reference_implementations.md, Attentive fusion and Component maps).
+The functions here draw those maps:
 
 * :func:`component_mixture` / :func:`attention_overlay`: one RGB picture of 5 softmax weight maps (each pixel
   coloured by the weighted mix of the component colours; the face shows through where the weights are flat);

@@ -2,8 +2,8 @@
 
 DIC (paper §3, Fig. 2) alternates, at each of its ``T`` steps, an SR image from the recovery branch and 68
 landmark heatmaps from the landmark branch; the heatmaps of step ``t`` are merged into 5 facial-component
-maps (:func:`~dicmini.data.landmarks.merge_to_components`, reference spec §2.9) that steer the attentive
-fusion of step ``t + 1`` (spec §2.5, §2.10). This module makes all of that browsable:
+maps (:func:`~dicmini.data.landmarks.merge_to_components`, docs/reference_implementations.md, Component maps) that steer
+the attentive fusion of step ``t + 1``. This module makes all of that browsable:
 
 * :func:`collect_iterations` runs a model **once** on a few faces and caches, per step and face, the SR image,
   the 68 heatmaps, the 5 component maps, the predicted landmark points and PSNR / SSIM / NME
@@ -124,7 +124,8 @@ def collect_iterations(model: nn.Module, lr, hr, landmarks=None, *, names: Seque
         landmarks: ground-truth ``[N, 68, 2]`` points in HR pixels, or ``None`` (then no NME is computed).
         names: one label per face (default ``"face 0"``, ``"face 1"``, ...).
         protocol, crop_border: of :func:`~dicmini.metrics.psnr` / :func:`~dicmini.metrics.ssim`;
-            ``crop_border`` defaults to the scale factor (8), as in the evaluation protocol (spec §5).
+            ``crop_border`` defaults to the scale factor (8), as in the evaluation protocols
+            (docs/reference_implementations.md, Evaluation protocols).
     """
     lr_u8, hr_u8 = _as_uint8_batch(lr, "lr"), _as_uint8_batch(hr, "hr")
     n = len(lr_u8)

@@ -5,7 +5,7 @@
 
 * ``dic_overview.png``   the DIC loop (paper Fig. 2): LR -> feature -> [SR block -> SR_t -> hourglass ->
   68 heatmaps -> 5 components -> attention] x 4 steps, with both recurrent states.
-* ``feedback_block.png`` the SRFBN feedback block (paper §3.1, spec §2.3) with 3 projection groups: the
+* ``feedback_block.png`` the SRFBN feedback block (paper §3.1; docs/reference_implementations.md#feedback-blocks) with 3 projection groups: the
   LR grid (32 x 32) and HR grid (256 x 256) rows, dense 1x1 transitions and the hidden state.
 """
 
