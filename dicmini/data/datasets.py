@@ -1,6 +1,7 @@
 """Torch datasets of faces for DIC: synthetic faces made on the fly, and prepared folders.
 
-Every sample is a dict with the tensors DIC trains on (paper §4.1; reference spec §4.1):
+Every sample is a dict with the tensors DIC trains on (paper §4.1;
+docs/reference_implementations.md, Data and degradation):
 
 * ``"lr"``: normalised LR image ``[3, H/8, W/8]`` (PIL bicubic from the HR image, then ``x/255 - MEAN``)
 * ``"hr"``: normalised HR image ``[3, H, W]``

@@ -1,7 +1,8 @@
 """Training configurations: one typed dataclass and the named recipes of DIC / DICGAN.
 
-Every named recipe reproduces one column of reference spec §4.3 (optimisation, schedule, hourglass freeze,
-GAN warm-up, discriminator updates, seed, validation interval) and §4.2 (loss weights). Field names are the
+Every named reference recipe reproduces one column of the recipe table of ``docs/reference_implementations.md``
+(Recipes: optimisation, schedule, hourglass freeze, GAN warm-up, discriminator updates, seed, validation
+interval; Losses: loss weights). Field names are the
 ``--set key=value`` names of ``dicmini train``; values are parsed by the field's type (:func:`apply_overrides`).
 
 Named recipes (:data:`CONFIGS`):
@@ -21,7 +22,7 @@ Named recipes (:data:`CONFIGS`):
     validation every 2k, runtime-default (random) seed.
 ``mmedit-celebahq``
     MMEditing 0.x, the code that produced the published MMagic checkpoints: as ``mmagic-celebahq`` but the
-    alignment term is 1.0·L1 (the 0.x bug, spec §4.2).
+    alignment term is 1.0·L1 (the 0.x bug, docs/reference_implementations.md, Losses).
 ``official-dicgan``
     Official DICGAN (``SRLandmarkGANSolver``, CelebA): generator from the DIC ``best_ckp.pth``
     (``init_generator``; no Kaiming init in that branch), D default init; G and D Adam 1e-4; ×0.5 at
@@ -62,14 +63,15 @@ HR_TRANSITIONS = ("auto", "sum", "concat")
 
 @dataclass
 class TrainConfig:
-    """All settings of one training run (reference spec §4). Defaults are the full-size official DIC values."""
+    """All settings of one training run (docs/reference_implementations.md, Recipes). Defaults are the full-size
+    official DIC values."""
 
     name: str = "custom"
     #: ``"dic"`` (generator only), ``"dicgan"`` (+ LightCNN discriminator and feature loss), ``"hourglass"``
     #: (landmark branch alone on HR images).
     task: str = "dic"
 
-    # -- data (spec §4.1) ---------------------------------------------------------------------------------
+    # -- data (docs/reference_implementations.md, Data and degradation) ------------------------------------------------
     #: ``"synthetic"`` (procedural faces: training seeds from 0, validation from the held-out range) or a
     #: prepared folder holding ``train/`` and ``val/`` sub-folders (``dicmini data synth --split`` writes them).
     data: str = "synthetic"
@@ -84,7 +86,7 @@ class TrainConfig:
     #: :mod:`dicmini.data.face_pool`) and read them back, instead of painting every face again each epoch.
     face_pool: bool = False
 
-    # -- generator architecture (spec §1) -------------------------------------------------------------------
+    # -- generator architecture (paper §3; docs/reference_implementations.md, Architecture) ----------------------------
     mid_channels: int = 48
     num_blocks: int = 6
     hg_mid_channels: int = 256
@@ -101,7 +103,7 @@ class TrainConfig:
     #: ``"fine"`` (also each projection group inside them; measured no leaner on the CPU: prefer ``"call"``).
     checkpoint_granularity: str = "call"
 
-    # -- initialisation (spec §4.3 "init", §6) --------------------------------------------------------------
+    # -- initialisation (docs/reference_implementations.md, Initialisation) --------------------------------------------
     #: ``"kaiming"`` (official: Kaiming-normal fan_in, a=0, zero bias on every conv/deconv/linear of the
     #: generator), ``"default"`` (PyTorch's constructors, as MMagic) or ``"kaiming-sr"`` (Kaiming on the SR
     #: branch, default on the landmark branch: for runs without a pretrained hourglass, see
@@ -129,8 +131,9 @@ class TrainConfig:
     #: the last reconstruction conv's initial weights are multiplied by this (dicmini; 1 = unchanged).
     reconstruction_init_scale: float = 1.0
 
-    # -- losses (spec §4.2) ---------------------------------------------------------------------------------
-    #: sigma (heatmap pixels) of the Gaussian training heatmaps; 1 in both references (spec §4.1).
+    # -- losses (paper §3.4; docs/reference_implementations.md, Losses) ------------------------------------------------
+    #: sigma (heatmap pixels) of the Gaussian training heatmaps; 1 in both references
+    #: (docs/reference_implementations.md, Data and degradation).
     heatmap_sigma: float = 1.0
     pixel_weight: float = 1.0
     align_kind: str = "mse"
@@ -140,7 +143,7 @@ class TrainConfig:
     #: official DICGAN solver: ``pixel_weight * num_steps * L1(SR_last, HR)`` instead of ``sum_t L1(SR_t, HR)``.
     official_dicgan_pixel_quirk: bool = False
 
-    # -- optimisation and schedule (spec §4.3) --------------------------------------------------------------
+    # -- optimisation and schedule (docs/reference_implementations.md, Recipes) ----------------------------------------
     iterations: int = 150_000
     #: effective batch per optimiser step, over all processes and accumulation steps (8 in every recipe).
     batch_size: int = 8
@@ -170,7 +173,7 @@ class TrainConfig:
     #: *through* the hourglass to the SR branch). 0 = trained from the start.
     release_hourglass_step: int = 0
 
-    # -- DICGAN (spec §4.2, §4.3) ---------------------------------------------------------------------------
+    # -- DICGAN (paper §3.4; docs/reference_implementations.md, Losses and Recipes) ------------------------------------
     d_lr: float = 1e-4
     d_betas: tuple[float, float] = (0.9, 0.999)
     d_milestones: tuple[int, ...] = (10_000, 20_000, 40_000)
@@ -331,7 +334,7 @@ class TrainConfig:
                                  f"{getattr(self, name)}")
 
 
-# -- named recipes (spec §4.3) --------------------------------------------------------------------------------
+# -- named recipes (docs/reference_implementations.md, Recipes) --------------------------------------------------------
 
 def _tiny() -> TrainConfig:
     # Stage 2 of dicmini's CPU recipe (stage 1: ``tiny-hourglass``); the research log is

@@ -5,7 +5,8 @@ iterator state to save — so a run resumed at iteration ``k`` reads exactly the
 reads from ``k`` on, and a ``torchrun`` job splits every batch across processes the way
 ``torch.utils.data.DistributedSampler`` would (rank ``r`` of ``W`` takes positions ``r, r+W, ...``).
 
-Epochs drop the last incomplete batch, as both references do (``drop_last=True``, spec §4.1): epoch ``e`` is
+Epochs drop the last incomplete batch, as both references do (``drop_last=True``; docs/reference_implementations.md,
+Data and degradation): epoch ``e`` is
 the permutation ``default_rng([seed, e]).permutation(n)`` cut into ``n // batch`` global batches.
 """
 
@@ -24,7 +25,8 @@ from .config import TrainConfig
 
 
 def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
-    """``(train, val)`` datasets of ``config`` (spec §4.1: HR 128x128, LR by PIL bicubic x1/8, 32x32 heatmaps).
+    """``(train, val)`` datasets of ``config`` (HR 128x128, LR by PIL bicubic x1/8, 32x32 heatmaps;
+    docs/reference_implementations.md, Data and degradation).
 
     ``data="synthetic"``: training faces are seeds ``0 .. train_size-1``, validation faces the first
     ``val_size`` held-out seeds (never seen in training). A folder: ``<data>/train`` and ``<data>/val`` (or

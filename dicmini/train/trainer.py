@@ -63,7 +63,8 @@ from .tasks import make_task
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, milestones: list[int],
                    gamma: float) -> torch.optim.lr_scheduler.LRScheduler:
     """The per-iteration learning-rate schedule of ``config.lr_schedule``: MultiStepLR (both references,
-    spec §4.3) or cosine annealing to ``min_lr_ratio`` of the initial rate over ``config.iterations``."""
+    docs/reference_implementations.md, Recipes) or cosine annealing to ``min_lr_ratio`` of the initial rate over
+    ``config.iterations`` (one cosine factor on every parameter group when their rates differ)."""
     if config.lr_schedule == "cosine" and any(g.get("lr_scale", 1.0) != 1.0 for g in optimizer.param_groups):
         # groups with their own rate (hourglass_lr_scale): the same cosine factor on each group's rate
         ratio, total = config.min_lr_ratio, config.iterations
