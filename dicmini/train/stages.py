@@ -11,18 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 
 from .checkpoint import read_training_checkpoint
 from .config import TrainConfig, config_from_dict, get_config
-
-#: sub-folder of a staged run that holds the landmark-branch pre-training
-STAGE_FOLDER = "hourglass-stage"
-
-
-def stage_checkpoint(out_dir: str | os.PathLike) -> Path:
-    """The pre-trained landmark branch a staged run in ``out_dir`` starts from."""
-    return Path(out_dir) / STAGE_FOLDER / "last.pt"
+from .tasks import STAGE_FOLDER, stage_checkpoint
+from .trainer import Trainer
 
 
 def stage_config(config: TrainConfig) -> TrainConfig:
@@ -46,8 +39,6 @@ def stage_complete(out_dir: str | os.PathLike, config: TrainConfig) -> bool:
 def run_hourglass_stage(config: TrainConfig, out_dir: str | os.PathLike) -> dict | None:
     """Train (or resume) the ``hourglass_stage`` of ``config`` into ``out_dir/hourglass-stage``; ``None`` when
     it is already complete, else the stage's :meth:`~dicmini.train.trainer.Trainer.fit` summary."""
-    from .trainer import Trainer
-
     if not config.hourglass_stage or stage_complete(out_dir, config):
         return None
     path = stage_checkpoint(out_dir)

@@ -37,9 +37,16 @@ from .checkpoint import unwrap
 from .config import TrainConfig
 from .evaluate import EvalResult, evaluate, evaluate_hourglass
 from .init import init_generator, init_weights
-from .stages import stage_checkpoint
 
 Batch = Mapping[str, Any]
+
+#: sub-folder of a staged run that holds the landmark-branch pre-training (:mod:`dicmini.train.stages`)
+STAGE_FOLDER = "hourglass-stage"
+
+
+def stage_checkpoint(out_dir: str | os.PathLike) -> Path:
+    """The pre-trained landmark branch a staged run in ``out_dir`` starts from."""
+    return Path(out_dir) / STAGE_FOLDER / "last.pt"
 
 
 def iteration_rng(config: TrainConfig, step: int, salt: int) -> np.random.Generator:
