@@ -139,6 +139,8 @@ class LossRecipe:
     description: str = ""
 
 
+#: The loss weights of the references, by name: their one home (the named training configs of
+#: :mod:`dicmini.train.config` take their weights from here).
 RECIPES: dict[str, LossRecipe] = {
     "official": LossRecipe("official", "mse", 0.1,
                            description="official DIC/DICGAN: sum_t L1 + 0.1 MSE heatmaps (+0.1 feature +0.005 GAN)"),

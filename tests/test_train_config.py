@@ -144,6 +144,14 @@ def test_model_kwargs_build_a_dicnet():
     assert {f.name for f in dataclasses.fields(TrainConfig)} >= set(cfg.model_kwargs())
 
 
+def test_model_kwargs_pass_every_dicnet_argument_but_the_fixed_ones():
+    """A new DICNet argument is either a config field (and passed on) or deliberately fixed here."""
+    from dicmini.models.dic import DICNET_ARGUMENTS
+
+    assert set(DICNET_ARGUMENTS) - set(TrainConfig().model_kwargs()) == {"in_channels", "out_channels",
+                                                                         "num_heatmaps"}
+
+
 def test_init_weights_kaiming_is_the_official_init():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(64, 32, 3), nn.PReLU(init=0.2), nn.ConvTranspose2d(32, 64, 4), nn.Linear(256, 128))

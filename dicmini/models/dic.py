@@ -30,6 +30,7 @@ official code): ``lr_feature`` (MMagic ``conv_first``), ``coarse_block`` (``firs
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -123,17 +124,12 @@ class DICNet(nn.Module):
                  upscale_factor: int = 8, detach_attention: bool = False, prelu_init: float = 0.2,
                  num_heatmaps: int = 5, num_fusion_blocks: int = 7, *, fusion: str = "attention",
                  gradient_checkpointing: bool | str = False) -> None:
+        arguments = locals()  # first statement: exactly the constructor arguments (and self)
         super().__init__()
-        _validate_args(in_channels=in_channels, out_channels=out_channels, mid_channels=mid_channels,
-                       num_blocks=num_blocks, hg_mid_channels=hg_mid_channels, hg_num_keypoints=hg_num_keypoints,
-                       num_steps=num_steps, upscale_factor=upscale_factor, num_heatmaps=num_heatmaps,
-                       num_fusion_blocks=num_fusion_blocks, fusion=fusion)
-        self.config: dict[str, Any] = dict(
-            in_channels=in_channels, out_channels=out_channels, mid_channels=mid_channels, num_blocks=num_blocks,
-            hg_mid_channels=hg_mid_channels, hg_num_keypoints=hg_num_keypoints, num_steps=num_steps,
-            upscale_factor=upscale_factor, detach_attention=bool(detach_attention), prelu_init=float(prelu_init),
-            num_heatmaps=num_heatmaps, num_fusion_blocks=num_fusion_blocks, fusion=fusion,
-            gradient_checkpointing=_checkpointing_value(gradient_checkpointing))
+        self.config: dict[str, Any] = {name: arguments[name] for name in DICNET_ARGUMENTS}
+        _validate_args(self.config)
+        self.config.update(detach_attention=bool(detach_attention), prelu_init=float(prelu_init),
+                           gradient_checkpointing=_checkpointing_value(gradient_checkpointing))
         self.in_channels = in_channels
         self.num_steps = num_steps
         self.detach_attention = bool(detach_attention)
@@ -239,6 +235,10 @@ class DICNet(nn.Module):
                         [s.sr_hidden for s in steps], [s.hg_hidden for s in steps])
 
 
+#: The constructor arguments of :class:`DICNet`, in order: the keys of ``DICNet.config``, and the
+#: ``TrainConfig`` fields that ``TrainConfig.model_kwargs`` passes on (read from the signature, their one home).
+DICNET_ARGUMENTS: tuple[str, ...] = tuple(inspect.signature(DICNet).parameters)
+
 #: upper bounds on the size arguments, checked before anything is allocated (a checkpoint whose stored config
 #: says ``mid_channels=20000`` or ``num_steps=10**7`` is refused instead of allocating 57 GB or running for
 #: ever); the full-size DIC is 48 / 6 / 256 / 4 / 8 / 7
@@ -255,34 +255,36 @@ def _checkpointing_value(value: bool | str) -> bool | str:
     raise ValueError(f"gradient_checkpointing must be True/False or one of 'none', 'call', 'fine', got {value!r}")
 
 
-def _validate_args(*, in_channels: int, out_channels: int, mid_channels: int, num_blocks: int,
-                   hg_mid_channels: int, hg_num_keypoints: int, num_steps: int, upscale_factor: int,
-                   num_heatmaps: int, num_fusion_blocks: int, fusion: str) -> None:
-    """Fail at construction, with the argument's name, where the reference would fail later (or silently)."""
-    for name, value in (("in_channels", in_channels), ("out_channels", out_channels)):
-        if value != 3:
-            raise ValueError(f"{name} must be 3, got {value}: the landmark estimator reads an RGB image and the "
-                             "x8 bilinear skip adds the input image to the output (as in the reference)")
-    for name, value in (("mid_channels", mid_channels), ("num_blocks", num_blocks), ("num_steps", num_steps),
-                        ("upscale_factor", upscale_factor)):
+def _validate_args(arguments: dict[str, Any]) -> None:
+    """Fail at construction, with the argument's name, where the reference would fail later (or silently).
+    ``arguments``: the constructor arguments of :class:`DICNet` by name (:data:`DICNET_ARGUMENTS`)."""
+    for name in ("in_channels", "out_channels"):
+        if arguments[name] != 3:
+            raise ValueError(f"{name} must be 3, got {arguments[name]}: the landmark estimator reads an RGB image "
+                             "and the x8 bilinear skip adds the input image to the output (as in the reference)")
+    for name in ("mid_channels", "num_blocks", "num_steps", "upscale_factor"):
+        value = arguments[name]
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if not isinstance(num_fusion_blocks, int) or num_fusion_blocks < 0:
-        raise ValueError(f"num_fusion_blocks must be a non-negative integer, got {num_fusion_blocks!r}")
-    if not isinstance(hg_mid_channels, int) or hg_mid_channels < 4 or hg_mid_channels % 4:
+    value = arguments["num_fusion_blocks"]
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"num_fusion_blocks must be a non-negative integer, got {value!r}")
+    value = arguments["hg_mid_channels"]
+    if not isinstance(value, int) or value < 4 or value % 4:
         raise ValueError(f"hg_mid_channels must be a positive multiple of 4 (the hourglass stem uses "
-                         f"hg_mid_channels/4 and /2 channels), got {hg_mid_channels!r}")
-    if hg_num_keypoints not in SUPPORTED_KEYPOINTS:
+                         f"hg_mid_channels/4 and /2 channels), got {value!r}")
+    value = arguments["hg_num_keypoints"]
+    if value not in SUPPORTED_KEYPOINTS:
         raise ValueError(f"hg_num_keypoints must be 68 (iBUG 68-point layout) or 5 (component maps), got "
-                         f"{hg_num_keypoints!r}: the 68 -> 5 component merge knows no other layout")
-    if num_heatmaps != 5:
-        raise ValueError(f"num_heatmaps must be 5, got {num_heatmaps!r}: the component merge always produces "
+                         f"{value!r}: the 68 -> 5 component merge knows no other layout")
+    value = arguments["num_heatmaps"]
+    if value != 5:
+        raise ValueError(f"num_heatmaps must be 5, got {value!r}: the component merge always produces "
                          "5 attention maps (left eye, right eye, nose, mouth, face outline)")
-    if fusion not in FUSIONS:
-        raise ValueError(f"fusion must be one of {FUSIONS}, got {fusion!r}")
-    values = dict(mid_channels=mid_channels, num_blocks=num_blocks, hg_mid_channels=hg_mid_channels,
-                  num_steps=num_steps, upscale_factor=upscale_factor, num_fusion_blocks=num_fusion_blocks)
+    value = arguments["fusion"]
+    if value not in FUSIONS:
+        raise ValueError(f"fusion must be one of {FUSIONS}, got {value!r}")
     for name, limit in ARCH_LIMITS.items():
-        if values[name] > limit:
-            raise ValueError(f"{name} must be <= {limit}, got {values[name]!r} (dicmini's size limit; the full "
+        if arguments[name] > limit:
+            raise ValueError(f"{name} must be <= {limit}, got {arguments[name]!r} (dicmini's size limit; the full "
                              "DIC uses far less)")

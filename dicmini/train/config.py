@@ -49,12 +49,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+# The allowed values of the fields this module owns. Those of ``init`` / ``d_init`` live with the schemes
+# (:mod:`dicmini.train.init`), those of ``fusion`` and the DICNet arguments with the model
+# (:mod:`dicmini.models.dic`), the named loss weights with the losses (:data:`dicmini.losses.RECIPES`); they are
+# imported where used, so that importing this module stays free of torch.
 TASKS = ("dic", "dicgan", "hourglass")
-INIT_SCHEMES = ("kaiming", "default")
-GENERATOR_INIT_SCHEMES = ("kaiming", "default", "kaiming-sr")
 AMP_MODES = ("none", "bf16", "fp16")
 ALIGN_KINDS = ("mse", "l1")
-FUSIONS = ("attention", "concat")
 LR_SCHEDULES = ("multistep", "cosine")
 CHECKPOINT_GRANULARITIES = ("call", "fine")
 CHANNELS_LAST_MODES = ("auto", "true", "false")
@@ -219,13 +220,16 @@ class TrainConfig:
     sync_every: int = 1
 
     def model_kwargs(self) -> dict[str, Any]:
-        """The :class:`~dicmini.models.DICNet` constructor arguments of this config."""
-        return dict(mid_channels=self.mid_channels, num_blocks=self.num_blocks, hg_mid_channels=self.hg_mid_channels,
-                    hg_num_keypoints=self.hg_num_keypoints, num_steps=self.num_steps,
-                    upscale_factor=self.upscale_factor, detach_attention=self.detach_attention,
-                    prelu_init=self.prelu_init, num_fusion_blocks=self.num_fusion_blocks, fusion=self.fusion,
-                    gradient_checkpointing=(self.checkpoint_granularity if self.gradient_checkpointing
-                                            and self.checkpoint_granularity != "call" else self.gradient_checkpointing))
+        """The :class:`~dicmini.models.DICNet` constructor arguments of this config: every field named like one
+        (:data:`dicmini.models.dic.DICNET_ARGUMENTS`), ``gradient_checkpointing`` combined with
+        ``checkpoint_granularity``."""
+        from ..models.dic import DICNET_ARGUMENTS
+
+        fields = {f.name for f in dataclasses.fields(self)}
+        kwargs = {name: getattr(self, name) for name in DICNET_ARGUMENTS if name in fields}
+        if self.gradient_checkpointing and self.checkpoint_granularity != "call":
+            kwargs["gradient_checkpointing"] = self.checkpoint_granularity
+        return kwargs
 
     def validate(self) -> TrainConfig:
         """Raise ``ValueError`` naming the field for any value out of range; return ``self``."""
@@ -233,8 +237,11 @@ class TrainConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"config {name}: expected one of {list(allowed)}, got {getattr(self, name)!r}")
 
+        from ..models.dic import FUSIONS
+        from .init import GENERATOR_SCHEMES, INIT_SCHEMES
+
         choice("task", TASKS)
-        choice("init", GENERATOR_INIT_SCHEMES)
+        choice("init", GENERATOR_SCHEMES)
         choice("d_init", INIT_SCHEMES)
         choice("amp", AMP_MODES)
         choice("align_kind", ALIGN_KINDS)
@@ -352,11 +359,21 @@ def _tiny() -> TrainConfig:
         channels_last="false", hr_transitions="concat")
 
 
+def _loss_weights(recipe: str) -> dict[str, Any]:
+    """The loss weights (``pixel_weight``, ``align_kind``, ``align_weight``, ``feature_weight``, ``gan_weight``)
+    of a reference recipe, from their one home :data:`dicmini.losses.RECIPES`."""
+    from ..losses import RECIPES
+
+    weights = dataclasses.asdict(RECIPES[recipe])
+    del weights["name"], weights["description"]
+    return weights
+
+
 def _official_celeba() -> TrainConfig:
     return TrainConfig(
         name="official-celeba", task="dic", data="data/celeba", init="kaiming", lr=1e-4, betas=(0.9, 0.999),
         weight_decay=0.0, milestones=(10_000, 20_000, 40_000, 80_000), gamma=0.5, iterations=150_000,
-        batch_size=8, release_hourglass_step=2000, pixel_weight=1.0, align_kind="mse", align_weight=0.1,
+        batch_size=8, release_hourglass_step=2000, **_loss_weights("official"),
         val_every=2000, ckpt_every=2000, seed=0)
 
 
@@ -364,12 +381,12 @@ def _mmagic_celebahq() -> TrainConfig:
     return TrainConfig(
         name="mmagic-celebahq", task="dic", data="data/celeba-hq", init="default", lr=1e-4, betas=(0.9, 0.999),
         weight_decay=0.0, milestones=(10_000, 20_000, 40_000, 80_000), gamma=0.5, iterations=150_000,
-        batch_size=8, release_hourglass_step=0, pixel_weight=1.0, align_kind="mse", align_weight=0.1,
+        batch_size=8, release_hourglass_step=0, **_loss_weights("mmagic"),
         val_every=2000, ckpt_every=2000, seed=None)
 
 
 def _mmedit_celebahq() -> TrainConfig:
-    return dataclasses.replace(_mmagic_celebahq(), name="mmedit-celebahq", align_kind="l1", align_weight=1.0)
+    return dataclasses.replace(_mmagic_celebahq(), name="mmedit-celebahq", **_loss_weights("mmedit"))
 
 
 def _official_dicgan() -> TrainConfig:
@@ -378,8 +395,7 @@ def _official_dicgan() -> TrainConfig:
         lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0, milestones=(10_000, 20_000, 40_000), gamma=0.5,
         d_lr=1e-4, d_betas=(0.9, 0.999), d_milestones=(10_000, 20_000, 40_000), d_gamma=0.5,
         iterations=80_000, batch_size=8, release_hourglass_step=2_000_000, pixel_init=0, disc_repeat=1,
-        pixel_weight=1.0, official_dicgan_pixel_quirk=True, align_kind="mse", align_weight=0.1,
-        feature_weight=0.1, gan_weight=0.005, val_every=1000, ckpt_every=1000, seed=0)
+        official_dicgan_pixel_quirk=True, **_loss_weights("official"), val_every=1000, ckpt_every=1000, seed=0)
 
 
 def _mmagic_dicgan() -> TrainConfig:
@@ -388,8 +404,7 @@ def _mmagic_dicgan() -> TrainConfig:
         lr=1e-4, betas=(0.9, 0.999), weight_decay=0.0, milestones=(100_000, 200_000, 300_000, 400_000), gamma=0.5,
         d_lr=1e-5, d_betas=(0.9, 0.999), d_milestones=(100_000, 200_000, 300_000, 400_000), d_gamma=0.5,
         iterations=500_000, batch_size=8, release_hourglass_step=0, pixel_init=10_000, disc_repeat=2,
-        pixel_weight=1.0, official_dicgan_pixel_quirk=False, align_kind="mse", align_weight=0.1,
-        feature_weight=0.1, gan_weight=0.005, val_every=5000, ckpt_every=5000, seed=None)
+        official_dicgan_pixel_quirk=False, **_loss_weights("mmagic"), val_every=5000, ckpt_every=5000, seed=None)
 
 
 def _hourglass() -> TrainConfig:

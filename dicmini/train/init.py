@@ -16,8 +16,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Config values of ``TrainConfig.init``.
-GENERATOR_SCHEMES = ("kaiming", "default", "kaiming-sr")
+#: Schemes of :func:`init_weights`: the values of ``TrainConfig.d_init``.
+INIT_SCHEMES = ("kaiming", "default")
+#: Schemes of :func:`init_generator`: the values of ``TrainConfig.init``.
+GENERATOR_SCHEMES = (*INIT_SCHEMES, "kaiming-sr")
 
 _INIT_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d,
                nn.Linear)
@@ -34,10 +36,10 @@ def init_weights(module: nn.Module, scheme: str = "kaiming") -> nn.Module:
     * ``"default"``: leave PyTorch's constructor initialisation untouched (MMagic builds DIC without an
       ``init_cfg``; both references use it for the LightCNN discriminator).
     """
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"init scheme: expected {' or '.join(map(repr, INIT_SCHEMES))}, got {scheme!r}")
     if scheme == "default":
         return module
-    if scheme != "kaiming":
-        raise ValueError(f"init scheme: expected 'kaiming' or 'default', got {scheme!r}")
     for m in module.modules():
         if isinstance(m, _INIT_TYPES):
             nn.init.kaiming_normal_(m.weight, a=0, mode="fan_in")

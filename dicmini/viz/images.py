@@ -30,28 +30,25 @@ __all__ = [
     "upsample_nearest",
 ]
 
-#: RGB colour (floats in [0, 1]) of each of the 5 facial components, in channel order
-#: (left eye, right eye, nose, mouth, face outline).
-COMPONENT_COLORS: tuple[tuple[float, float, float], ...] = (
-    (0.12, 0.47, 0.71),   # left eye: blue
-    (0.17, 0.63, 0.17),   # right eye: green
-    (1.00, 0.50, 0.05),   # nose: orange
-    (0.84, 0.15, 0.16),   # mouth: red
-    (0.58, 0.40, 0.74),   # face outline: purple
-)
-
-#: RGB colour of each 68-point landmark group (:data:`~dicmini.data.landmarks.LANDMARK_GROUPS`).
+#: RGB colour (floats in [0, 1]) of each 68-point landmark group (:data:`~dicmini.data.landmarks.LANDMARK_GROUPS`).
 GROUP_COLORS: dict[str, tuple[float, float, float]] = {
-    "jaw": (0.58, 0.40, 0.74),
+    "jaw": (0.58, 0.40, 0.74),          # purple
     "right_brow": (0.55, 0.34, 0.29),
     "left_brow": (0.89, 0.47, 0.76),
-    "nose_bridge": (1.00, 0.50, 0.05),
+    "nose_bridge": (1.00, 0.50, 0.05),  # orange
     "nostrils": (0.74, 0.74, 0.13),
-    "right_eye": (0.12, 0.47, 0.71),
-    "left_eye": (0.17, 0.63, 0.17),
-    "outer_lips": (0.84, 0.15, 0.16),
+    "right_eye": (0.12, 0.47, 0.71),    # blue
+    "left_eye": (0.17, 0.63, 0.17),     # green
+    "outer_lips": (0.84, 0.15, 0.16),   # red
     "inner_lips": (0.09, 0.75, 0.81),
 }
+
+#: RGB colour of each of the 5 facial components, in channel order (left eye, right eye, nose, mouth, face
+#: outline): the colour of the landmark group its range starts with (:data:`~dicmini.data.landmarks.COMPONENT_RANGES`;
+#: the left eye, points 36-41, is the subject's ``right_eye``), so that an attention map and its landmark dots share a
+#: colour: blue, green, orange, red, purple.
+COMPONENT_COLORS: tuple[tuple[float, float, float], ...] = tuple(
+    GROUP_COLORS[group] for group in ("right_eye", "left_eye", "nose_bridge", "outer_lips", "jaw"))
 
 
 def component_colors(n: int = len(COMPONENT_NAMES)) -> list[tuple[float, float, float]]:
