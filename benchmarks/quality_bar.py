@@ -205,7 +205,10 @@ def main(argv: list[str]) -> dict:
                    "curve_summary": [{"it": r["it"], "minutes": round(r["s"] / 60, 2),
                                       "gain_db_last": round(r["gain_db"][-1], 3), "nme_last": round(r["nme"][-1], 4)}
                                      for r in curve]}
-        save_dicmini_checkpoint(ASSETS / "dic_tiny.pt", model, train_config=train_config, command=train_command,
+        stage_config = (read_training_checkpoint(stage / "last.pt")["train_config"]
+                        if (stage / "last.pt").is_file() else {})
+        save_dicmini_checkpoint(ASSETS / "dic_tiny.pt", model, train_config=train_config, stage_config=stage_config,
+                                command=train_command,
                                 metrics=final, iterations=report["iterations"], train_minutes=minutes,
                                 torch_version=str(torch.__version__))
         atomic_write(ASSETS / "dic_tiny.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))

@@ -427,6 +427,10 @@ def _tiny_hourglass() -> TrainConfig:
 #: DICGAN fine-tune (``benchmarks/dicgan_finetune.py``) and of Johnson et al.'s style-free perceptual loss.
 AUTO_FEATURE_LAYER = "relu3_3"
 
+#: Settings that change how a run is shown or where it runs, not what it trains: a checkpoint made by a named
+#: config may differ from it in these only.
+RUN_ONLY_KEYS = ("progress", "device")
+
 #: Named recipes; ``get_config(name)`` returns a fresh copy.
 CONFIGS: dict[str, Callable[[], TrainConfig]] = {
     "tiny": _tiny,
@@ -560,5 +564,5 @@ def config_fields() -> list[str]:
     return [f.name for f in dataclasses.fields(TrainConfig)]
 
 
-__all__ = ["TrainConfig", "CONFIGS", "TASKS", "get_config", "apply_overrides", "parse_value", "config_to_dict",
-           "config_from_dict", "config_fields"]
+__all__ = ["TrainConfig", "CONFIGS", "RUN_ONLY_KEYS", "TASKS", "get_config", "apply_overrides", "parse_value",
+           "config_to_dict", "config_from_dict", "config_fields"]
