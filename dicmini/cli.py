@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import torch
 
-from . import __version__, course
+from . import __version__
+from .course import tooling as course_tooling
 from .data import commands as data_commands
 from .errors import CLIError
 from .faces import commands as faces_commands
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     data_commands.register(sub)
     faces_commands.register(sub)
-    course.register(sub)
+    course_tooling.register(sub)
     train_commands.register(sub)
     rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
     sub._choices_actions.sort(key=lambda a: rank.get(a.dest, len(rank)))  # the help listing's order

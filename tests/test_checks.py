@@ -1,4 +1,4 @@
-"""dicmini.checks: every check passes the reference and rejects deliberately broken implementations
+"""dicmini.course.checks: every check passes the reference and rejects deliberately broken implementations
 (course_conventions §4.5.4). Assertions use ``check.run(obj).passed``; the printed lines are checked
 only for their ✓/✗ form and the not-implemented fallback."""
 
@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dicmini import checks, losses, metrics
+from dicmini import losses, metrics
+from dicmini.course import checks
 from dicmini.data import landmarks
 from dicmini.data.landmarks import COMPONENT_RANGES, merge_to_components
 from dicmini.models import (AttentiveFusion, DICNet, FeedbackBlock, FeedbackHourglass, GroupResBlock, Hourglass,

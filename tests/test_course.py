@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dicmini import course
+from dicmini.course import tooling
 from dicmini.cli import main
 
 
@@ -43,7 +43,7 @@ def executed(tmp_path_factory):
     folder = tmp_path_factory.mktemp("nbfolder")
     path = _tiny(folder)
     before = set(os.listdir(folder))
-    result = course.execute_notebook(path, timeout=120)
+    result = tooling.execute_notebook(path, timeout=120)
     return path, result, before
 
 
@@ -64,7 +64,7 @@ def test_execute_counts_outputs_and_env(executed):
 def test_execute_normalises_metadata(executed):
     path, _, _ = executed
     nb = json.loads(path.read_text())
-    assert nb["metadata"]["kernelspec"] == course.KERNELSPEC
+    assert nb["metadata"]["kernelspec"] == tooling.KERNELSPEC
     assert "widgets" not in nb["metadata"]
     assert "version" not in nb["metadata"].get("language_info", {})
     meta = nb["cells"][3]["metadata"]
@@ -95,7 +95,7 @@ def test_normalize_is_pure_metadata():
     c.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "2"}, execution_count=9)]
     nb.cells = [a, b, c]
     nb.metadata["widgets"] = {}
-    course.normalize_notebook(nb)
+    tooling.normalize_notebook(nb)
     assert [x.execution_count for x in nb.cells] == [1, None, 2]
     assert c.outputs[0]["execution_count"] == 2
     assert nb.metadata["kernelspec"]["name"] == "python3" and "widgets" not in nb.metadata
@@ -106,19 +106,19 @@ def test_default_notebooks_and_report(tmp_path, capsys):
         (tmp_path / name).write_text("{}")
     (tmp_path / "student").mkdir()
     (tmp_path / "student" / "00_a.ipynb").write_text("{}")
-    assert [p.name for p in course.default_notebooks(tmp_path)] == ["00_a.ipynb", "01_b.ipynb"]
+    assert [p.name for p in tooling.default_notebooks(tmp_path)] == ["00_a.ipynb", "01_b.ipynb"]
     with pytest.raises(ValueError):
-        course.default_notebooks(tmp_path / "missing")
+        tooling.default_notebooks(tmp_path / "missing")
 
     report = tmp_path / "times.md"
-    course.write_report(report, [course.ExecutionResult(Path("00_a.ipynb"), 12.34, 5)])
-    course.write_report(report, [course.ExecutionResult(Path("01_b.ipynb"), 3.0, 2)])
-    assert course.read_report(report) == {"00_a.ipynb": (12.3, 5), "01_b.ipynb": (3.0, 2)}
+    tooling.write_report(report, [tooling.ExecutionResult(Path("00_a.ipynb"), 12.34, 5)])
+    tooling.write_report(report, [tooling.ExecutionResult(Path("01_b.ipynb"), 3.0, 2)])
+    assert tooling.read_report(report) == {"00_a.ipynb": (12.3, 5), "01_b.ipynb": (3.0, 2)}
     assert main(["course", "times", str(report)]) == 0
     out = capsys.readouterr().out
     assert "00_a.ipynb" in out and "15.3 s" in out
 
 
 def test_kernel_env():
-    env = course.kernel_env({"MPLBACKEND": "Agg", "PATH": "/bin"})
+    env = tooling.kernel_env({"MPLBACKEND": "Agg", "PATH": "/bin"})
     assert env == {"PATH": "/bin", "TQDM_DISABLE": "1", "PYTHONHASHSEED": "0"}

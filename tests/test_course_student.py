@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dicmini import course
+from dicmini.course import tooling
 from dicmini.cli import main
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
@@ -33,7 +33,7 @@ kept = True'''
 
 # ------------------------------------------------------------------------------------------ clearing
 def test_clear_solutions_keeps_indentation_and_everything_outside():
-    assert course.clear_solutions(METHOD) == '''class Block:
+    assert tooling.clear_solutions(METHOD) == '''class Block:
     def forward(self, x):
         """doc"""
         # YOUR CODE HERE
@@ -47,8 +47,8 @@ kept = True'''
 
 def test_clear_solutions_markdown_and_no_regions():
     md = "Answer:\n### BEGIN SOLUTION\nforty-two\n### END SOLUTION\nend"
-    assert course.clear_solutions(md, "markdown") == "Answer:\nYOUR ANSWER HERE\nend"
-    assert course.clear_solutions("x = 1\n# ### BEGIN SOLUTION in a comment is not a marker") == \
+    assert tooling.clear_solutions(md, "markdown") == "Answer:\nYOUR ANSWER HERE\nend"
+    assert tooling.clear_solutions("x = 1\n# ### BEGIN SOLUTION in a comment is not a marker") == \
         "x = 1\n# ### BEGIN SOLUTION in a comment is not a marker"
 
 
@@ -56,13 +56,13 @@ def test_clear_solutions_markdown_and_no_regions():
                                  "### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION"])
 def test_clear_solutions_rejects_unbalanced_markers(bad):
     with pytest.raises(ValueError, match="SOLUTION"):
-        course.clear_solutions(bad)
+        tooling.clear_solutions(bad)
 
 
 def test_rewrite_links():
     md = ('[next](02_b.ipynb) · [map](00_a.ipynb#map) · [web](https://example.org/x.png) · [here](#top) '
           '![fig](figures/x.png) <img src="figures/y.png" width="100"> [readme](../README.md)')
-    assert course.rewrite_links(md, {"02_b.ipynb"}) == (
+    assert tooling.rewrite_links(md, {"02_b.ipynb"}) == (
         '[next](02_b.ipynb) · [map](../00_a.ipynb#map) · [web](https://example.org/x.png) · [here](#top) '
         '![fig](../figures/x.png) <img src="../figures/y.png" width="100"> [readme](../../README.md)')
 
@@ -79,7 +79,7 @@ def _lesson(folder: Path, name: str, body: str, with_region: bool = True) -> Pat
     solved.outputs = [nbformat.v4.new_output("stream", name="stdout", text="stale\n")]
     solved.execution_count = 3
     nb.cells = [header, solved, check]
-    nb.metadata["kernelspec"] = dict(course.KERNELSPEC)
+    nb.metadata["kernelspec"] = dict(tooling.KERNELSPEC)
     path = folder / name
     nbformat.write(nb, str(path))
     return path
@@ -100,7 +100,7 @@ def tiny_course(tmp_path):
 def test_student_copy_of_a_lesson(tiny_course):
     lesson = nbformat.read(tiny_course / "01_b.ipynb", as_version=4)
     before = nbformat.writes(lesson)
-    nb = course.student_notebook(lesson, "01_b.ipynb", {"01_b.ipynb"})
+    nb = tooling.student_notebook(lesson, "01_b.ipynb", {"01_b.ipynb"})
     assert nbformat.writes(lesson) == before                      # the lesson is not modified
     assert nb.cells[1].source == "def answer():\n    # YOUR CODE HERE\n    raise NotImplementedError()\n"
     assert nb.cells[1].outputs == [] and nb.cells[1].execution_count is None
@@ -121,7 +121,7 @@ def test_make_student_writes_only_lessons_with_regions_and_executes(tiny_course,
     check = nb["cells"][2]
     assert check["execution_count"] == 2
     assert "".join(check["outputs"][0]["text"]) == "answer is not implemented yet; using 42\n42 student\n"
-    assert course.verify_students(tiny_course) == []
+    assert tooling.verify_students(tiny_course) == []
     assert "01_b.ipynb: 2 code cells" in capsys.readouterr().out
 
 
@@ -134,20 +134,20 @@ def test_make_student_no_execute_and_unknown_lesson(tiny_course, capsys):
 
 
 def test_make_student_only_stale(tiny_course, capsys):
-    course.make_student(tiny_course, execute=False)
-    assert course.make_student(tiny_course, execute=False, only_stale=True) == []
+    tooling.make_student(tiny_course, execute=False)
+    assert tooling.make_student(tiny_course, execute=False, only_stale=True) == []
     assert main(["course", "make-student", "--root", str(tiny_course), "--only-stale"]) == 0
     assert "nothing to do" in capsys.readouterr().out
     student = tiny_course / "student" / "01_b.ipynb"
     nb = nbformat.read(student, as_version=4)
     nb.cells[2].source = "print('edited')"
     nbformat.write(nb, str(student))
-    assert course.make_student(tiny_course, execute=False, only_stale=True) == [student]
-    assert course.verify_students(tiny_course) == []
+    assert tooling.make_student(tiny_course, execute=False, only_stale=True) == [student]
+    assert tooling.verify_students(tiny_course) == []
 
 
 def test_verify_detects_drift(tiny_course, capsys):
-    course.make_student(tiny_course, execute=False)
+    tooling.make_student(tiny_course, execute=False)
     student = tiny_course / "student" / "01_b.ipynb"
     assert main(["course", "verify", "--root", str(tiny_course)]) == 0
     assert "1 student notebooks in sync" in capsys.readouterr().out
@@ -156,30 +156,30 @@ def test_verify_detects_drift(tiny_course, capsys):
     nb = nbformat.read(student, as_version=4)
     nb.cells[1].source = nb.cells[1].source.replace("raise NotImplementedError()", "return 41")
     nbformat.write(nb, str(student))
-    (line,) = course.verify_students(tiny_course)
+    (line,) = tooling.verify_students(tiny_course)
     assert line.startswith(f"{student}: out of sync with its lesson: cell 1 (code) differs at line 3;")
 
     # a tag added to a cell of the copy (nbval reads tags)
-    course.make_student(tiny_course, execute=False)
+    tooling.make_student(tiny_course, execute=False)
     nb = nbformat.read(student, as_version=4)
     nb.cells[2].metadata["tags"] = ["nbval-ignore-output"]
     nbformat.write(nb, str(student))
-    (line,) = course.verify_students(tiny_course)
+    (line,) = tooling.verify_students(tiny_course)
     assert "cell 2 has tags ['nbval-ignore-output'], expected []" in line
 
     # a changed lesson (the copy is now stale), then a missing copy, then an orphan copy
-    course.make_student(tiny_course, execute=False)
+    tooling.make_student(tiny_course, execute=False)
     lesson = nbformat.read(tiny_course / "01_b.ipynb", as_version=4)
     lesson.cells.append(nbformat.v4.new_markdown_cell("## Exercises"))
     nbformat.write(lesson, str(tiny_course / "01_b.ipynb"))
-    (line,) = course.verify_students(tiny_course)
+    (line,) = tooling.verify_students(tiny_course)
     assert "3 cells, expected 4" in line and "make-student" in line
     student.unlink()
-    assert course.verify_students(tiny_course)[0].endswith("missing; run `dicmini course make-student "
+    assert tooling.verify_students(tiny_course)[0].endswith("missing; run `dicmini course make-student "
                                                            f"{tiny_course / '01_b.ipynb'}`")
-    course.make_student(tiny_course, execute=False)
+    tooling.make_student(tiny_course, execute=False)
     _lesson(tiny_course / "student", "05_orphan.ipynb", "print(1)")
-    (line,) = course.verify_students(tiny_course)
+    (line,) = tooling.verify_students(tiny_course)
     assert "05_orphan.ipynb: no lesson" in line
     capsys.readouterr()
     assert main(["course", "verify", "--root", str(tiny_course)]) == 1
@@ -189,12 +189,12 @@ def test_verify_detects_drift(tiny_course, capsys):
 # ------------------------------------------------------------------------------------------ the committed copies
 def test_committed_student_notebooks_are_in_sync():
     """The CI drift check: regenerate every student source and compare (fix: `dicmini course make-student`)."""
-    problems = course.verify_students(NOTEBOOKS)
+    problems = tooling.verify_students(NOTEBOOKS)
     assert not problems, "\n".join(problems)
 
 
 def test_committed_student_notebooks_hold_no_solutions():
     for path in sorted((NOTEBOOKS / "student").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
-        assert not course.has_solutions(nb), f"{path.name}: a solution region survived"
+        assert not tooling.has_solutions(nb), f"{path.name}: a solution region survived"
         assert any("raise NotImplementedError()" in c.source for c in nb.cells if c.cell_type == "code"), path.name

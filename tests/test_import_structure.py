@@ -100,3 +100,15 @@ def test_no_import_cycles():
 def test_no_private_names_imported_across_modules():
     _, private = import_graph()
     assert private == []
+
+
+def test_only_the_cli_imports_the_course_tooling():
+    """``dicmini.course`` (notebook tooling, exercise checks) is apart from the runtime library: no module outside
+    ``dicmini/course/`` imports it, except ``dicmini.cli`` registering the ``course`` command group."""
+    graph, _ = import_graph()
+    course = "dicmini.course"
+    outside = {m: deps for m, deps in graph.items() if m != course and not m.startswith(course + ".")}
+    assert "dicmini.course.tooling" in graph["dicmini.cli"]  # the graph sees the one allowed import
+    offenders = sorted(f"{m} imports {d}" for m, deps in outside.items() if m != "dicmini.cli"
+                       for d in deps if d == course or d.startswith(course + "."))
+    assert offenders == []

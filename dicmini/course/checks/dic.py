@@ -12,8 +12,8 @@ import functools
 
 import torch
 
-from ..data.landmarks import merge_to_components
-from ..models import DICNet
+from ...data.landmarks import merge_to_components
+from ...models import DICNet
 from ._core import Check, Outcome, Property
 from ._modules import load_reference_weights, max_difference
 

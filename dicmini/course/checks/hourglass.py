@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models import FeedbackHourglass, Hourglass, ResBlock
+from ...models import FeedbackHourglass, Hourglass, ResBlock
 from ._core import Check, Outcome, Property
 from ._modules import agreement, count, gradients_reach_every_parameter, max_difference, parameter_count
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..models import FeedbackBlock, down_projection, up_projection
+from ...models import FeedbackBlock, down_projection, up_projection
 from ._core import Check, CheckPair, Outcome, Property
 from ._modules import agreement, gradients_reach_every_parameter, parameter_count
 

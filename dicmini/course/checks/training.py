@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from ..losses import alignment_loss, pixel_loss
-from ..models import DICNet
+from ...losses import alignment_loss, pixel_loss
+from ...models import DICNet
 from ._core import Check, Outcome, Property
 from ._modules import max_difference
 
@@ -80,5 +80,5 @@ def _repeated(fn) -> Outcome:
 check_training_step = Check(
     "training step",
     [Property("loss", _loss), Property("one update", _one_update), Property("repeated steps", _repeated)],
-    reference_training_step, "dicmini.checks.training.reference_training_step (dicmini.losses)",
+    reference_training_step, "dicmini.course.checks.training.reference_training_step (dicmini.losses)",
     doc="Check ``my_training_step(model, optimizer, batch, align_weight)`` (notebook 07).")

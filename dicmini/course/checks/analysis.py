@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..viz.explorer import landmark_motion
+from ...viz.explorer import landmark_motion
 from ._core import Check, Outcome, Property
 
 __all__ = ["check_effect_vs_noise", "check_landmark_motion", "reference_effect_vs_noise"]
@@ -99,5 +99,5 @@ check_effect_vs_noise = Check(
     "effect vs noise",
     [Property("known case", _ev_known), Property("sign", _ev_sign), Property("one seed", _ev_one_seed),
      Property("agreement", _ev_agree)],
-    reference_effect_vs_noise, "dicmini.checks.analysis.reference_effect_vs_noise",
+    reference_effect_vs_noise, "dicmini.course.checks.analysis.reference_effect_vs_noise",
     doc="Check ``my_effect_vs_noise(a, b)`` (notebook 11).")

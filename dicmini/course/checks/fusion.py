@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models import AttentiveFusion, GroupResBlock
+from ...models import AttentiveFusion, GroupResBlock
 from ._core import Check, Outcome, Property
 from ._modules import agreement, gradients_reach_every_parameter, load_reference_weights, max_difference, \
     parameter_count

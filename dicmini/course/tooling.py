@@ -45,7 +45,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .utils import atomic_write
+from ..utils import atomic_write
 
 __all__ = [
     "KERNELSPEC",

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import torch
 
-from ..data import landmarks
+from ...data import landmarks
 from ._core import Check, Outcome, Property
 
 __all__ = ["check_heatmaps", "check_merge"]

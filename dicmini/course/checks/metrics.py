@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .. import metrics
+from ... import metrics
 from ._core import Check, Outcome, Property
 
 __all__ = ["check_psnr", "check_ssim", "reference_psnr", "reference_ssim"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .. import losses
+from ... import losses
 from ._core import Check, CheckPair, Outcome, Property
 
 __all__ = ["check_gan_losses", "check_discriminator_loss", "check_generator_loss"]
