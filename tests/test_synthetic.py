@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dicmini.data.contact_sheet import contact_sheet, draw_landmarks
+from dicmini import viz
+from dicmini.data.contact_sheet import GROUP_COLOURS, contact_sheet, draw_landmarks
 from dicmini.data.face_shape import MEAN_SHAPE, landmark_depth, sample_shape
 from dicmini.data.synthetic import HELD_OUT_SEED_START, is_held_out, render_face, render_faces
 
@@ -234,7 +235,8 @@ def test_contact_sheet_and_landmark_dots(faces):
     dotted = draw_landmarks(images[0], points[0], radius=2.0)
     assert dotted.shape == images[0].shape and not np.array_equal(dotted, images[0])
     x, y = np.round(points[0][36]).astype(int)
-    assert tuple(dotted[y, x]) == (0, 255, 0)  # eye points are green
+    assert tuple(dotted[y, x]) == GROUP_COLOURS["right_eye"]  # point 36 in its group's colour, as in the figures
+    assert GROUP_COLOURS["right_eye"] == tuple(round(255 * c) for c in viz.GROUP_COLORS["right_eye"])
     with pytest.raises(ValueError, match="landmarks"):
         contact_sheet(images, points[:2])
 

@@ -7,20 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .landmarks import NUM_LANDMARKS, per_landmark
+from .landmarks import GROUP_COLORS, NUM_LANDMARKS, per_landmark
 
-#: Dot colour (RGB) of each landmark group.
+#: Dot colour (RGB, 0-255) of each landmark group: :data:`dicmini.data.landmarks.GROUP_COLORS` in 8 bits.
 GROUP_COLOURS: dict[str, tuple[int, int, int]] = {
-    "jaw": (255, 255, 0),
-    "right_brow": (255, 140, 0),
-    "left_brow": (255, 140, 0),
-    "nose_bridge": (0, 255, 255),
-    "nostrils": (0, 160, 255),
-    "right_eye": (0, 255, 0),
-    "left_eye": (0, 255, 0),
-    "outer_lips": (255, 0, 255),
-    "inner_lips": (255, 60, 60),
-}
+    name: tuple(round(255 * c) for c in rgb) for name, rgb in GROUP_COLORS.items()}  # type: ignore[misc]
 
 
 _COLOURS = per_landmark(GROUP_COLOURS, (255, 255, 255))

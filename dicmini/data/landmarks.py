@@ -39,6 +39,21 @@ LANDMARK_GROUPS: dict[str, tuple[int, int]] = {
     "inner_lips": (60, 68),
 }
 
+#: RGB colour (floats in [0, 1]) of each 68-point landmark group (:data:`LANDMARK_GROUPS`): the one colour
+#: table of the package (figures, contact sheets, attention maps).
+GROUP_COLORS: dict[str, tuple[float, float, float]] = {
+    "jaw": (0.58, 0.40, 0.74),          # purple
+    "right_brow": (0.55, 0.34, 0.29),
+    "left_brow": (0.89, 0.47, 0.76),
+    "nose_bridge": (1.00, 0.50, 0.05),  # orange
+    "nostrils": (0.74, 0.74, 0.13),
+    "right_eye": (0.12, 0.47, 0.71),    # blue
+    "left_eye": (0.17, 0.63, 0.17),     # green
+    "outer_lips": (0.84, 0.15, 0.16),   # red
+    "inner_lips": (0.09, 0.75, 0.81),
+}
+
+
 def per_landmark(by_group: dict, default):
     """Expand a value per landmark group (keys of :data:`LANDMARK_GROUPS`) to a list of 68 values, one per
     point; points of groups missing from ``by_group`` get ``default`` (used for per-point colours)."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..data.landmarks import COMPONENT_NAMES, NUM_LANDMARKS, per_landmark
+from ..data.landmarks import COMPONENT_NAMES, GROUP_COLORS, NUM_LANDMARKS, per_landmark
 
 __all__ = [
     "COMPONENT_COLORS",
@@ -30,18 +30,6 @@ __all__ = [
     "upsample_nearest",
 ]
 
-#: RGB colour (floats in [0, 1]) of each 68-point landmark group (:data:`~dicmini.data.landmarks.LANDMARK_GROUPS`).
-GROUP_COLORS: dict[str, tuple[float, float, float]] = {
-    "jaw": (0.58, 0.40, 0.74),          # purple
-    "right_brow": (0.55, 0.34, 0.29),
-    "left_brow": (0.89, 0.47, 0.76),
-    "nose_bridge": (1.00, 0.50, 0.05),  # orange
-    "nostrils": (0.74, 0.74, 0.13),
-    "right_eye": (0.12, 0.47, 0.71),    # blue
-    "left_eye": (0.17, 0.63, 0.17),     # green
-    "outer_lips": (0.84, 0.15, 0.16),   # red
-    "inner_lips": (0.09, 0.75, 0.81),
-}
 
 #: RGB colour of each of the 5 facial components, in channel order (left eye, right eye, nose, mouth, face
 #: outline): the colour of the landmark group its range starts with (:data:`~dicmini.data.landmarks.COMPONENT_RANGES`;
