@@ -67,7 +67,7 @@ def test_tiny_and_hourglass_recipes():
     stage = get_config("tiny-hourglass")
     assert (stage.task, stage.hg_mid_channels, stage.heatmap_sigma, stage.face_pool) == ("hourglass", 64, 2.0, True)
     assert 0 < stage.hourglass_degrade < 1 and stage.num_steps >= 2
-    assert set(CONFIGS) == {"tiny", "tiny-hourglass", "hourglass", *SPEC}
+    assert set(CONFIGS) == {"tiny", "tiny-hourglass", "tiny-dicgan", "hourglass", *SPEC}
 
 
 def test_get_config_returns_fresh_copies_and_unknown_name_suggests():

@@ -203,3 +203,24 @@ def test_stage_is_not_trained_twice_and_resumes_when_cut(tmp_path, mini_stage):
 def test_stage_and_lever_settings_are_checked(changes, match, mini_stage):
     with pytest.raises(ValueError, match=match):
         small(**changes)
+
+
+def test_discriminator_warm_up_trains_only_the_discriminator(tmp_path):
+    trainer = Trainer(small(task="dicgan", d_warmup=2, pixel_init=0, feature_weight=0.0), tmp_path)
+    batch = collate([trainer.train_set[i] for i in range(2)])
+    generator = [p.detach().clone() for p in trainer.model.parameters()]
+    disc = [p.detach().clone() for p in trainer.discriminator.parameters()]
+    logs = trainer.train_step([batch])
+    assert logs["grad_norm"] == 0.0 and "d_loss" in logs
+    assert all(torch.equal(a, b) for a, b in zip(generator, trainer.model.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(disc, trainer.discriminator.parameters()))
+    trainer.train_step([batch])
+    trainer.train_step([batch])  # iteration 3: past the warm-up, the generator learns
+    assert not all(torch.equal(a, b) for a, b in zip(generator, trainer.model.parameters()))
+
+
+def test_tiny_dicgan_fine_tunes_the_shipped_tiny_model():
+    config = get_config("tiny-dicgan")
+    tiny = get_config("tiny")
+    assert (config.task, config.init_generator, config.d_warmup) == ("dicgan", "tiny", 80)
+    assert config.model_kwargs() == tiny.model_kwargs() and config.heatmap_sigma == tiny.heatmap_sigma

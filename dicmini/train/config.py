@@ -183,6 +183,10 @@ class TrainConfig:
     pixel_init: int = 0
     #: discriminator updates per iteration (on the same batch).
     disc_repeat: int = 1
+    #: iterations at the start in which only the discriminator learns, on the frozen generator's outputs (dicmini's
+    #: DICGAN fine-tune: the generator's first adversarial gradients come from a discriminator that already tells
+    #: SR from HR). 0 = none, as both references.
+    d_warmup: int = 0
     #: discriminator initialisation (``"default"`` in both references).
     d_init: str = "default"
 
@@ -257,7 +261,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"config {name}: expected a positive integer, got {getattr(self, name)}")
         for name in ("val_size", "num_workers", "pixel_init", "release_hourglass_step", "crop_border", "threads",
-                     "min_lr_ratio"):
+                     "min_lr_ratio", "d_warmup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
         for name in ("lr", "d_lr", "gamma", "d_gamma", "heatmap_sigma"):
@@ -414,6 +418,17 @@ def _hourglass() -> TrainConfig:
         batch_size=8, align_kind="mse", align_weight=1.0, val_every=2000, ckpt_every=2000, seed=0)
 
 
+def _tiny_dicgan() -> TrainConfig:
+    # DICGAN as a fine-tune of the shipped tiny DIC (the official DICGAN starts from a trained DIC): discriminator
+    # warm-up, then G and D in turn; the feature loss on the ImageNet VGG16 (no pretrained LightCNN offline).
+    return dataclasses.replace(
+        _tiny(), name="tiny-dicgan", task="dicgan", init_generator="tiny", hourglass_stage="", truth_guidance=0.0,
+        hourglass_lr_scale=1.0, release_hourglass_step=0, lr=2e-4, d_lr=2e-4, lr_schedule="multistep",
+        milestones=(100_000,), d_milestones=(100_000,), iterations=280, d_warmup=80, pixel_init=0, disc_repeat=1,
+        feature_net="vgg16:relu3_3", feature_weight=0.05, gan_weight=0.02, val_size=16, val_every=50,
+        ckpt_every=50, log_every=10)
+
+
 def _tiny_hourglass() -> TrainConfig:
     # Stage 1 of the tiny recipe: the landmark branch alone on HR faces and blurred copies of them.
     return TrainConfig(
@@ -441,6 +456,7 @@ CONFIGS: dict[str, Callable[[], TrainConfig]] = {
     "mmagic-dicgan": _mmagic_dicgan,
     "hourglass": _hourglass,
     "tiny-hourglass": _tiny_hourglass,
+    "tiny-dicgan": _tiny_dicgan,
 }
 
 

@@ -27,7 +27,8 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
-from ..models.convert import load_official_hourglass, load_state_dict_strict, read_checkpoint, to_dicmini_state_dict
+from ..models.convert import (PRETRAINED_NAMES, load_official_hourglass, load_state_dict_strict, read_checkpoint,
+                              to_dicmini_state_dict)
 from ..models.dic import DICNet
 from ..models.hourglass import FeedbackHourglass, run_hourglass
 from ..models.lightcnn import LightCNN, LightCNNFeature
@@ -88,6 +89,10 @@ class Task:
 
     def adversarial(self, step: int) -> bool:
         """Whether iteration ``step`` uses the adversarial losses and updates the adversaries."""
+        return False
+
+    def generator_frozen(self, step: int) -> bool:
+        """Whether iteration ``step`` leaves the generator alone (only the adversaries learn)."""
         return False
 
     def generator_loss(self, model: nn.Module, batch: Batch, step: int, device: torch.device, channels_last: bool,
@@ -170,7 +175,7 @@ class DICTraining(Task):
         model = DICNet(**cfg.model_kwargs())
         init_generator(model, cfg.init, cfg.reconstruction_init_scale)
         if load_init and cfg.init_generator:
-            source = cfg.init_generator
+            source = str(PRETRAINED_NAMES.get(cfg.init_generator, cfg.init_generator))
             load_state_dict_strict(model, to_dicmini_state_dict(read_checkpoint(source), source), source)
         if load_init and cfg.init_hourglass:
             load_official_hourglass(cfg.init_hourglass, model)
@@ -246,6 +251,10 @@ class DICGANTraining(DICTraining):
 
     def adversarial(self, step: int) -> bool:
         return step >= self.config.pixel_init
+
+    def generator_frozen(self, step: int) -> bool:
+        """The discriminator warm-up: the first ``d_warmup`` iterations train D alone."""
+        return step < self.config.d_warmup
 
     def adversary_loss(self, name: str, batch: Batch, fake: Tensor, device: torch.device,
                        channels_last: bool) -> Tensor:

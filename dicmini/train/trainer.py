@@ -353,6 +353,7 @@ class Trainer:
         sync = self._sync_now()
         self.task.before_step(self.model, self.step)
         gan = self.gan_active()
+        frozen = self.task.generator_frozen(self.step)  # discriminator warm-up: the generator is only run
         self.model.train()
         n = len(micro_batches)
 
@@ -363,17 +364,18 @@ class Trainer:
         sums: dict[str, Tensor] = {}
         fakes: list[Tensor] = []
         for batch in micro_batches:
-            with self._autocast():
+            with self._autocast(), torch.no_grad() if frozen else contextlib.nullcontext():
                 loss, terms, sr_last = self.task.generator_loss(self.model, batch, self.step, self.device,
                                                                 self.channels_last, gan)
-            self.scalers["generator"].scale(loss / n).backward()
+            if not frozen:
+                self.scalers["generator"].scale(loss / n).backward()
             for k, v in terms.items():
                 v = (v.double() if isinstance(v, Tensor) else torch.tensor(float(v), dtype=torch.float64)) / n
                 sums[k] = sums[k] + v if k in sums else v
             if gan:
                 fakes.append(sr_last.detach())
         logs = self._check_finite(sync, "loss", self._reduce(sums))
-        logs["grad_norm"] = self._optimizer_step("generator", self.model, logs, sync)
+        logs["grad_norm"] = 0.0 if frozen else self._optimizer_step("generator", self.model, logs, sync)
 
         # adversary step(s) (DICGAN's discriminator) on the same batch and the SR of the generator step
         for name, module in self.adversaries.items() if gan else ():
