@@ -18,7 +18,8 @@ TINY = {"mid_channels": 4, "num_blocks": 1, "hg_mid_channels": 8, "upscale_facto
         "batch_size": 2, "train_size": 8, "val_size": 2, "init": "default", "progress": False, "lr": 1e-3,
         "iterations": 2, "val_every": 2, "ckpt_every": 2, "log_every": 1, "seed": 0, "device": "cpu",
         # the recipe levers of the tiny config off: the reference behaviour these tests pin
-        "hourglass_stage": "", "face_pool": False, "truth_guidance": 0.0, "hourglass_lr_scale": 1.0}
+        "hourglass_stage": "", "face_pool": False, "truth_guidance": 0.0, "hourglass_lr_scale": 1.0,
+        "release_hourglass_step": 0}
 
 
 def _config():

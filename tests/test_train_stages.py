@@ -24,7 +24,7 @@ SMALL = {"mid_channels": 4, "num_blocks": 1, "hg_mid_channels": 8, "upscale_fact
          "batch_size": 2, "train_size": 8, "val_size": 2, "init": "default", "progress": False, "lr": 1e-3,
          "val_every": 1000, "ckpt_every": 1000, "log_every": 1, "iterations": 4, "seed": 0, "num_steps": 2,
          "threads": 0, "face_pool": False, "hourglass_stage": "", "truth_guidance": 0.0,
-         "hourglass_lr_scale": 1.0}
+         "hourglass_lr_scale": 1.0, "release_hourglass_step": 0}
 
 
 def small(**changes):
@@ -224,3 +224,16 @@ def test_tiny_dicgan_fine_tunes_the_shipped_tiny_model():
     tiny = get_config("tiny")
     assert (config.task, config.init_generator, config.d_warmup) == ("dicgan", "tiny", 80)
     assert config.model_kwargs() == tiny.model_kwargs() and config.heatmap_sigma == tiny.heatmap_sigma
+
+
+def test_landmark_branch_warm_up_ramps_its_rate_from_the_release(tmp_path):
+    config = small(hourglass_lr_scale=0.5, hourglass_warmup=4, release_hourglass_step=2, lr_schedule="multistep",
+                   milestones=(100,), iterations=8)
+    trainer = Trainer(config, tmp_path)
+    batch = collate([trainer.train_set[i] for i in range(2)])
+    rates = []
+    for _ in range(7):
+        rates.append([g["lr"] for g in trainer.optimizers["generator"].param_groups])
+        trainer.train_step([batch])
+    assert all(r[0] == pytest.approx(1e-3) for r in rates)
+    assert [r[1] / 5e-4 for r in rates] == pytest.approx([0, 0, 0.25, 0.5, 0.75, 1.0, 1.0])

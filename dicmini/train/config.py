@@ -163,6 +163,9 @@ class TrainConfig:
     #: learning rate of the landmark branch relative to ``lr`` (dicmini: a pretrained hourglass fine-tuned slowly
     #: inside DIC; 1 = one rate for the whole generator, as both references).
     hourglass_lr_scale: float = 1.0
+    #: iterations over which the landmark branch's learning rate ramps up linearly from 0, counted from
+    #: ``release_hourglass_step`` (dicmini: a fresh Adam's first steps are large and wipe out a pre-trained branch).
+    hourglass_warmup: int = 0
     #: probability, per iteration, that steps 2..T are guided by the ground-truth heatmaps instead of the model's
     #: own estimate (dicmini: teaches the attentive fusion to read precise landmarks; 0 = never, as the references).
     #: The alignment loss still scores the model's own heatmaps.
@@ -261,7 +264,7 @@ class TrainConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"config {name}: expected a positive integer, got {getattr(self, name)}")
         for name in ("val_size", "num_workers", "pixel_init", "release_hourglass_step", "crop_border", "threads",
-                     "min_lr_ratio", "d_warmup"):
+                     "min_lr_ratio", "d_warmup", "hourglass_warmup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
         for name in ("lr", "d_lr", "gamma", "d_gamma", "heatmap_sigma"):

@@ -189,16 +189,18 @@ class DICTraining(Task):
         return model
 
     def generator_parameters(self, model: nn.Module) -> Any:
-        """One group, or (``hourglass_lr_scale != 1``) the SR branch and the landmark branch at
-        ``lr * hourglass_lr_scale`` (each group records its ``lr_scale``)."""
-        scale = self.config.hourglass_lr_scale
-        if scale == 1.0:
+        """One group, or (``hourglass_lr_scale != 1`` or a ``hourglass_warmup``) the SR branch and the landmark
+        branch at ``lr * hourglass_lr_scale`` (each group records its ``lr_scale`` and warm-up)."""
+        cfg = self.config
+        scale = cfg.hourglass_lr_scale
+        if scale == 1.0 and not cfg.hourglass_warmup:
             return model.parameters()
         landmark = list(unwrap(model).landmark_estimator.parameters())
         ids = {id(p) for p in landmark}
         rest = [p for p in model.parameters() if id(p) not in ids]
-        return [{"params": rest, "lr_scale": 1.0}, {"params": landmark, "lr": self.config.lr * scale,
-                                                     "lr_scale": scale}]
+        return [{"params": rest, "lr_scale": 1.0},
+                {"params": landmark, "lr": cfg.lr * scale, "lr_scale": scale,
+                 "warmup_start": cfg.release_hourglass_step, "warmup": cfg.hourglass_warmup}]
 
     def before_step(self, model: nn.Module, step: int) -> None:
         """The official landmark-branch freeze: no parameter updates before ``release_hourglass_step`` (gradients

@@ -36,7 +36,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -60,18 +60,32 @@ from .runfolder import lock_run_folder
 from .tasks import make_task
 
 
+def _schedule_factor(config: TrainConfig, milestones: list[int], gamma: float) -> Callable[[int], float]:
+    """The learning-rate factor of iteration ``t`` of ``config.lr_schedule`` (closed form)."""
+    if config.lr_schedule == "cosine":
+        ratio, total = config.min_lr_ratio, config.iterations
+        return lambda t: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(t, total) / total))
+    return lambda t: gamma ** sum(t >= m for m in milestones)
+
+
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, milestones: list[int],
                    gamma: float) -> torch.optim.lr_scheduler.LRScheduler:
     """The per-iteration learning-rate schedule of ``config.lr_schedule``: MultiStepLR (both references,
     docs/reference_implementations.md, Recipes) or cosine annealing to ``min_lr_ratio`` of the initial rate over
-    ``config.iterations`` (one cosine factor on every parameter group when their rates differ)."""
-    if config.lr_schedule == "cosine" and any(g.get("lr_scale", 1.0) != 1.0 for g in optimizer.param_groups):
-        # groups with their own rate (hourglass_lr_scale): the same cosine factor on each group's rate
-        ratio, total = config.min_lr_ratio, config.iterations
+    ``config.iterations``. Parameter groups with their own rate or a warm-up (the landmark branch,
+    ``hourglass_lr_scale`` / ``hourglass_warmup``) get the same factor, times a linear ramp from 0 over ``warmup``
+    iterations counted from ``warmup_start``."""
+    groups = optimizer.param_groups
+    if any(g.get("lr_scale", 1.0) != 1.0 or g.get("warmup", 0) for g in groups):
+        base = _schedule_factor(config, milestones, gamma)
+
+        def factor(start: int, ramp: int) -> Callable[[int], float]:
+            return lambda t: base(t) * (min(1.0, max(0.0, (t - start + 1) / ramp)) if ramp else 1.0)
+
         return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda t: ratio + (1 - ratio) * 0.5 * (1 + math.cos(math.pi * min(t, total) / total)))
+            optimizer, [factor(g.get("warmup_start", 0), g.get("warmup", 0)) for g in groups])
     if config.lr_schedule == "cosine":
-        base = optimizer.param_groups[0]["lr"]
+        base = groups[0]["lr"]
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.iterations,
                                                           eta_min=base * config.min_lr_ratio)
     return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma)
