@@ -56,13 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     model = load_pretrained(args.checkpoint)
     faces = analysis.collect_faces(SyntheticFaces(args.faces, held_out=True))
-    guidance = analysis.guidance_experiment(model, faces)
+    sigma = analysis.training_sigma(args.checkpoint)
+    guidance = analysis.guidance_experiment(model, faces, sigma=sigma)
     probe = analysis.landmark_probe(analysis.hourglass_estimator(load_estimator(args.estimator)), model, faces)
     report = {
         "command": " ".join(["python benchmarks/collaboration.py", *(argv if argv is not None else sys.argv[1:])]),
         "checkpoint": args.checkpoint, "estimator": str(args.estimator.relative_to(ROOT)
                                                           if args.estimator.is_relative_to(ROOT) else args.estimator),
         "faces": {"count": len(faces), "first_seed": faces.names[0], "last_seed": faces.names[-1]},
+        "truth_sigma": sigma,
         "guidance": {"summary": guidance.summary(),
                      "last_step_psnr_per_face": {m: v[-1].tolist() for m, v in guidance.psnr.items()}},
         "probe": {"summary": probe.summary(),

@@ -24,25 +24,20 @@ import torch
 from dicmini import analysis
 from dicmini.data.datasets import SyntheticFaces
 from dicmini.models import load_pretrained
-from dicmini.models.convert import PRETRAINED_NAMES, read_checkpoint
-
-
-def training_sigma(checkpoint: str) -> float:
-    """The ``heatmap_sigma`` a checkpoint was trained with (1.0 when it records no train config)."""
-    ckpt = read_checkpoint(PRETRAINED_NAMES.get(checkpoint, checkpoint))
-    config = ckpt.get("train_config") if isinstance(ckpt, dict) else None
-    return float(config.get("heatmap_sigma", 1.0)) if isinstance(config, dict) else 1.0
 
 
 def score(checkpoint: str, faces: analysis.FaceSet, label: str = "") -> dict:
     start = time.perf_counter()
     model = load_pretrained(checkpoint)
-    sigma = training_sigma(checkpoint)
+    sigma = analysis.training_sigma(checkpoint)
     result = analysis.guidance_experiment(model, faces, modes=("own", "other", "truth", "none"), sigma=sigma)
     targets = analysis.collaboration_targets(result)
     return {"checkpoint": checkpoint, "label": label, "sigma": sigma, **targets,
             "psnr_steps": result.psnr["own"].mean(axis=1).tolist(),
             "own_minus_none_db": result.versus("own", "none").mean,
+            "per_face": {"names": list(faces.names), "bicubic_psnr": result.bicubic_psnr.tolist(),
+                         **{f"{m}_last_psnr": result.psnr[m][-1].tolist() for m in result.psnr},
+                         "own_nme": result.nme["own"].tolist()},
             "seconds": round(time.perf_counter() - start, 1)}
 
 

@@ -36,7 +36,7 @@ from .metrics import PROTOCOLS, nme, psnr
 from .models.hourglass import run_hourglass
 
 __all__ = ["GUIDANCES", "Paired", "FaceSet", "collect_faces", "paired", "guidance_heatmaps", "GuidanceResult",
-           "guidance_experiment", "TARGETS", "collaboration_targets", "ProbeResult", "landmark_probe",
+           "guidance_experiment", "TARGETS", "collaboration_targets", "training_sigma", "ProbeResult", "landmark_probe",
            "hourglass_estimator"]
 
 #: Attention sources of :func:`guidance_experiment`, in table order. ``own``/``other`` share the statistics of
@@ -307,6 +307,17 @@ def collaboration_targets(result: GuidanceResult) -> dict[str, Any]:
     std_err = {"gain_db": float(gain.std(ddof=1) / np.sqrt(gain.size)), "own_minus_other_db": own_other.std_err,
                "truth_minus_own_db": truth_own.std_err}
     return {"values": values, "passed": passed, "std_err": std_err, "num_faces": int(gain.size)}
+
+
+def training_sigma(checkpoint: str) -> float:
+    """The ``heatmap_sigma`` a DIC checkpoint (a file or a packaged name such as ``"tiny"``) was trained with,
+    from its stored train config; 1.0 (the references' sigma) when it stores none. Ground-truth guidance should
+    use it: a model trained on sigma-2 maps reads sigma-1 maps as a different kind of input."""
+    from .models.convert import PRETRAINED_NAMES, read_checkpoint
+
+    ckpt = read_checkpoint(PRETRAINED_NAMES.get(checkpoint, checkpoint))
+    config = ckpt.get("train_config") if isinstance(ckpt, dict) else None
+    return float(config.get("heatmap_sigma", 1.0)) if isinstance(config, dict) else 1.0
 
 
 @dataclass

@@ -171,3 +171,26 @@ def test_committed_collaboration_report_rederives_its_contrasts():
     for stage, entry in report["probe"]["summary"]["stages"].items():
         assert float(probe[stage].mean()) == pytest.approx(entry["nme"], abs=1e-12)
     assert report["guidance"]["summary"]["num_faces"] == len(per_face["own"]) >= 200
+
+
+def test_collaboration_targets_from_a_guidance_result():
+    n = 50
+    rng = np.random.default_rng(0)
+    bicubic = rng.normal(22, 1, n)
+    own = np.stack([bicubic + 3, bicubic + 4, bicubic + 4.5])
+    nme_own = np.stack([np.full(n, 0.08), np.full(n, 0.07), np.full(n, 0.04)])
+    nme_own[2, :5] = 0.09  # 5 faces get worse at the last step
+    result = A.GuidanceResult(protocol="mmagic", psnr={"own": own, "other": own - 0.6, "truth": own + 0.1},
+                              nme={"own": nme_own, "other": nme_own, "truth": nme_own}, bicubic_psnr=bicubic)
+    targets = A.collaboration_targets(result)
+    v, ok = targets["values"], targets["passed"]
+    assert v["gain_db"] == pytest.approx(4.5) and ok["gain_db"]
+    assert v["nme_last"] == pytest.approx(0.1 * 0.09 + 0.9 * 0.04) and ok["nme_last"]
+    assert v["frac_nme_improved"] == pytest.approx(0.9) and ok["frac_nme_improved"]
+    assert v["own_minus_other_db"] == pytest.approx(0.6) and ok["own_minus_other_db"]
+    assert v["truth_minus_own_db"] == pytest.approx(0.1) and ok["truth_minus_own_db"]
+    assert v["no_collapse"] == pytest.approx(0.08) and ok["no_collapse"]
+    assert set(targets["passed"]) == set(A.TARGETS)
+    with pytest.raises(ValueError, match="needs mode 'truth'"):
+        A.collaboration_targets(A.GuidanceResult("mmagic", {"own": own, "other": own}, {"own": nme_own,
+                                                                                         "other": nme_own}, bicubic))
