@@ -363,7 +363,7 @@ def test_down_projection_rejects(name):
 class _FB(FeedbackBlock):
     """A feedback block written the notebook's way, with switches for typical mistakes."""
 
-    hidden_ignored = swap_transitions = include_l0 = cat_order = False
+    hidden_ignored = swap_transitions = include_l0 = cat_order = residual = False
 
     def forward(self, x, hidden):
         pair = [x, x] if self.hidden_ignored else ([hidden, x] if self.cat_order else [x, hidden])
@@ -379,7 +379,8 @@ class _FB(FeedbackBlock):
             if g > 0:
                 hr = hr_t[g - 1](hr)
             lr_features.append(self.down_blocks[g](hr))
-        return self.compress_out(torch.cat(lr_features if self.include_l0 else lr_features[1:], dim=1))
+        out = self.compress_out(torch.cat(lr_features if self.include_l0 else lr_features[1:], dim=1))
+        return out + x if self.residual else out
 
 
 def _fb_variant(**flags):
@@ -391,6 +392,7 @@ BROKEN_FB = {
     "LR and HR transitions swapped": _fb_variant(swap_transitions=True),
     "L_0 included in compress_out": _fb_variant(include_l0=True),
     "[hidden, x] concatenated in the wrong order": _fb_variant(cat_order=True),
+    "extra residual (+ x)": _fb_variant(residual=True),
 }
 
 
@@ -502,12 +504,14 @@ def test_feedback_hourglass_rejects(name):
 
 
 # ------------------------------------------------------------------------------------------ fusion (04)
-def _gr_variant(groups_one=False, residual=True, act=None):
+def _gr_variant(groups_one=False, residual=True, act=None, no_bias=()):
     class MyGroupResBlock(GroupResBlock):
         def __init__(self, channels, groups):
             super().__init__(channels, 1 if groups_one else groups)
             if act is not None:
                 self.res[1] = act
+            for i in no_bias:        # a conv written from a formula that left out the bias
+                self.res[i] = nn.Conv2d(channels, channels, 3, padding=1, groups=groups, bias=False)
 
         def forward(self, x):
             return x + self.res(x) if residual else self.res(x)
@@ -518,11 +522,20 @@ BROKEN_GR = {
     "groups=1 (groups mix)": _gr_variant(groups_one=True),
     "no residual": _gr_variant(residual=False),
     "ReLU in place of LeakyReLU(0.2)": _gr_variant(act=nn.ReLU()),
+    "second conv without bias": _gr_variant(no_bias=(2,)),
 }
 
 
-def _af_variant(weights="softmax", layout="KC", detach=False):
+def _af_variant(weights="softmax", layout="KC", detach=False, no_act=False, block=None):
     class MyAttentiveFusion(AttentiveFusion):
+        def __init__(self, in_channels, num_heatmaps, num_blocks):
+            super().__init__(in_channels, num_heatmaps, num_blocks)
+            if no_act:               # the 1x1 expansion without its LeakyReLU(0.2)
+                self.conv_first = nn.Sequential(self.conv_first[0])
+            if block is not None:
+                self.body = nn.Sequential(*[block(in_channels * num_heatmaps, num_heatmaps)
+                                            for _ in range(num_blocks)])
+
         def forward(self, feature, attention):
             if detach:
                 attention = attention.detach()
@@ -551,6 +564,8 @@ BROKEN_AF = {
     "softmax over space instead of over the 5 maps": _af_variant(weights="spatial"),
     "groups taken as [B, C, 5] (interleaved channels)": _af_variant(layout="CK"),
     "attention detached": _af_variant(detach=True),
+    "no LeakyReLU after the first (1x1) conv": _af_variant(no_act=True),
+    "grouped blocks whose second conv has no bias": _af_variant(block=_gr_variant(no_bias=(2,))),
 }
 
 
@@ -569,6 +584,68 @@ def test_group_res_block_rejects(name):
 @pytest.mark.parametrize("name", sorted(BROKEN_AF))
 def test_attentive_fusion_rejects(name):
     _assert_rejects(checks.check_attentive_fusion, BROKEN_AF[name], name)
+
+
+# ------------------------------------------------------------------------------------------ root causes (02, 04)
+#: broken implementations whose single ✗ line must name the root cause: (check, variant) -> (label of the one
+#: failing test, substrings of its hint)
+ROOT_CAUSES = {
+    ("check_group_res_block", "second conv without bias"): (
+        "GroupResBlock(240, groups=5): 207,840 parameters",
+        ["got 207,600 (-240)", "missing res.2.bias [240]", "bias=False",
+         "2 × 5 groups × (48·48·3·3 + 48) [res.0, res.2] = 207,840"]),
+    ("check_attentive_fusion", "grouped blocks whose second conv has no bias"): (
+        "AttentiveFusion(48, 5, 7): 1,466,640 parameters",
+        ["missing body.0.res.2.bias [240]", "(7 in all)", "bias=False",
+         "(240·48·1·1 + 240) [conv_first.0] + 14 × 5 groups × (48·48·3·3 + 48) [body.*.res.*] = 1,466,640"]),
+    ("check_attentive_fusion", "no LeakyReLU after the first (1x1) conv"): (
+        "identical to dicmini.models.AttentiveFusion",
+        ["the output of the first conv block", "without an activation", "(LeakyReLU 0.2) missing"]),
+    ("check_feedback_block", "[hidden, x] concatenated in the wrong order"): (
+        "identical to dicmini.models.FeedbackBlock",
+        ["compress_in gets torch.cat([hidden, x])", "the order is [x, hidden]"]),
+    ("check_feedback_block", "extra residual (+ x)"): (
+        "identical to dicmini.models.FeedbackBlock",
+        ["compress_out's output agrees with the reference", "returns it + x", "no residual connection"]),
+}
+BROKEN_BY_CHECK = {"check_group_res_block": BROKEN_GR, "check_attentive_fusion": BROKEN_AF,
+                   "check_feedback_block": BROKEN_FB}
+
+
+@pytest.mark.parametrize("check_name, variant", sorted(ROOT_CAUSES))
+def test_hint_names_the_root_cause_once(check_name, variant):
+    report = checks.ALL_CHECKS[check_name].run(BROKEN_BY_CHECK[check_name][variant], verbose=False)
+    label, phrases = ROOT_CAUSES[(check_name, variant)]
+    assert len(report.failed) == 1, report.text()
+    (line,) = report.failed
+    assert line.text.startswith(label), report.text()
+    for phrase in phrases:
+        assert phrase in line.hint, (phrase, line.hint)
+    assert report.text().count("✗") == 1, report.text()
+    # the misleading hints of issue #17 are gone
+    assert "view as [B, 5, C, h, w]" not in report.text() and "T^L_g sees" not in report.text()
+
+
+@pytest.mark.parametrize("check_name, variant", [("check_group_res_block", "second conv without bias"),
+                                                 ("check_attentive_fusion",
+                                                  "grouped blocks whose second conv has no bias")])
+def test_parameter_mismatch_skips_the_tests_that_copy_weights(check_name, variant):
+    report = checks.ALL_CHECKS[check_name].run(BROKEN_BY_CHECK[check_name][variant], verbose=False)
+    assert report.implemented and not report.passed
+    assert [line.text.split(":")[0] for line in report.skipped][-1] == "agreement"
+    assert all("not run until the parameters test above passes" in line.text for line in report.skipped)
+    assert sum("bias" in line.hint for line in report.lines) == 1
+    printed = report.text()
+    assert printed.count("✗") == 1 and printed.count("– ") == len(report.skipped)
+    # the two-line hint is aligned under its first line
+    assert "\n          expected " in printed
+
+
+def test_repeated_exceptions_are_described_once():
+    report = checks.check_feedback_block.run(BROKEN_FB["L_0 included in compress_out"], verbose=False)
+    first, *rest = [line for line in report.failed if "RuntimeError" in line.text]
+    assert "raised inside compress_out.0" in first.hint and "self.compress_out(" in first.hint
+    assert rest and any(line.hint == "the same error as the shape test above" for line in rest)
 
 
 # ------------------------------------------------------------------------------------------ DIC (05)

@@ -6,7 +6,9 @@ Every exercise's check cell calls one of these::
 
 The check runs property tests (shapes, parameter counts, agreement with dicmini after copying weights,
 whether the recurrent state matters, gradient flow), prints one deterministic ``✓``/``✗`` line per test (a
-``✗`` line is followed by a hint), and returns the object the notebook continues with: the student's own
+``✗`` line is followed by a hint that names the root cause where it can: parameters by name, the first
+sub-module whose result differs from the reference's; a test that needs what an earlier one found wrong
+prints ``–`` instead of repeating it), and returns the object the notebook continues with: the student's own
 (also when a test fails) or, when the student's code raises ``NotImplementedError``, the dicmini reference
 — so that every student notebook runs to the end. ``check.run(obj)`` returns a :class:`CheckReport`
 (``.passed``, ``.implemented``, ``.lines``, ``.result``) instead of printing only.

@@ -2,31 +2,41 @@
 
 A check is a :class:`Check`: a named sequence of property tests run against the student's object.
 Calling it (``my_psnr = checks.check_psnr(my_psnr)``) runs the tests, prints one deterministic line per
-test (``✓ ...``, or ``✗ ...`` followed by a one-line hint) and returns the object the notebook should go on
-with: the student's object when it is implemented (also when a test fails, so that the consequences show),
-the dicmini reference when the student's code raises :class:`NotImplementedError`. ``check.run(obj)``
-does the same but returns a :class:`CheckReport`, so that tests can assert on pass/fail without parsing
-the printed lines.
+test (``✓ ...``, or ``✗ ...`` followed by a hint; ``– ...`` for a test not run, see ``requires`` below) and
+returns the object the notebook should go on with: the student's object when it is implemented (also when a
+test fails, so that the consequences show), the dicmini reference when the student's code raises
+:class:`NotImplementedError`. ``check.run(obj)`` does the same but returns a :class:`CheckReport`, so that tests
+can assert on pass/fail without parsing the printed lines.
 
 A property test is a function ``test(obj) -> Outcome``; it may raise. ``NotImplementedError`` anywhere
 means "not implemented yet"; any other exception fails that test, with the exception in the hint.
+
+A property may name earlier properties it ``requires`` (``Property("agreement", ..., requires=("parameters",))``):
+when one of them failed it is not run and prints a ``–`` line instead of a second ✗ for the same cause (a
+parameter mismatch makes every test that copies the reference's weights fail; it is reported once, by the
+parameter test, with the differences by parameter name).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import linecache
+import os
+import sysconfig
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-__all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "qualname",
-           "assert_state_dicts_match"]
+__all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "SKIP", "qualname",
+           "assert_state_dicts_match", "shape_differences"]
 
 PASS = "✓"
 FAIL = "✗"
+SKIP = "–"
 
 
 @dataclass(frozen=True)
@@ -40,14 +50,21 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Line:
+    """One printed line; ``skipped``: not run because a property it requires failed (neither ✓ nor ✗)."""
+
     ok: bool
     text: str
     hint: str = ""
+    skipped: bool = False
 
     def render(self) -> str:
         if self.ok:
             return f"{PASS} {self.text}"
-        return f"{FAIL} {self.text}" + (f"\n    hint: {self.hint}" if self.hint else "")
+        if self.skipped:
+            return f"{SKIP} {self.text}"
+        # a hint may span several lines: they are aligned under its first
+        hint = self.hint.replace("\n", "\n          ")
+        return f"{FAIL} {self.text}" + (f"\n    hint: {hint}" if hint else "")
 
 
 @dataclass
@@ -66,7 +83,13 @@ class CheckReport:
 
     @property
     def failed(self) -> list[Line]:
-        return [line for line in self.lines if not line.ok]
+        """The ✗ lines (skipped lines are not among them)."""
+        return [line for line in self.lines if not line.ok and not line.skipped]
+
+    @property
+    def skipped(self) -> list[Line]:
+        """Lines of properties not run because a property they require failed."""
+        return [line for line in self.lines if line.skipped]
 
     def text(self) -> str:
         return "\n".join(line.render() for line in self.lines)
@@ -85,12 +108,40 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {first}" if first else type(err).__name__
 
 
+#: code that is not the student's: torch, dicmini itself, the standard library and installed packages
+_LIBRARY_DIRS = tuple({os.path.join(d, "") for d in (
+    os.path.dirname(torch.__file__), os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")))})
+
+
+def _locate(err: BaseException) -> str:
+    """Where the student's code raised: the innermost ``nn.Module`` running (by its name inside the outermost one)
+    and the last line of code outside torch and the checks (the student's); ``""`` when neither is known."""
+    frames = list(traceback.walk_tb(err.__traceback__))
+    own = [(f, line) for f, line in frames if not os.path.abspath(f.f_code.co_filename).startswith(_LIBRARY_DIRS)]
+    where = ""
+    if own:
+        f, line = own[-1]
+        code = linecache.getline(f.f_code.co_filename, line, f.f_globals).strip()
+        where = f"`{code}` (in {f.f_code.co_name})" if code else f"line {line} of {f.f_code.co_name}"
+    modules = [f.f_locals["self"] for f, _ in frames if isinstance(f.f_locals.get("self"), torch.nn.Module)]
+    root, inner = (modules[0], modules[-1]) if modules else (None, None)
+    name = next((n for n, m in root.named_modules() if m is inner), None) if modules else None
+    if inner is root or not name:
+        return f"raised by {where}" if where else ""
+    what = repr(inner) if not any(True for _ in inner.children()) else type(inner).__name__
+    text = f"raised inside {name} ({what})"
+    return text + (f", called by {where}" if where else "")
+
+
 @dataclass(frozen=True)
 class Property:
-    """One property test: ``test(obj) -> Outcome``; ``label`` names it when it raises."""
+    """One property test: ``test(obj) -> Outcome``; ``label`` names it when it raises or is skipped.
+    ``requires``: labels of earlier properties that must pass for this one to run."""
 
     label: str
     test: Callable[[Any], Outcome]
+    requires: tuple[str, ...] = ()
 
 
 class Check:
@@ -111,7 +162,15 @@ class Check:
     def run(self, obj: Any, *, verbose: bool = True) -> CheckReport:
         """Run every property test on ``obj``; print the lines when ``verbose``; return the report."""
         report = CheckReport(self.name, implemented=True, result=obj)
+        status: dict[str, bool] = {}
+        errors: dict[str, str] = {}          # an exception's description -> the first test that raised it
         for prop in self.properties:
+            blocked = [label for label in prop.requires if not status.get(label, False)]
+            if blocked:
+                status[prop.label] = False
+                report.lines.append(Line(False, f"{prop.label}: not run until the {blocked[0]} test above passes",
+                                         skipped=True))
+                continue
             try:
                 # Student code may print while it runs; keep the check's output to its own lines.
                 with contextlib.redirect_stdout(io.StringIO()), torch.random.fork_rng():
@@ -125,8 +184,20 @@ class Check:
                           f"for the rest of this notebook")
                 return report
             except Exception as err:  # noqa: BLE001 - a failing student implementation is a ✗, not a crash
-                outcome = Outcome(False, f"{prop.label}: raised {_describe(err)}",
-                                  "run the function on the inputs of this test and read the traceback")
+                described = _describe(err)
+                text = f"{prop.label}: raised {described}"
+                if described in errors:   # the same error again: its hint was printed once, above
+                    outcome = Outcome(False, text, f"the same error as the {errors[described]} test above")
+                else:
+                    errors[described] = prop.label
+                    where = _locate(err)
+                    if where.startswith("raised inside"):
+                        hint = f"{where}: check what is passed to it"
+                    else:
+                        hint = (f"{where}; " if where else "") + ("run the function on the inputs of this test and "
+                                                                  "read the traceback")
+                    outcome = Outcome(False, text, hint)
+            status[prop.label] = outcome.ok
             report.lines.append(Line(outcome.ok, outcome.text, outcome.hint))
         # Printed only once every test has run: a NotImplementedError in a late test still means "not implemented".
         if verbose:
@@ -140,23 +211,58 @@ class Check:
         return f"<check {self.name} (reference {self.reference_name}, {len(self.properties)} properties)>"
 
 
+def _shape(shape: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(n) for n in shape) + "]"
+
+
+def _names(names: list[str], shapes: dict[str, tuple[int, ...]], limit: int = 4) -> str:
+    shown = ", ".join(f"{k} {_shape(shapes[k])}" for k in names[:limit])
+    return shown + (f" ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def shape_differences(mine: dict[str, tuple[int, ...]], reference: dict[str, tuple[int, ...]]) -> str:
+    """The differences between two ``{name: shape}`` tables (``named_parameters`` or ``state_dict``), by name:
+    tensors missing from ``mine``, unexpected in it, and of the wrong shape, with a guess at the cause;
+    ``""`` when they are the same."""
+    missing = [k for k in reference if k not in mine]
+    extra = [k for k in mine if k not in reference]
+    wrong = [k for k in reference if k in mine and mine[k] != reference[k]]
+    parts = []
+    if missing:
+        part = f"missing {_names(missing, reference)}"
+        if all(k.endswith(".bias") for k in missing) and not extra:
+            part += (" (a convolution built with bias=False? nn.Conv2d has a bias by default, and the reference "
+                     "keeps it)")
+        parts.append(part)
+    if missing and not extra and not all(k.endswith(".bias") for k in missing):
+        parts[-1] += (" (a layer left out, or not registered: modules kept in a plain Python list have no "
+                      "parameters — use nn.ModuleList)")
+    if extra:
+        parts.append(f"unexpected {_names(extra, mine)}")
+    if missing and extra:
+        parts.append("the names come from the attribute names and the nn.Sequential indices, which must match the "
+                     "reference's")
+    for k in wrong[:3]:
+        got, want = mine[k], reference[k]
+        part = f"{k} is {_shape(got)}, expected {_shape(want)}"
+        if (len(got) == len(want) == 4 and got[0] == want[0] and got[2:] == want[2:] and got[1] > want[1]
+                and got[1] % want[1] == 0):
+            part += (f" (dim 1 of a conv weight is in_channels / groups: {got[1] // want[1]}x too many — groups "
+                     "missing?)")
+        parts.append(part)
+    if len(wrong) > 3:
+        parts.append(f"... ({len(wrong)} tensors of the wrong shape in all)")
+    return "; ".join(parts)
+
+
 def assert_state_dicts_match(mine: torch.nn.Module, reference: torch.nn.Module) -> Outcome | None:
-    """``None`` when both modules have the same parameter/buffer names and shapes, else a failing Outcome."""
+    """``None`` when both modules have the same parameter/buffer names and shapes, else a failing Outcome whose
+    hint lists the differences by name."""
     a = {k: tuple(v.shape) for k, v in mine.state_dict().items()}
     b = {k: tuple(v.shape) for k, v in reference.state_dict().items()}
     if a == b:
         return None
-    missing = sorted(set(b) - set(a))
-    extra = sorted(set(a) - set(b))
-    shape = sorted(k for k in set(a) & set(b) if a[k] != b[k])
-    parts = []
-    if missing:
-        parts.append(f"missing {missing[:3]}")
-    if extra:
-        parts.append(f"unexpected {extra[:3]}")
-    if shape:
-        parts.append(f"shape of {shape[0]} is {list(a[shape[0]])}, expected {list(b[shape[0]])}")
-    return Outcome(False, "parameter names and shapes match the reference", "; ".join(parts))
+    return Outcome(False, "parameter names and shapes match the reference", shape_differences(a, b))
 
 
 class CheckPair:

@@ -193,9 +193,11 @@ def _dic_gradient(cls) -> Outcome:
 
 check_dic = Check(
     "DIC",
-    [Property("weights", _dic_weights), Property("shapes", _dic_shapes), Property("blocks", _dic_blocks),
-     Property("attention", _dic_attention), Property("recurrent states", _dic_states),
-     Property("agreement", _dic_agree), Property("stateless", _dic_stateless),
-     Property("gradient", _dic_gradient)],
+    [Property("weights", _dic_weights)]
+    + [Property(label, test, requires=("weights",))      # they all copy a DICNet's weights: one ✗ is enough
+       for label, test in [("shapes", _dic_shapes), ("blocks", _dic_blocks), ("attention", _dic_attention),
+                           ("recurrent states", _dic_states), ("agreement", _dic_agree),
+                           ("stateless", _dic_stateless)]]
+    + [Property("gradient", _dic_gradient)],
     DICNet, "dicmini.models.DICNet",
     doc="Check ``MyDIC`` (its ``forward(lr) -> (sr_steps, heatmap_steps)``; notebook 05).")

@@ -59,7 +59,8 @@ check_res_block = Check(
      Property("agreement", lambda cls: agreement(
          [("64 -> 128", lambda: cls(64, 128), lambda: ResBlock(64, 128), (_randn(2, 64, 8, 8),)),
           ("16 -> 16", lambda: cls(16, 16), lambda: ResBlock(16, 16), (_randn(2, 16, 8, 8, seed=1),))],
-         "dicmini.models.ResBlock", "skip(x) + conv_block(x), with conv_block = 1x1, ReLU, 3x3 (padding 1), 1x1"))],
+         "dicmini.models.ResBlock", "skip(x) + conv_block(x), with conv_block = 1x1, ReLU, 3x3 (padding 1), 1x1"),
+         requires=("parameters",))],
     ResBlock, "dicmini.models.ResBlock",
     doc="Check ``MyResBlock(in_channels, out_channels)`` (notebook 03).")
 
@@ -112,7 +113,8 @@ check_hourglass = Check(
          [("depth 4, 8 channels", lambda: cls(4, 8), lambda: Hourglass(4, 8), (_randn(2, 8, 32, 32),)),
           ("depth 1, 4 channels", lambda: cls(1, 4), lambda: Hourglass(1, 4), (_randn(1, 4, 6, 6, seed=1),))],
          "dicmini.models.Hourglass",
-         "upsample with F.interpolate(scale_factor=2, mode='bilinear', align_corners=True) and add up1(x)"))],
+         "upsample with F.interpolate(scale_factor=2, mode='bilinear', align_corners=True) and add up1(x)"),
+         requires=("parameters",))],
     Hourglass, "dicmini.models.Hourglass",
     doc="Check ``MyHourglass(depth, channels)`` (notebook 03).")
 
@@ -179,6 +181,6 @@ check_feedback_hourglass = Check(
           ("M=16, with a hidden state", lambda: cls(16, 68), lambda: FeedbackHourglass(16, 68),
            (_image(6), _randn(2, 16, 16, 16, seed=7)))],
          "dicmini.models.FeedbackHourglass",
-         "heatmaps = last(hg_out[:, :M]), hidden = hg_out[:, M:]"))],
+         "heatmaps = last(hg_out[:, :M]), hidden = hg_out[:, M:]"), requires=("parameters",))],
     FeedbackHourglass, "dicmini.models.FeedbackHourglass",
     doc="Check ``MyFeedbackHourglass(mid_channels, num_keypoints)`` (notebook 03).")
