@@ -14,6 +14,7 @@ About a minute per checkpoint on one thread for 200 faces.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -24,6 +25,7 @@ import torch
 from dicmini import analysis
 from dicmini.data.datasets import SyntheticFaces
 from dicmini.models import load_pretrained
+from dicmini.models.convert import PRETRAINED_NAMES
 
 
 def score(checkpoint: str, faces: analysis.FaceSet, label: str = "") -> dict:
@@ -32,7 +34,9 @@ def score(checkpoint: str, faces: analysis.FaceSet, label: str = "") -> dict:
     sigma = analysis.training_sigma(checkpoint)
     result = analysis.guidance_experiment(model, faces, modes=("own", "other", "truth", "none"), sigma=sigma)
     targets = analysis.collaboration_targets(result)
-    return {"checkpoint": checkpoint, "label": label, "sigma": sigma, **targets,
+    path = PRETRAINED_NAMES.get(checkpoint, Path(checkpoint))
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"checkpoint": checkpoint, "checkpoint_sha256": digest, "label": label, "sigma": sigma, **targets,
             "psnr_steps": result.psnr["own"].mean(axis=1).tolist(),
             "own_minus_none_db": result.versus("own", "none").mean,
             "per_face": {"names": list(faces.names), "bicubic_psnr": result.bicubic_psnr.tolist(),

@@ -194,3 +194,29 @@ def test_collaboration_targets_from_a_guidance_result():
     with pytest.raises(ValueError, match="needs mode 'truth'"):
         A.collaboration_targets(A.GuidanceResult("mmagic", {"own": own, "other": own}, {"own": nme_own,
                                                                                          "other": nme_own}, bicubic))
+
+
+def test_recipe_targets_of_the_shipped_model_are_reproduced():
+    """The committed line of benchmarks/results/recipe_targets.jsonl for the shipped tiny checkpoint: its goals
+    re-derived from its per-face values, and the first faces' values re-measured on the checkpoint."""
+    import hashlib
+
+    from dicmini.models import load_pretrained
+    from dicmini.models.convert import PRETRAINED_NAMES
+
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "recipe_targets.jsonl"
+    digest = hashlib.sha256(PRETRAINED_NAMES["tiny"].read_bytes()).hexdigest()
+    lines = [json.loads(line) for line in results.read_text().splitlines() if line.strip()]
+    line = next((x for x in lines if x.get("checkpoint_sha256") == digest), None)
+    assert line is not None, "no recipe_targets line for the shipped tiny: run benchmarks/recipe_targets.py"
+    per_face = {k: np.asarray(v) for k, v in line["per_face"].items() if k != "names"}
+    own_other = A.paired(per_face["other_last_psnr"], per_face["own_last_psnr"])
+    assert own_other.mean == pytest.approx(line["values"]["own_minus_other_db"], abs=1e-9)
+    nme_steps = per_face["own_nme"]
+    assert float(nme_steps[-1].mean()) == pytest.approx(line["values"]["nme_last"], abs=1e-12)
+    assert float((nme_steps[-1] < nme_steps[0]).mean()) == pytest.approx(line["values"]["frac_nme_improved"])
+    model = load_pretrained("tiny")
+    faces = A.collect_faces(SyntheticFaces(8, held_out=True))
+    again = A.guidance_experiment(model, faces, modes=("own", "truth"), sigma=line["sigma"])
+    np.testing.assert_allclose(again.psnr["own"][-1], per_face["own_last_psnr"][:8], atol=2e-3)
+    np.testing.assert_allclose(again.psnr["truth"][-1], per_face["truth_last_psnr"][:8], atol=2e-3)

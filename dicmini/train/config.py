@@ -358,7 +358,7 @@ def _tiny() -> TrainConfig:
         mid_channels=16, num_blocks=2, hg_mid_channels=64, num_steps=3, upscale_factor=2, num_fusion_blocks=7,
         init="kaiming-sr", reconstruction_init_scale=0.1, hourglass_stage="tiny-hourglass", hourglass_lr_scale=0.2,
         truth_guidance=0.5, lr=2e-3, lr_schedule="cosine", min_lr_ratio=0.05,
-        iterations=4000, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
+        iterations=6500, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
         release_hourglass_step=1000, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1,
         # the reference evaluation (NCHW, concatenated transitions): notebook 07 checks a hand-written step
         # against Trainer.train_step to 1e-6; `--set channels_last=true --set hr_transitions=sum` trains
