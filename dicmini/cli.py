@@ -1,6 +1,7 @@
 """The ``dicmini`` command line (also ``python -m dicmini``).
 
-Each sub-command group lives beside the code it drives and registers itself here. Every error is printed as
+Each sub-command group lives beside the code it drives and registers itself here (a group's action that needs a
+higher layer, ``dicmini data prepare`` from :mod:`dicmini.faces`, is added to the group here). Every error is printed as
 one line on stderr, without a traceback (``DICMINI_DEBUG=1`` or ``--debug`` shows it): errors a user can fix
 (bad arguments, missing, malformed or busy files and folders) exit with status 2, others (out of memory, an
 unexpected failure) with 1, Ctrl-C with 130. ``dicmini`` alone prints the help.
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"dicmini {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    data_commands.register(sub)
+    data_actions = data_commands.register(sub)
+    faces_commands.register_prepare(data_actions)  # `dicmini data prepare`: real photos, needs the faces package
     faces_commands.register(sub)
     course_tooling.register(sub)
     train_commands.register(sub)

@@ -1,5 +1,6 @@
-"""The package's import graph: no cycles between modules (imports inside functions included) and no private
-name imported across modules. Read from the source with ``ast``; nothing is imported."""
+"""The package's import graph: no cycles between modules (imports inside functions included), no private
+name imported across modules, and every import points down the layers (README, "Layers"). Read from the source
+with ``ast``; nothing is imported."""
 
 from __future__ import annotations
 
@@ -111,4 +112,64 @@ def test_only_the_cli_imports_the_course_tooling():
     assert "dicmini.course.tooling" in graph["dicmini.cli"]  # the graph sees the one allowed import
     offenders = sorted(f"{m} imports {d}" for m, deps in outside.items() if m != "dicmini.cli"
                        for d in deps if d == course or d.startswith(course + "."))
+    assert offenders == []
+
+
+#: the package's layers, lowest first (README, "Layers"): a module may import from its own layer or lower ones,
+#: never from a higher one. A module belongs to the layer of its longest listed prefix (relative to ``dicmini``).
+#: ``viz`` and ``course`` sit beside the top: anything below ``cli``; ``cli`` registers ``course``'s commands.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("base", ("errors", "utils", "fetch")),
+    ("data", ("data",)),
+    ("models", ("models",)),
+    ("losses and metrics", ("losses", "metrics", "face_detect", "identity")),
+    ("analysis, inference and evaluation", ("analysis", "train.inference", "train.evaluate")),
+    ("train", ("train",)),
+    ("faces", ("faces",)),
+    ("viz and course", ("viz", "course")),
+    ("cli", ("cli",)),
+)
+TOP = len(LAYERS) - 1
+
+
+def layer_of(module: str) -> int:
+    """Index in :data:`LAYERS` of a ``dicmini`` module. The package itself (``__version__``, the lazy
+    ``dicmini.super_resolve``) and the ``python -m`` entry points (``__main__``) are the command line's layer."""
+    rel = module.removeprefix("dicmini").removeprefix(".")
+    if not rel or rel.split(".")[-1] == "__main__":
+        return TOP
+    found = [(len(prefix), i) for i, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
+             if rel == prefix or rel.startswith(prefix + ".")]
+    if not found:
+        raise KeyError(f"{module}: in no layer; add it to LAYERS (and README, 'Layers')")
+    return max(found)[1]
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(f"{m} ({LAYERS[layer_of(m)][0]}) imports {d} ({LAYERS[layer_of(d)][0]})"
+                  for m, deps in graph.items() for d in deps if layer_of(d) > layer_of(m))
+
+
+def test_every_module_has_a_layer():
+    assert layer_of("dicmini.train.inference") < layer_of("dicmini.train.trainer") < layer_of("dicmini.faces.photo")
+    assert layer_of("dicmini.data.synthetic.render") == layer_of("dicmini.data") < layer_of("dicmini.models.dic")
+    assert layer_of("dicmini") == layer_of("dicmini.train.__main__") == layer_of("dicmini.cli") == TOP
+    for module in MODULES:
+        layer_of(module)
+
+
+def test_upward_import_finder_finds_one():
+    graph = {"dicmini.data.commands": {"dicmini.faces.commands", "dicmini.utils"},
+             "dicmini.train.evaluate": {"dicmini.train.data", "dicmini.metrics"}, "dicmini.cli": {"dicmini.faces"}}
+    assert upward_imports(graph) == ["dicmini.data.commands (data) imports dicmini.faces.commands (faces)",
+                                     "dicmini.train.evaluate (analysis, inference and evaluation) imports "
+                                     "dicmini.train.data (train)"]
+
+
+def test_imports_point_down_the_layers():
+    """Top-level and function-level imports alike: e.g. ``train`` never imports ``faces`` (the identity metric of
+    evaluation is :mod:`dicmini.identity`), ``data`` never registers a ``faces`` command (``cli`` does)."""
+    graph, _ = import_graph()
+    offenders = upward_imports(graph)
+    print("\n".join(offenders))
     assert offenders == []

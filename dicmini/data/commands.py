@@ -1,5 +1,5 @@
-"""``dicmini data ...``: make synthetic face folders, prepare folders from photos (``prepare``, in
-:mod:`dicmini.faces.commands`) and look at any prepared folder."""
+"""``dicmini data ...``: make synthetic face folders, prepare folders from photos (``prepare``: real photos, in
+:mod:`dicmini.faces.commands`, added to this group by :mod:`dicmini.cli`) and look at any prepared folder."""
 
 from __future__ import annotations
 
@@ -87,7 +87,10 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
+    """Add the ``data`` group to the top-level ``dicmini`` commands; returns the group's actions, to which
+    :func:`dicmini.cli.build_parser` adds ``prepare`` (:func:`dicmini.faces.commands.register_prepare`: the
+    faces package sits above ``data``)."""
     data = sub.add_parser("data", help="make and inspect face data")
     data_sub = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
 
@@ -109,7 +112,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--zoom", type=int, default=2)
     show.add_argument("--size", type=int, default=128)
     show.set_defaults(run=run_show)
-
-    from ..faces.commands import register_prepare  # dicmini data prepare: real photos (dicmini[faces])
-
-    register_prepare(data_sub)
+    return data_sub

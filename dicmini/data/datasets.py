@@ -196,3 +196,8 @@ class FaceFolder(Dataset):
         image = load_face_image(self.root / name, self.size)
         return make_sample(image, self.landmarks[name], name, scale=self.scale, sigma=self.sigma)
 
+
+def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack the tensors of a list of samples; names become a list."""
+    return {key: [s[key] for s in samples] if not isinstance(samples[0][key], torch.Tensor)
+            else torch.stack([s[key] for s in samples]) for key in samples[0]}

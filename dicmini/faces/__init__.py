@@ -7,9 +7,9 @@ dicmini.faces`` always works and only the functions that detect or describe face
 :class:`FacesExtraMissing` (one line: ``dlib is not installed: pip install 'dicmini[faces]'``).
 
 * :mod:`~dicmini.faces.crop`     the square crop derived from 68 landmarks and its exact point mapping (no dlib)
-* :mod:`~dicmini.faces.detect`   HOG face detector + 68-point shape predictor
+* :mod:`~dicmini.faces.detect`   HOG face detector + 68-point shape predictor (core in :mod:`dicmini.face_detect`)
 * :mod:`~dicmini.faces.prepare`  photos -> prepared face folder (``dicmini data prepare``)
-* :mod:`~dicmini.faces.identity` face-descriptor distance between an SR face and its HR face
+* :mod:`~dicmini.faces.identity` face-descriptor distance between an SR face and its HR face (:mod:`dicmini.identity`)
 * :mod:`~dicmini.faces.photo`    ``dicmini sr-photo``: super-resolve the small faces of a photograph, or simulate
 * :mod:`~dicmini.faces.assets`   the public-domain test photos (fetched from PyPI sdists into ``.cache/``)
 * :mod:`~dicmini.faces.benchmark_photos` the real-face benchmark's photos (Debian, PyPI, npm packages; never committed)

@@ -1,7 +1,7 @@
 """Command-line entry points of :mod:`dicmini.faces`.
 
 * ``dicmini data prepare IN_DIR OUT_DIR [options]`` -- photos -> prepared face folder (also
-  ``data_scripts/prepare_faces.py``); registered into the ``data`` group by :func:`register_prepare`.
+  ``data_scripts/prepare_faces.py``); added to the ``data`` group by :mod:`dicmini.cli` with :func:`register_prepare`.
 * ``dicmini sr-photo IN OUT [--simulate]`` -- super-resolve the small faces of a photo, or demonstrate x8 on the
   larger ones (:mod:`dicmini.faces.photo`); exit status 1 and one line when no face is found or used.
 

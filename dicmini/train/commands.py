@@ -151,7 +151,7 @@ def run_test(args: argparse.Namespace) -> int:
     _progress(args, f"loading {args.checkpoint} ...")
     model = load_model(args.checkpoint, device)
     dataset = _dataset(args.data, args.n)
-    from ..faces.identity import identity_available
+    from ..identity import identity_available
 
     with_identity = not args.no_identity and identity_available()
     _progress(args, f"evaluating {min(len(dataset), args.n or len(dataset))} images on {device}"

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset, Sampler, Subset
 
 from ..data.datasets import FaceFolder, SyntheticFaces
+from ..data.datasets import collate as collate  # re-exported: the batches of training and evaluation
 from .config import TrainConfig
 
 
@@ -96,9 +95,3 @@ class IterationBatchSampler(Sampler[list[int]]):
             shard = global_batch(step, self.n, self.batch_size, self.seed)[self.rank::self.world_size]
             for a in range(self.accum_steps):
                 yield shard[a * self.micro:(a + 1) * self.micro].tolist()
-
-
-def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the tensors of a list of samples; names become a list."""
-    return {key: [s[key] for s in samples] if not isinstance(samples[0][key], torch.Tensor)
-            else torch.stack([s[key] for s in samples]) for key in samples[0]}

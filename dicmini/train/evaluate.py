@@ -22,11 +22,11 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
+from ..data.datasets import collate
 from ..data.degrade import bicubic_upsample, denormalize, to_uint8
 from ..data.landmarks import heatmaps_to_landmarks
 from ..metrics import PROTOCOLS, lpips, nme, psnr, ssim
 from ..models.hourglass import run_hourglass
-from .data import collate
 
 
 @dataclass
@@ -112,7 +112,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
 
     ``identity=True`` also reports the dlib face-descriptor distance between the last step's SR and the
     HR face (and between bicubic and HR), using the dataset's landmarks for the alignment; it needs the
-    ``dicmini[faces]`` extra (:func:`dicmini.faces.identity.identity_available`).
+    ``dicmini[faces]`` extra (:func:`dicmini.identity.identity_available`).
 
     ``model(lr)`` must return per-step ``sr`` and ``heatmaps`` lists (:class:`~dicmini.models.DICOutput`).
     ``with_lpips``: ``True`` also measures LPIPS (the pretrained weights must be fetched, else
@@ -133,7 +133,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
     bic_p = bic_s = 0.0
     id_sr = id_bic = 0.0
     if identity:
-        from ..faces.identity import identity_distance
+        from ..identity import identity_distance
     lpips_missing = None
     if with_lpips is not False:
         from ..models.lpips import default_lpips
