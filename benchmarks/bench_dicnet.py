@@ -239,7 +239,8 @@ def tiny_recipe_ratio(iterations: int, chunks: int, threads: int) -> dict[str, A
             cfg = apply_overrides(get_config("tiny"), {"progress": False, "threads": threads,
                                                       "channels_last": "true" if fast else "false",
                                                       "hr_transitions": "sum" if fast else "concat",
-                                                      "face_pool": fast, "hourglass_stage": ""})
+                                                      "face_pool": fast, "hourglass_stage": "",
+                                                      "release_hourglass_step": 0})
             trainers[variant] = Trainer(cfg, f"{tmp}/{variant}")
             batches[variant] = trainers[variant]._batches(stop)
 
