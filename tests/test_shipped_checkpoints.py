@@ -4,11 +4,13 @@ import pytest
 
 from dicmini.models import load_pretrained
 from dicmini.models.convert import PRETRAINED_NAMES, read_checkpoint
-from dicmini.train.config import RUN_ONLY_KEYS, config_to_dict, get_config
+from dicmini.train.config import RUN_ONLY_KEYS, config_from_dict, config_to_dict, get_config
 
 
 def _trained(stored: dict) -> dict:
-    return {k: v for k, v in stored.items() if k not in RUN_ONLY_KEYS}
+    """The settings that shape training; a setting added after the run was made reads as its default."""
+    full = config_to_dict(config_from_dict(stored))
+    return {k: v for k, v in full.items() if k not in RUN_ONLY_KEYS}
 
 
 @pytest.mark.parametrize("name", ["tiny"])
