@@ -36,7 +36,9 @@ from dicmini.models import DICNet, save_dicmini_checkpoint
 ARCH = dict(mid_channels=4, num_blocks=1, hg_mid_channels=8, upscale_factor=2, num_fusion_blocks=1)
 TINY = ["--set", "mid_channels=4", "--set", "num_blocks=1", "--set", "hg_mid_channels=8", "--set", "upscale_factor=2",
         "--set", "num_fusion_blocks=1", "--set", "batch_size=2", "--set", "train_size=4", "--set", "val_size=2",
-        "--set", "init=default", "--set", "log_every=1", "--set", "threads=1", "--quiet"]
+        "--set", "init=default", "--set", "log_every=1", "--set", "threads=1", "--quiet",
+        # no landmark-branch stage (the tiny recipe's stage trains a wider branch), no face pool, no freeze
+        "--set", "hourglass_stage=", "--set", "face_pool=false", "--set", "release_hourglass_step=0"]
 NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 
 
