@@ -31,12 +31,12 @@ repetitions (old, new, old, new, ...; median of each), so the machine's load aff
   each in a fresh subprocess, one after the other (absolute MiB; ``--no-memory`` skips them).
 
 ``benchmarks/results/bench_dicnet.json`` was made by ``python benchmarks/bench_dicnet.py --quick --threads 2
---repeats 5 --out /tmp/w18/bench3.json`` (then copied there; 6.7 min, of which 3.4 min are the three batch-8
-memory runs; ``--no-memory`` with the default 3 repeats takes about 2 min) on the shared 2-core machine:
-train step new/old 0.375, forward 0.578, tiny recipe 1.15x iterations/min, batch-8 peak RSS 3.60 GiB
-(checkpointing ``call``), 3.84 GiB (``fine``), 10.84 GiB (none). The ratios depend on the machine's load:
-the reference path is memory-bound and slows down more under contention (earlier runs under heavy load:
-train 0.51 / 0.91, forward 0.68 / 0.69, tiny 2.33 / 1.17).
+--repeats 5 --out /tmp/bench_final.json`` (then copied there; about 4.5 min on the quiet 2-core machine):
+train step new/old 0.658, forward 0.595, tiny recipe 1.30x iterations/min (171 vs 131: channels-last, summed
+transitions and the pre-rendered face pool against NCHW, concatenated transitions and faces painted when read),
+batch-8 peak RSS 3.58 GiB (checkpointing ``call``), 3.92 GiB (``fine``), 10.84 GiB (none). The ratios depend on the
+machine's load and vary from run to run (an earlier quiet run: train 0.375, forward 0.578; under a concurrent
+training run: train 0.77, forward 0.73).
 
 Examples::
 
