@@ -32,7 +32,8 @@ def _rb_shape(cls) -> Outcome:
 def _rb_params(cls) -> Outcome:
     bad = [f"ResBlock({a}, {b}): {count(cls(a, b)):,} (expected {n:,})" for (a, b), n in RES_BLOCK_SPEC.items()
            if count(cls(a, b)) != n]
-    return Outcome(not bad, "parameter counts of ResBlock(64, 128), (128, 128), (128, 256) match spec §2.11",
+    return Outcome(not bad, "parameter counts of ResBlock(64, 128), (128, 128), (128, 256) match the reference "
+                   "implementations",
                    (bad[0] if bad else "") + ": 1x1 to out/2, 3x3, 1x1 to out, and a 1x1 skip conv only when "
                    "in_channels != out_channels")
 
