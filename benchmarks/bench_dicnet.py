@@ -75,12 +75,13 @@ def use_variant(model: Any, variant: str) -> bool:
     """Put ``model`` (a DICNet) in ``variant`` (:data:`VARIANTS`); return whether inputs must be channels-last."""
     import torch
 
-    from dicmini.train.performance import set_hr_transitions
+    from dicmini.train.performance import set_hr_transitions, set_prelu_backward
 
     if variant not in VARIANTS:
         raise ValueError(f"variant: expected one of {VARIANTS}, got {variant!r}")
     new = variant == "new"
     set_hr_transitions(model, new)
+    set_prelu_backward(model, new)
     model.to(memory_format=torch.channels_last if new else torch.contiguous_format)
     return new
 
@@ -239,6 +240,7 @@ def tiny_recipe_ratio(iterations: int, chunks: int, threads: int) -> dict[str, A
             cfg = apply_overrides(get_config("tiny"), {"progress": False, "threads": threads,
                                                       "channels_last": "true" if fast else "false",
                                                       "hr_transitions": "sum" if fast else "concat",
+                                                      "prelu_backward": "fused" if fast else "native",
                                                       "face_pool": fast, "hourglass_stage": "",
                                                       "release_hourglass_step": 0})
             trainers[variant] = Trainer(cfg, f"{tmp}/{variant}")

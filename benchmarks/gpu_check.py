@@ -59,6 +59,7 @@ def run_cell(spec: dict[str, Any]) -> dict[str, Any]:
     model = DICNet(**spec["widths"], gradient_checkpointing=spec["checkpointing"]).to(device).train()
     performance.to_memory_format(model, True)
     performance.set_hr_transitions(model, True)
+    performance.set_prelu_backward(model, performance.resolve_prelu_backward("auto", device))
     optimizer = performance.make_adam(model.parameters(), device, lr=1e-4)
     b = spec["batch"]
     lr = performance.as_input(torch.rand(b, 3, 16, 16) - 0.45, device, True)

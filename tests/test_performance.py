@@ -15,6 +15,7 @@ import torch
 
 from dicmini.models import DICNet
 from dicmini.models.feedback import AttentionFeedbackBlock, FeedbackBlock, conv1x1_prelu_sum
+from dicmini.models.prelu import PReLU, _FusedSlopeBackward
 from dicmini.train import Trainer, apply_overrides, get_config
 from dicmini.train import performance
 from dicmini.train.data import collate
@@ -54,6 +55,71 @@ def test_transition_sum_equals_the_concatenated_conv():
     features = [torch.randn(2, 4, 6, 6) for _ in range(3)]
     torch.testing.assert_close(conv1x1_prelu_sum(unit, features), unit(torch.cat(features, dim=1)),
                                atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_transition_sum_gradients_equal_the_concatenated_conv(channels_last):
+    # channels-last features take the addmm chain, contiguous ones the per-slice convolutions
+    torch.manual_seed(0)
+    unit = FeedbackBlock(mid_channels=4, num_blocks=3, upscale_factor=2).hr_blocks[1]
+    layout = torch.channels_last if channels_last else torch.contiguous_format
+    features = [torch.randn(2, 4, 6, 5).contiguous(memory_format=layout).requires_grad_() for _ in range(3)]
+    copies = [f.detach().clone().requires_grad_() for f in features]
+    out, ref = conv1x1_prelu_sum(unit, features), unit(torch.cat(copies, dim=1))
+    assert out.is_contiguous(memory_format=layout) and out.shape == ref.shape == (2, 4, 6, 5)
+    torch.testing.assert_close(out, ref, atol=1e-6, rtol=1e-5)
+    weight_grads = []
+    for result, inputs in ((out, features), (ref, copies)):
+        unit.zero_grad(set_to_none=True)
+        result.backward(torch.linspace(-1, 1, result.numel()).view_as(result))
+        weight_grads.append([p.grad.clone() for p in unit.parameters()])
+    for a, b in zip(features, copies):
+        torch.testing.assert_close(a.grad, b.grad, atol=1e-6, rtol=1e-5)
+    for a, b in zip(*weight_grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("shape, layout", [((2, 6, 5, 4), torch.channels_last), ((2, 6, 5, 4), torch.contiguous_format),
+                                           ((3, 7), torch.contiguous_format)])
+def test_fused_prelu_backward_matches_pytorch(shape, layout):
+    torch.manual_seed(0)
+    native, fused = PReLU(init=0.2), PReLU(init=0.2)
+    fused.fused_backward = True
+    assert not PReLU.fused_backward and isinstance(fused, torch.nn.PReLU)
+    x = torch.randn(*shape)
+    x = (x.contiguous(memory_format=layout) if x.dim() == 4 else x).requires_grad_()
+    y = x.detach().clone().requires_grad_()
+    grad = torch.randn(*shape)
+    out_native, out_fused = native(x), fused(y)
+    assert torch.equal(out_native, out_fused)
+    out_native.backward(grad)
+    out_fused.backward(grad)
+    assert torch.equal(x.grad, y.grad)                                  # the same elementwise rule
+    torch.testing.assert_close(fused.weight.grad, native.weight.grad, atol=1e-6, rtol=1e-5)  # the same sum
+    assert out_fused.grad_fn is not None and "FusedSlope" in type(out_fused.grad_fn).__name__
+    with torch.no_grad():                                               # no autograd: PyTorch's forward as is
+        assert torch.equal(fused(x), native(x))
+    double = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    slope = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(_FusedSlopeBackward.apply, (double, slope))
+
+
+def test_prelu_backward_setting():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert performance.resolve_prelu_backward("auto", cpu) and not performance.resolve_prelu_backward("auto", cuda)
+    assert performance.resolve_prelu_backward("fused", cuda) and not performance.resolve_prelu_backward("native", cpu)
+    with pytest.raises(ValueError, match="prelu_backward"):
+        performance.resolve_prelu_backward("fast", cpu)
+    with pytest.raises(ValueError, match="prelu_backward"):
+        apply_overrides(get_config("tiny"), ["prelu_backward=fast"])
+    model = performance.set_prelu_backward(DICNet(**SMALL), True)
+    prelus = [m for m in model.modules() if isinstance(m, torch.nn.PReLU)]
+    assert prelus and all(isinstance(m, PReLU) and m.fused_backward for m in prelus)
+    assert get_config("tiny").prelu_backward == "native" and get_config("official-celeba").prelu_backward == "auto"
+    # a run stored before the setting existed used PyTorch's backward, and resumes with it
+    from dicmini.train.config import config_from_dict, config_to_dict
+    stored = {k: v for k, v in config_to_dict(get_config("official-celeba")).items() if k != "prelu_backward"}
+    assert config_from_dict(stored).prelu_backward == "native"
 
 
 def test_feedback_block_sum_path_matches_the_reference_concatenation():
@@ -130,11 +196,12 @@ def test_speed_settings_are_validated():
 
 def test_trainer_channels_last_and_sync_every(tmp_path):
     runs = {}
-    fast = {"channels_last": "auto", "hr_transitions": "auto"}
+    fast = {"channels_last": "auto", "hr_transitions": "auto", "prelu_backward": "auto"}
     for name, changes in {"nchw": {}, "every": fast, "deferred": {**fast, "sync_every": 2}}.items():
         trainer = Trainer(apply_overrides(get_config("tiny"), {**TINY, **changes}), tmp_path / name)
         assert trainer.channels_last == (name != "nchw")
         assert trainer.model.coarse_block.concat_transitions == (name == "nchw")
+        assert trainer.model.lr_feature[1].fused_backward == (name != "nchw")
         batch = collate([trainer.train_set[i] for i in range(2)])
         runs[name] = (trainer, [trainer.train_step([batch]) for _ in range(4)])
     every, deferred = runs["every"][1], runs["deferred"][1]

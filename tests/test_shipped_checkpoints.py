@@ -8,7 +8,8 @@ from dicmini.train.config import RUN_ONLY_KEYS, config_from_dict, config_to_dict
 
 
 def _trained(stored: dict) -> dict:
-    """The settings that shape training; a setting added after the run was made reads as its default."""
+    """The settings that shape training; a setting added after the run was made reads as what runs did before
+    it existed (``config_from_dict``)."""
     full = config_to_dict(config_from_dict(stored))
     return {k: v for k, v in full.items() if k not in RUN_ONLY_KEYS}
 

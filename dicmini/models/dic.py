@@ -42,6 +42,7 @@ from ..data.degrade import bilinear_skip
 from ..data.landmarks import merge_to_components
 from .feedback import AttentionFeedbackBlock, CoarseFeedbackBlock
 from .hourglass import FeedbackHourglass
+from .prelu import PReLU
 
 #: DICNet always maps h x w to 8h x 8w, whatever ``upscale_factor`` says (docs/reference_implementations.md, Input and
 #: output layers).
@@ -138,7 +139,7 @@ class DICNet(nn.Module):
         # Construction order = the reference's, so the state dict order (and a seeded init) match it.
         self.lr_feature = nn.Sequential(
             nn.Conv2d(in_channels, mid_channels * FEATURE_SCALE ** 2, 3, padding=1),
-            nn.PReLU(init=prelu_init),
+            PReLU(init=prelu_init),
             nn.PixelShuffle(FEATURE_SCALE),
         )
         self.coarse_block = CoarseFeedbackBlock(mid_channels, num_blocks, upscale_factor)
@@ -150,7 +151,7 @@ class DICNet(nn.Module):
         self.reconstruction = nn.Sequential(
             nn.ConvTranspose2d(mid_channels, mid_channels, RECONSTRUCTION_SCALE + 4, stride=RECONSTRUCTION_SCALE,
                                padding=2),
-            nn.PReLU(init=prelu_init),
+            PReLU(init=prelu_init),
             nn.Conv2d(mid_channels, out_channels, 3, padding=1),
         )
 

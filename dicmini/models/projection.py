@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from .prelu import PReLU
+
 #: Padding of every projection unit (both references).
 PROJECTION_PADDING = 2
 #: PReLU slope used inside the feedback blocks; the reference hard-codes it
@@ -38,7 +40,7 @@ def up_projection(channels: int, upscale_factor: int, prelu_init: float = BLOCK_
     return nn.Sequential(
         nn.ConvTranspose2d(channels, channels, projection_kernel_size(upscale_factor), stride=upscale_factor,
                            padding=PROJECTION_PADDING),
-        nn.PReLU(init=prelu_init),
+        PReLU(init=prelu_init),
     )
 
 
@@ -47,10 +49,10 @@ def down_projection(channels: int, upscale_factor: int, prelu_init: float = BLOC
     return nn.Sequential(
         nn.Conv2d(channels, channels, projection_kernel_size(upscale_factor), stride=upscale_factor,
                   padding=PROJECTION_PADDING),
-        nn.PReLU(init=prelu_init),
+        PReLU(init=prelu_init),
     )
 
 
 def conv1x1_prelu(in_channels: int, out_channels: int, prelu_init: float = BLOCK_PRELU_INIT) -> nn.Sequential:
     """``Conv(k=1) + PReLU``: the compression / transition unit of the feedback block."""
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), nn.PReLU(init=prelu_init))
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 1), PReLU(init=prelu_init))

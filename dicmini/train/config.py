@@ -60,6 +60,7 @@ LR_SCHEDULES = ("multistep", "cosine")
 CHECKPOINT_GRANULARITIES = ("call", "fine")
 CHANNELS_LAST_MODES = ("auto", "true", "false")
 HR_TRANSITIONS = ("auto", "sum", "concat")
+PRELU_BACKWARDS = ("auto", "fused", "native")
 
 
 @dataclass
@@ -220,6 +221,9 @@ class TrainConfig:
     #: feedback-block HR transitions: ``"sum"`` over weight slices (no re-concatenation), ``"concat"`` (the
     #: references' evaluation), ``"auto"`` (= sum). See :mod:`dicmini.models.feedback`.
     hr_transitions: str = "auto"
+    #: PReLU backward pass: ``"fused"`` (CPU only; about 4x faster there), ``"native"`` (PyTorch's, as the
+    #: references), ``"auto"`` (= fused on the CPU). See :mod:`dicmini.models.prelu`.
+    prelu_backward: str = "auto"
     #: ``torch.compile`` the feedback blocks, hourglass and reconstruction one by one (slow first iterations).
     compile: bool = False
     #: read losses and gradient norms back to the host (and check them) every this many iterations; between
@@ -257,6 +261,7 @@ class TrainConfig:
         choice("checkpoint_granularity", CHECKPOINT_GRANULARITIES)
         choice("channels_last", CHANNELS_LAST_MODES)
         choice("hr_transitions", HR_TRANSITIONS)
+        choice("prelu_backward", PRELU_BACKWARDS)
         from ..metrics import PROTOCOLS
         choice("protocol", tuple(PROTOCOLS))
         for name in ("iterations", "batch_size", "accum_steps", "train_size", "val_every", "ckpt_every",
@@ -360,10 +365,10 @@ def _tiny() -> TrainConfig:
         truth_guidance=0.5, lr=2e-3, lr_schedule="cosine", min_lr_ratio=0.05,
         iterations=6500, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
         release_hourglass_step=1000, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1,
-        # the reference evaluation (NCHW, concatenated transitions): notebook 07 checks a hand-written step
-        # against Trainer.train_step to 1e-6; `--set channels_last=true --set hr_transitions=sum` trains
-        # faster (benchmarks/results/bench_dicnet.json)
-        channels_last="false", hr_transitions="concat")
+        # the reference evaluation (NCHW, concatenated transitions, PyTorch's PReLU backward): notebook 07 checks
+        # a hand-written step against Trainer.train_step to 1e-6; `--set channels_last=true --set
+        # hr_transitions=sum --set prelu_backward=fused` trains faster (benchmarks/results/bench_dicnet.json)
+        channels_last="false", hr_transitions="concat", prelu_backward="native")
 
 
 def _loss_weights(recipe: str) -> dict[str, Any]:
@@ -438,7 +443,8 @@ def _tiny_hourglass() -> TrainConfig:
         name="tiny-hourglass", task="hourglass", data="synthetic", train_size=4000, val_size=64, face_pool=True,
         hg_mid_channels=64, hg_num_keypoints=68, num_steps=3, init="default", lr=1e-3, lr_schedule="cosine",
         min_lr_ratio=0.05, iterations=2800, batch_size=8, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
-        hourglass_degrade=0.5, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1)
+        hourglass_degrade=0.5, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1,
+        prelu_backward="native")  # as stage 2 (the hourglass itself has no PReLU)
 
 
 #: VGG16 layer of ``feature_net="auto"`` when no LightCNN file is given: relu3_3, the layer of the committed
@@ -568,12 +574,20 @@ def config_to_dict(config: TrainConfig) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items()}
 
 
+#: Settings whose default differs from what runs did before the setting existed: a stored config without the
+#: key reads as this value (so that such a run resumes exactly as it was trained). Other missing keys read as
+#: their defaults, which are the earlier behaviour.
+EARLIER_BEHAVIOUR: dict[str, Any] = {"prelu_backward": "native"}
+
+
 def config_from_dict(data: Mapping[str, Any]) -> TrainConfig:
-    """Inverse of :func:`config_to_dict` (e.g. the ``train_config`` of a checkpoint); unknown keys raise."""
+    """Inverse of :func:`config_to_dict` (e.g. the ``train_config`` of a checkpoint); unknown keys raise; a key
+    missing from ``data`` reads as :data:`EARLIER_BEHAVIOUR`'s value, else as its default."""
     hints = _field_types()
     unknown = sorted(set(data) - set(hints))
     if unknown:
         raise ValueError(f"train config: unknown key(s) {unknown}{_suggest(unknown[0], hints)}")
+    data = {**{k: v for k, v in EARLIER_BEHAVIOUR.items() if k not in data}, **data}
     values = {k: tuple(v) if typing.get_origin(hints[k]) is tuple else v for k, v in data.items()}
     return TrainConfig(**values).validate()
 

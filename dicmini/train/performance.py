@@ -2,10 +2,10 @@
 loss values kept on the device between host synchronisations.
 
 None of these changes what a training step computes beyond the order of floating-point operations
-(channels-last convolutions, cuDNN autotuning, compiled kernels, bf16 autocast), so they are settings of
-the run (:class:`~dicmini.train.config.TrainConfig`: ``deterministic``, ``channels_last``, ``hr_transitions``,
-``compile``,
-``amp``, ``sync_every``), not of the model; a checkpoint written with any of them loads without them.
+(channels-last convolutions, cuDNN autotuning, compiled kernels, bf16 autocast, the fused PReLU backward), so
+they are settings of the run (:class:`~dicmini.train.config.TrainConfig`: ``deterministic``, ``channels_last``,
+``hr_transitions``, ``prelu_backward``, ``compile``, ``amp``, ``sync_every``), not of the model; a checkpoint
+written with any of them loads without them.
 """
 
 from __future__ import annotations
@@ -60,6 +60,26 @@ def set_hr_transitions(model: nn.Module, summed: bool) -> nn.Module:
     for module in model.modules():
         if isinstance(module, FeedbackBlock):
             module.concat_transitions = not summed
+    return model
+
+
+def resolve_prelu_backward(setting: str, device: torch.device) -> bool:
+    """``prelu_backward`` setting -> whether the PReLUs use the fused backward pass (:mod:`dicmini.models.prelu`):
+    ``"fused"``, ``"native"``, or ``"auto"`` = fused on the CPU (it reads the slope on the host, which would
+    synchronise a CUDA device at every activation)."""
+    if setting not in ("auto", "fused", "native"):
+        raise ValueError(f"prelu_backward: expected 'auto', 'fused' or 'native', got {setting!r}")
+    return setting == "fused" or (setting == "auto" and device.type == "cpu")
+
+
+def set_prelu_backward(model: nn.Module, fused: bool) -> nn.Module:
+    """Compute the backward pass of every :class:`dicmini.models.prelu.PReLU` in ``model`` fused (``fused``)
+    or as PyTorch does. In place."""
+    from ..models.prelu import PReLU
+
+    for module in model.modules():
+        if isinstance(module, PReLU):
+            module.fused_backward = fused
     return model
 
 

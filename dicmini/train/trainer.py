@@ -140,6 +140,8 @@ class Trainer:
                                                   self.channels_last)
         if self.task.kind == "dicnet":
             performance.set_hr_transitions(self.model, performance.resolve_hr_transitions(config.hr_transitions))
+        performance.set_prelu_backward(self.model, performance.resolve_prelu_backward(config.prelu_backward,
+                                                                                      self.device))
         #: further trained modules (DICGAN: ``{"discriminator": D}``), each with its own optimiser and schedule
         self.adversaries = self.task.adversaries(self.device, self.channels_last)
         self.notes.extend(self.task.notes)
