@@ -308,3 +308,16 @@ def nme(pred_points, gt_points) -> float | np.ndarray:
 def mean_nme(pred_points, gt_points) -> float:
     """Average of :func:`nme` over a batch (``[B, 68, 2]``) or the single value for ``[68, 2]``."""
     return float(np.mean(nme(pred_points, gt_points)))
+
+
+def mean_shape_nme(gt_points, shape=None) -> np.ndarray:
+    """Per-image :func:`nme` of predicting one fixed ``shape`` (``[68, 2]``) for every face of ``gt_points``
+    (``[B, 68, 2]``): the landmark baseline that looks at no image. ``shape`` defaults to the mean of
+    ``gt_points`` (the best single shape for these faces, up to the NME's per-face normalisation)."""
+    g = _as_array(gt_points, "gt_points").astype(np.float64)
+    if g.ndim != 3:
+        raise ValueError(f"gt_points: expected [B, {NUM_LANDMARKS}, 2], got {list(g.shape)}")
+    s = g.mean(axis=0) if shape is None else _as_array(shape, "shape").astype(np.float64)
+    if s.shape != (NUM_LANDMARKS, 2):
+        raise ValueError(f"shape: expected [{NUM_LANDMARKS}, 2], got {list(s.shape)}")
+    return nme(np.broadcast_to(s, g.shape), g)

@@ -147,6 +147,17 @@ def test_nme_batch_and_mean():
     assert M.nme(torch.from_numpy(pred), torch.from_numpy(gt)) == pytest.approx(per)
 
 
+def test_mean_shape_nme_is_the_nme_of_one_shape_for_every_face():
+    base = _face_points()
+    gt = np.stack([base + np.array([4.0, 0.0]), base - np.array([4.0, 0.0])])  # IOD 50, mean shape = base
+    np.testing.assert_allclose(M.mean_shape_nme(gt), [4.0 / 50.0, 4.0 / 50.0])
+    np.testing.assert_allclose(M.mean_shape_nme(gt, shape=gt[0]), [0.0, 8.0 / 50.0])
+    with pytest.raises(ValueError, match="gt_points"):
+        M.mean_shape_nme(base)
+    with pytest.raises(ValueError, match="shape"):
+        M.mean_shape_nme(gt, shape=base[:5])
+
+
 def test_nme_single_point_error():
     gt = _face_points()
     pred = gt.copy()
