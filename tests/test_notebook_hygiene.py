@@ -14,10 +14,13 @@ generated student copies, when present); names starting with a dot (scratch copi
 * each notebook is at most 2 MB;
 * the first cell is the markdown header: a ``# `` title line, the goal, the paper section and the
   runtime (the words "Goal", "Paper" and "Runtime" appear), and a link to the next lesson once that
-  lesson exists (in a student copy: to the next student copy or to ``../`` the lesson);
+  lesson exists (in a student copy: to the next student copy or to ``../`` the lesson), and one to the
+  previous lesson;
 * every relative markdown link and image resolves from the notebook's folder;
 * a student copy names itself ("Student version") and has a lesson of the same name;
-* lessons are numbered consecutively from 00 with no duplicates.
+* lessons are numbered consecutively from 00 with no duplicates; a lesson in two parts adds a letter to the
+  second part's number (``09_evaluation``, ``09b_claim_and_failures``), and the letters of one number run
+  b, c, ... (course order = name order, as ``dicmini course execute`` and ``make-student`` see it).
 
 Regenerate a notebook with ``dicmini course execute notebooks/NN_name.ipynb``, the student copies with
 ``dicmini course make-student`` (their sync with the lessons is tested in ``tests/test_course_student.py``).
@@ -41,15 +44,22 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 #: Nothing else: no ``raises-exception`` (catch and print instead), no presentation tags.
 ALLOWED_TAGS: frozenset[str] = frozenset({"nbval-ignore-output", "nbval-skip"})
 MAX_BYTES = 2 * 1024 * 1024
-LESSON = re.compile(r"^(\d\d)_.+\.ipynb$")
+LESSON = re.compile(r"^(\d\d)([a-z]?)_.+\.ipynb$")   # as dicmini.course.tooling.NOTEBOOK_PATTERN
 INSTALL_LINE = re.compile(r"^\s*[!%]+\s*(pip|pip3|conda|mamba|micromamba)\b", re.MULTILINE)
 NBVAL_COMMENT = re.compile(r"#\s*NBVAL_[A-Z_]+")
 
 
+def lesson_key(path: Path) -> tuple[int, str]:
+    """``(number, letter)`` of a lesson file name: ``09b_x.ipynb`` -> ``(9, "b")``."""
+    match = LESSON.match(path.name)
+    return int(match.group(1)), match.group(2)
+
+
 def lesson_notebooks() -> list[Path]:
+    """The lessons in course order (which is also name order: ``09_`` sorts before ``09b_``)."""
     if not NOTEBOOKS.is_dir():
         return []
-    return sorted(p for p in NOTEBOOKS.glob("*.ipynb") if LESSON.match(p.name))
+    return sorted((p for p in NOTEBOOKS.glob("*.ipynb") if LESSON.match(p.name)), key=lesson_key)
 
 
 def _visible(paths) -> list[Path]:
@@ -82,9 +92,17 @@ def test_there_are_lesson_notebooks():
 
 
 def test_lessons_numbered_consecutively():
-    numbers = [int(LESSON.match(p.name).group(1)) for p in lesson_notebooks()]
+    keys = [lesson_key(p) for p in lesson_notebooks()]
+    numbers = sorted({n for n, _ in keys})
     assert numbers == list(range(len(numbers))), (
-        f"lesson numbers must be 00, 01, ... without gaps or duplicates; found {numbers}")
+        f"lesson numbers must be 00, 01, ... without gaps; found {numbers}")
+    for number in numbers:
+        letters = [letter for n, letter in keys if n == number]
+        expected = [""] + [chr(ord("b") + i) for i in range(len(letters) - 1)]
+        found, wanted = [f"{number:02d}{x}" for x in letters], [f"{number:02d}{x}" for x in expected]
+        assert letters == expected, f"lesson {number:02d}: parts {found}, expected {wanted} (then b, c, ...)"
+    assert [p.name for p in lesson_notebooks()] == sorted(p.name for p in lesson_notebooks()), \
+        "course order differs from name order"
 
 
 @pytest.mark.parametrize("path", all_notebooks(), ids=_id)
@@ -154,16 +172,20 @@ def test_header_cell(path):
     assert re.search(r"^# \S", header, re.MULTILINE), "header: no '# Title' line"
     for word in ("goal", "paper", "runtime"):
         assert word in header.lower(), f"header: no {word!r} (title, goal, paper section, runtime, links)"
-    match = LESSON.match(path.name)
-    if match and path.parent in (NOTEBOOKS, NOTEBOOKS / "student"):
-        number = int(match.group(1))
-        following = [p for p in lesson_notebooks() if int(LESSON.match(p.name).group(1)) == number + 1]
-        if following:
-            name = following[0].name
-            text = "".join(_source(c) for c in cells if c["cell_type"] == "markdown")
-            # a student copy links to the next student copy, or to the lesson one folder up
-            targets = [f"({name})"] if path.parent == NOTEBOOKS else [f"({name})", f"(../{name})"]
-            assert any(t in text for t in targets), f"no link to the next lesson {name}"
+    if LESSON.match(path.name) and path.parent in (NOTEBOOKS, NOTEBOOKS / "student"):
+        names = [p.name for p in lesson_notebooks()]
+        if path.name not in names:
+            return  # a student copy without its lesson: test_student_copy_says_what_it_is reports it
+        index = names.index(path.name)
+        # a student copy links to another student copy, or to the lesson one folder up
+        targets = (lambda n: [f"({n})"]) if path.parent == NOTEBOOKS else (lambda n: [f"({n})", f"(../{n})"])
+        if index + 1 < len(names):
+            following = names[index + 1]
+            assert any(t in header for t in targets(following)), f"header: no link to the next lesson {following}"
+        if index > 0:
+            previous = names[index - 1]
+            assert any(t in header for t in targets(previous)), \
+                f"header: no link to the previous lesson {previous}"
 
 
 #: ``](target)`` of markdown links/images and ``src=``/``href=`` of HTML tags

@@ -1,4 +1,4 @@
-"""benchmarks/real_faces_eval.py: its dlib-free parts, and the committed results it wrote (notebook 09 §5).
+"""benchmarks/real_faces_eval.py: its dlib-free parts, and the committed results it wrote (notebook 09b §3).
 
 * ``evaluate_face`` on a synthetic face with the packaged tiny DIC: structure, the bicubic baseline and the
   per-step figures equal :mod:`dicmini.metrics` applied by hand, the identity hook is called per image;

@@ -14,13 +14,15 @@ Outputs are kept. The kernel runs with its working directory in the notebook's f
 ``TQDM_DISABLE=1`` and ``PYTHONHASHSEED=0``. A notebook that raises is reported and left untouched;
 a finished one is written to a temporary file and renamed onto the original (atomic).
 
-With no notebook given, every ``notebooks/[0-9][0-9]_*.ipynb`` under the current directory is run.
+With no notebook given, every lesson under ``notebooks/`` is run: ``NN_*.ipynb``, or ``NNb_*.ipynb`` (a
+lowercase letter after the number) for a second part of lesson ``NN`` that does not renumber the lessons after
+it (``09_evaluation``, ``09b_claim_and_failures``, ``10_...``); names sort in course order.
 ``--report FILE`` keeps a Markdown table of the per-notebook wall times (rows of notebooks not run
 this time are kept), and ``dicmini course times FILE`` prints it.
 
 Student copies (course_conventions §4.5.2; nbgrader-compatible):
 
-* ``dicmini course make-student [LESSON ...]`` writes ``notebooks/student/NN_*.ipynb`` for every lesson that
+* ``dicmini course make-student [LESSON ...]`` writes ``notebooks/student/<lesson>.ipynb`` for every lesson that
   has solution regions (``### BEGIN SOLUTION`` ... ``### END SOLUTION``): each region becomes
   ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` at the indentation of its ``BEGIN`` line
   (nbgrader's ``ClearSolutions`` stub; a markdown region becomes ``YOUR ANSWER HERE``), relative links
@@ -69,7 +71,8 @@ KERNELSPEC: dict[str, str] = {"name": "python3", "display_name": "Python 3", "la
 #: Per-cell metadata keys that only record when/how long a run took (nbclient, JupyterLab, extensions).
 VOLATILE_CELL_METADATA: tuple[str, ...] = ("execution", "ExecuteTime", "collapsed", "scrolled")
 DEFAULT_TIMEOUT = 600
-NOTEBOOK_PATTERN = re.compile(r"^\d\d_.+\.ipynb$")
+#: A lesson's file name: two digits, an optional lowercase letter (``09b``: a second part of lesson 09), ``_``.
+NOTEBOOK_PATTERN = re.compile(r"^\d\d[a-z]?_.+\.ipynb$")
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ class ExecutionResult:
 
 
 def default_notebooks(root: str | os.PathLike = "notebooks") -> list[Path]:
-    """The numbered lesson notebooks ``root/NN_*.ipynb``, sorted by name (student copies excluded)."""
+    """The lesson notebooks ``root/NN_*.ipynb`` / ``root/NNb_*.ipynb``, sorted by name, which is course order
+    (``09_...`` before ``09b_...``: ``_`` sorts before letters); student copies excluded."""
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"{root}: no such folder (run from the repository root or name the notebooks)")
@@ -391,7 +395,7 @@ def run_execute(args: argparse.Namespace) -> int:
 
     paths = [Path(p) for p in args.notebooks] if args.notebooks else default_notebooks(args.root)
     if not paths:
-        raise ValueError(f"{args.root}: no NN_*.ipynb notebooks found")
+        raise ValueError(f"{args.root}: no NN_*.ipynb lesson notebooks found")
     results: list[ExecutionResult] = []
     failed: list[Path] = []
     for path in paths:

@@ -27,12 +27,13 @@ module                 checks                                                   
 :mod:`.losses`         ``check_gan_losses`` (discriminator, generator)              06
 :mod:`.training`       ``check_training_step``                                      07
 :mod:`.metrics`        ``check_psnr``, ``check_ssim``                               09
-:mod:`.analysis`       ``check_landmark_motion``, ``check_effect_vs_noise``         10, 11
+:mod:`.analysis`       ``check_paired``, ``check_landmark_motion``,                 09b, 10, 11
+                       ``check_effect_vs_noise``
 =====================  ==========================================================  ========
 """
 
 from ._core import Check, CheckPair, CheckReport, Line, Outcome
-from .analysis import check_effect_vs_noise, check_landmark_motion
+from .analysis import check_effect_vs_noise, check_landmark_motion, check_paired
 from .data import check_heatmaps, check_merge
 from .dic import check_dic
 from .feedback import check_down_projection, check_feedback_block, check_projections, check_up_projection
@@ -51,7 +52,8 @@ ALL_CHECKS = {
     "check_group_res_block": check_group_res_block, "check_attentive_fusion": check_attentive_fusion,
     "check_dic": check_dic, "check_gan_losses": check_gan_losses, "check_training_step": check_training_step,
     "check_psnr": check_psnr, "check_ssim": check_ssim,
-    "check_landmark_motion": check_landmark_motion, "check_effect_vs_noise": check_effect_vs_noise,
+    "check_paired": check_paired, "check_landmark_motion": check_landmark_motion,
+    "check_effect_vs_noise": check_effect_vs_noise,
 }
 
 __all__ = [
@@ -59,6 +61,6 @@ __all__ = [
     "check_attentive_fusion", "check_dic", "check_effect_vs_noise", "check_landmark_motion", "check_training_step",
     "check_discriminator_loss", "check_down_projection",
     "check_feedback_block", "check_feedback_hourglass", "check_gan_losses", "check_generator_loss",
-    "check_group_res_block", "check_heatmaps", "check_hourglass", "check_merge", "check_projections",
+    "check_group_res_block", "check_heatmaps", "check_hourglass", "check_merge", "check_paired", "check_projections",
     "check_psnr", "check_res_block", "check_ssim", "check_up_projection",
 ]

@@ -1,4 +1,9 @@
-"""Checks for the analysis exercises of notebooks 10 and 11 (paper §3, Fig. 2 and §4.3).
+"""Checks for the analysis exercises of notebooks 09b, 10 and 11 (paper §3, Fig. 2, §4.3 and §4.4).
+
+* ``my_paired(a, b) -> (mean, std_err, frac_b_greater)`` (notebook 09b): the same faces measured twice
+  (``a``: before, ``b``: after, e.g. step 1 and the last step); the mean of the per-face differences ``b - a``,
+  its standard error ``std(b - a, ddof=1) / sqrt(n)`` (``nan`` for one face) and the fraction of faces with
+  ``b > a`` (reference :func:`dicmini.analysis.paired`).
 
 * ``my_landmark_motion(points) -> [T - 1, N]`` (notebook 10): ``points`` ``[T, N, K, 2]``; entry ``[t, i]`` is
   the mean over the ``K`` landmarks of the Euclidean distance between step ``t + 1`` and step ``t + 2`` on face
@@ -15,10 +20,19 @@ from typing import Sequence
 
 import numpy as np
 
+from ...analysis import paired
 from ...viz.explorer import landmark_motion
 from ._core import Check, Outcome, Property
 
-__all__ = ["check_effect_vs_noise", "check_landmark_motion", "reference_effect_vs_noise"]
+__all__ = ["check_effect_vs_noise", "check_landmark_motion", "check_paired", "reference_effect_vs_noise",
+           "reference_paired"]
+
+
+def reference_paired(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, float]:
+    """:func:`dicmini.analysis.paired` as the exercise's tuple: mean of ``b - a``, its standard error, and the
+    fraction of pairs with ``b > a``."""
+    result = paired(a, b)
+    return result.mean, result.std_err, result.frac_b_greater
 
 
 def reference_effect_vs_noise(a: Sequence[float], b: Sequence[float]) -> tuple[float, float]:
@@ -101,3 +115,61 @@ check_effect_vs_noise = Check(
      Property("agreement", _ev_agree)],
     reference_effect_vs_noise, "dicmini.course.checks.analysis.reference_effect_vs_noise",
     doc="Check ``my_effect_vs_noise(a, b)`` (notebook 11).")
+
+
+# ------------------------------------------------------------------------------------- paired comparison
+def _triple(fn, a, b) -> tuple[float, float, float]:
+    out = tuple(float(x) for x in fn(a, b))
+    if len(out) != 3:
+        raise ValueError(f"expected (mean, std_err, frac_b_greater), got {len(out)} values")
+    return out
+
+
+def _pd_known(fn) -> Outcome:
+    got = _triple(fn, [1.0, 2.0, 3.0], [2.0, 4.0, 3.0])        # differences 1, 2, 0
+    want = (1.0, 1.0 / math.sqrt(3.0), 2.0 / 3.0)
+    ok = np.allclose(got, want)
+    return Outcome(ok, "a = [1, 2, 3], b = [2, 4, 3]: mean +1, standard error 1/sqrt(3), b > a on 2/3",
+                   f"got ({got[0]:.4f}, {got[1]:.4f}, {got[2]:.4f}), expected (1.0000, 0.5774, 0.6667): the "
+                   "differences are 1, 2, 0; their std (ddof=1) is 1, divided by sqrt(3); a tie (0) is not b > a")
+
+
+def _pd_sign(fn) -> Outcome:
+    mean, _, frac = _triple(fn, [26.0, 27.0], [25.0, 26.5])
+    ok = math.isclose(mean, -0.75) and math.isclose(frac, 0.0)
+    return Outcome(ok, "the difference is b - a (after minus before): a drop is negative",
+                   f"got mean {mean:+.4f}, fraction {frac:.2f} for a = [26, 27], b = [25, 26.5]; expected -0.75 "
+                   "and 0: subtract a from b, count the faces where b is larger")
+
+
+def _pd_paired(fn) -> Outcome:
+    a = [20.0, 24.0, 28.0, 32.0]                                  # faces of very different difficulty ...
+    b = [20.5, 24.5, 28.5, 32.5]                                  # ... each improved by exactly 0.5
+    mean, se, frac = _triple(fn, a, b)
+    ok = math.isclose(mean, 0.5) and abs(se) < 1e-12 and math.isclose(frac, 1.0)
+    return Outcome(ok, "paired: every face +0.5 gives standard error 0 however much the faces differ",
+                   f"got standard error {se:.4f}: take the differences face by face first, then their spread "
+                   "(an unpaired error from the two groups' spreads would be about 3.65)")
+
+
+def _pd_one(fn) -> Outcome:
+    mean, se, frac = _triple(fn, [3.0], [4.0])
+    ok = math.isclose(mean, 1.0) and math.isnan(se) and math.isclose(frac, 1.0)
+    return Outcome(ok, "one face: the difference, nan for the standard error",
+                   f"got ({mean:.4f}, {se}, {frac:.2f}): with a single difference no spread can be estimated")
+
+
+def _pd_agree(fn) -> Outcome:
+    rng = np.random.default_rng(5)
+    cases = [(rng.normal(25, 2, n), rng.normal(0.3, 0.4, n)) for n in (5, 24, 62)]
+    ok = all(np.allclose(_triple(fn, a, a + d), reference_paired(a, a + d)) for a, d in cases)
+    return Outcome(ok, "agrees with dicmini.analysis.paired on 5, 24 and 62 random faces",
+                   "mean of b - a, std(b - a, ddof=1) / sqrt(n), mean of (b > a)")
+
+
+check_paired = Check(
+    "paired comparison",
+    [Property("known case", _pd_known), Property("sign", _pd_sign), Property("paired", _pd_paired),
+     Property("one face", _pd_one), Property("agreement", _pd_agree)],
+    reference_paired, "dicmini.course.checks.analysis.reference_paired (dicmini.analysis.paired)",
+    doc="Check ``my_paired(a, b) -> (mean, std_err, frac_b_greater)`` (notebook 09b).")
