@@ -4,6 +4,7 @@ only for their ✓/✗ form and the not-implemented fallback."""
 
 from __future__ import annotations
 
+import linecache
 import math
 
 import numpy as np
@@ -68,6 +69,114 @@ def test_exceptions_become_failed_lines():
     report = checks.check_psnr.run(my_psnr, verbose=False)
     assert report.implemented and not report.passed
     assert all("ValueError: boom" in line.text for line in report.failed)
+
+
+# ------------------------------------------------------------------------------------------ after a check
+def test_expect_prints_a_line_and_returns_the_condition(capsys):
+    assert checks.expect(1 + 1 == 2, "one plus one is two") is True
+    assert checks.expect(torch.tensor(0.0) > 1, "zero is above one", "it is not") is False
+    assert capsys.readouterr().out == "✓ one plus one is two\n✗ zero is above one\n    hint: it is not\n"
+
+
+def test_confirm_prints_a_tick_when_the_block_completes(capsys):
+    with checks.confirm("identical to dicmini.models.ResBlock"):
+        print("inside")
+    assert capsys.readouterr().out == "inside\n✓ identical to dicmini.models.ResBlock\n"
+
+
+CELL = """reached = []
+with checks.confirm("the same tensors"):
+    torch.testing.assert_close(torch.zeros(4), torch.tensor([0.0, 0.0, 0.5, 0.0]), rtol=0, atol=0)
+    reached.append("after the failure")
+with checks.confirm("the shapes agree"):
+    assert (2, 3) == (2, 4), "got (2, 3), expected (2, 4)"
+with checks.confirm("a bare assert"):
+    assert len([1, 2]) == 3
+with checks.confirm("a module that raises"):
+    ResBlock(4, 8)(torch.zeros(1, 5, 3, 3))
+reached.append("after the blocks")
+"""
+
+
+def test_confirm_reports_what_went_wrong_and_goes_on(capsys):
+    # run as a notebook cell is: compiled from a string whose lines linecache knows (and that pytest does not
+    # rewrite, so that the asserts carry their own messages only)
+    name = "<notebook cell>"
+    linecache.cache[name] = (len(CELL), None, CELL.splitlines(True), name)
+    scope = {"checks": checks, "torch": torch, "ResBlock": ResBlock}
+    exec(compile(CELL, name, "exec"), scope)
+    lines = capsys.readouterr().out.splitlines()
+    assert scope["reached"] == ["after the blocks"]
+    assert lines[:4] == ["✗ the same tensors", "    hint: AssertionError: Tensor-likes are not equal!",
+                         "          Mismatched elements: 1 / 4 (25.0%)",
+                         "          Greatest absolute difference: 0.5 at index (2,)"]
+    assert lines[4] == ("          raised by `torch.testing.assert_close(torch.zeros(4), torch.tensor([0.0, 0.0, 0.5, "
+                        "0.0]), rtol=0, atol=0)` (in <module>)")
+    assert lines[5:9] == ["✗ the shapes agree", "    hint: got (2, 3), expected (2, 4)",
+                          "✗ a bare assert", "    hint: `assert len([1, 2]) == 3` does not hold"]
+    assert lines[9] == "✗ a module that raises"
+    assert lines[10].startswith("    hint: RuntimeError: Given groups=1")
+    assert lines[11] == ("          raised inside skip_layer (Conv2d(4, 8, kernel_size=(1, 1), stride=(1, 1))), called "
+                         "by `ResBlock(4, 8)(torch.zeros(1, 5, 3, 3))` (in <module>)")
+    assert len(lines) == 12
+
+
+def test_confirm_lets_an_interrupt_through():
+    with pytest.raises(KeyboardInterrupt):
+        with checks.confirm("never printed"):
+            raise KeyboardInterrupt
+
+
+def _wrong_psnr(pred, gt, crop_border=8):
+    return 3.0
+
+
+def test_usable_keeps_what_passed_and_replaces_what_failed(capsys):
+    def my_psnr(pred, gt, crop_border=8):
+        return metrics.psnr(pred, gt, crop_border, "mmagic")
+
+    assert checks.check_psnr(my_psnr) is my_psnr and checks.check_psnr(_wrong_psnr) is _wrong_psnr
+    capsys.readouterr()
+    assert checks.usable(my_psnr) is my_psnr and capsys.readouterr().out == ""
+    report = checks.last_report(_wrong_psnr)
+    assert report is not None and not report.passed
+    assert checks.usable(_wrong_psnr) is checks.check_psnr.reference
+    out = capsys.readouterr().out
+    assert out.startswith(f"✗ _wrong_psnr did not pass its check ({len(report.failed)} of {len(report.lines)} tests "
+                          "failed): the rest of this notebook uses dicmini.metrics.psnr")
+    assert "\n    hint: fix it, then re-run its cell, its check and the cells after\n" in out
+
+
+def test_usable_is_silent_for_unfinished_and_unchecked_code(capsys):
+    def my_ssim(pred, gt, crop_border=8):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    def never_checked(x):
+        return x
+
+    checks.check_ssim.run(my_ssim, verbose=False)
+    assert checks.usable(my_ssim) is checks.check_ssim.reference
+    assert checks.usable(never_checked) is never_checked and checks.last_report(never_checked) is None
+    assert capsys.readouterr().out == ""
+
+
+def test_usable_follows_the_last_check_of_each_object(capsys):
+    class MyResBlock(ResBlock):          # wrong: a ReLU after the sum
+        def forward(self, x):
+            return torch.relu(super().forward(x))
+
+    checks.check_res_block.run(MyResBlock, verbose=False)
+    assert checks.usable(MyResBlock) is ResBlock
+
+    class MyResBlock(ResBlock):          # noqa: F811 - fixed, and checked again as a student would
+        pass
+
+    checks.check_res_block.run(MyResBlock, verbose=False)
+    assert checks.usable(MyResBlock) is MyResBlock
+    d, g = checks.check_gan_losses(losses.gan_discriminator_loss, lambda fake, weight=0.005: fake.sum())
+    assert checks.usable(d) is d and checks.usable(g) is checks.check_generator_loss.reference
+    assert capsys.readouterr().out.count("did not pass its check") == 2
 
 
 # ------------------------------------------------------------------------------------------ PSNR

@@ -13,6 +13,17 @@ prints ``–`` instead of repeating it), and returns the object the notebook con
 — so that every student notebook runs to the end. ``check.run(obj)`` returns a :class:`CheckReport`
 (``.passed``, ``.implemented``, ``.lines``, ``.result``) instead of printing only.
 
+The lesson's cells after a check go on without stopping on a wrong implementation (the check already said what
+is wrong): they claim with ``checks.expect(condition, text)`` where they would ``assert``, run the student's code
+and its comparison with dicmini inside ``with checks.confirm(text):`` (✓, or ✗ with the failed assertion or the
+exception, and the notebook goes on), and build on an exercise through ``checks.usable(MyX)``: the student's
+object once it passed its check, else the reference, with a ✗ line saying so::
+
+    with checks.confirm("identical to dicmini.models.ResBlock"):
+        reference.load_state_dict(block.state_dict())
+        torch.testing.assert_close(block(x), reference(x))
+    MyResBlock = checks.usable(MyResBlock)     # the hourglass is built from it
+
 One module per notebook topic:
 
 =====================  ==========================================================  ========
@@ -32,7 +43,7 @@ module                 checks                                                   
 =====================  ==========================================================  ========
 """
 
-from ._core import Check, CheckPair, CheckReport, Line, Outcome
+from ._core import Check, CheckPair, CheckReport, Line, Outcome, confirm, expect, last_report, usable
 from .analysis import check_effect_vs_noise, check_landmark_motion, check_paired
 from .data import check_heatmaps, check_merge
 from .dic import check_dic
@@ -57,7 +68,7 @@ ALL_CHECKS = {
 }
 
 __all__ = [
-    "ALL_CHECKS", "Check", "CheckPair", "CheckReport", "Line", "Outcome",
+    "ALL_CHECKS", "Check", "CheckPair", "CheckReport", "Line", "Outcome", "confirm", "expect", "last_report", "usable",
     "check_attentive_fusion", "check_dic", "check_effect_vs_noise", "check_landmark_motion", "check_training_step",
     "check_discriminator_loss", "check_down_projection",
     "check_feedback_block", "check_feedback_hourglass", "check_gan_losses", "check_generator_loss",

@@ -15,6 +15,16 @@ A property may name earlier properties it ``requires`` (``Property("agreement", 
 when one of them failed it is not run and prints a ``–`` line instead of a second ✗ for the same cause (a
 parameter mismatch makes every test that copies the reference's weights fail; it is reported once, by the
 parameter test, with the differences by parameter name).
+
+After a check, a lesson's own cells must not stop Run All on a wrong implementation (the check already said what
+is wrong). Three helpers keep them going:
+
+* :func:`expect` ``(condition, text, hint)`` prints a ✓/✗ line where a lesson would ``assert``;
+* ``with`` :func:`confirm` ``(text):`` runs a block (asserts, ``torch.testing.assert_close``, the student's code)
+  and prints ``✓ text``, or ``✗ text`` with the failed assertion or the exception and where it was raised;
+  the exception does not propagate;
+* :func:`usable` ``(obj)`` is what the cells that *build on* an exercise take: ``obj`` once the last check run on
+  it passed, else its check's reference, after a ✗ line saying that the notebook goes on with the reference.
 """
 
 from __future__ import annotations
@@ -23,16 +33,17 @@ import contextlib
 import io
 import linecache
 import os
+import re
 import sysconfig
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 __all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "SKIP", "qualname",
-           "assert_state_dicts_match", "shape_differences"]
+           "assert_state_dicts_match", "shape_differences", "expect", "confirm", "usable", "last_report"]
 
 PASS = "✓"
 FAIL = "✗"
@@ -179,6 +190,7 @@ class Check:
                 report.implemented = False
                 report.lines = []
                 report.result = self.reference
+                _LAST_RUN[id(obj)] = (obj, self, report)
                 if verbose:
                     print(f"{qualname(obj)} is not implemented yet; using {self.reference_name} "
                           f"for the rest of this notebook")
@@ -200,6 +212,7 @@ class Check:
             status[prop.label] = outcome.ok
             report.lines.append(Line(outcome.ok, outcome.text, outcome.hint))
         # Printed only once every test has run: a NotImplementedError in a late test still means "not implemented".
+        _LAST_RUN[id(obj)] = (obj, self, report)
         if verbose:
             print(report.text())
         return report
@@ -280,3 +293,78 @@ class CheckPair:
 
     def __repr__(self) -> str:
         return f"<checks {self.first.name} + {self.second.name}>"
+
+
+# ------------------------------------------------------------------------------------------ after a check
+#: the last check run on each object, by ``id``: (the object, the check, its report); holding the object keeps
+#: its ``id`` from being reused by another
+_LAST_RUN: dict[int, tuple[Any, Check, CheckReport]] = {}
+
+
+def last_report(obj: Any) -> CheckReport | None:
+    """The report of the last check run on ``obj`` (``None`` when no check has seen this very object)."""
+    entry = _LAST_RUN.get(id(obj))
+    return entry[2] if entry is not None and entry[0] is obj else None
+
+
+def usable(obj: Any) -> Any:
+    """What a cell that builds on an exercise should take: ``obj`` when the last check run on it passed, else
+    its check's reference (dicmini's), announced by a ✗ line — so that a wrong implementation, already reported
+    by its check, does not break the rest of the notebook. ``MyResBlock = checks.usable(MyResBlock)``.
+
+    Unfinished code (``NotImplementedError``) gives the reference without a line (its check said so); an object
+    no check has run on (the reference itself, for one) comes back unchanged.
+    """
+    entry = _LAST_RUN.get(id(obj))
+    if entry is None or entry[0] is not obj:
+        return obj
+    _, check, report = entry
+    if report.passed:
+        return obj
+    if report.implemented:
+        print(Line(False, f"{qualname(obj)} did not pass its check ({len(report.failed)} of {len(report.lines)} "
+                          f"tests failed): the rest of this notebook uses {check.reference_name} in its place",
+                   "fix it, then re-run its cell, its check and the cells after").render())
+    return check.reference
+
+
+def expect(condition: object, text: str, hint: str = "") -> bool:
+    """Print ``✓ text`` when ``condition`` holds, else ``✗ text`` and the hint; return whether it holds.
+    A lesson's cells use it where an ``assert`` would stop the notebook on a wrong implementation."""
+    ok = bool(condition)
+    print(Line(ok, text, hint).render())
+    return ok
+
+
+def _clip(line: str, limit: int = 160) -> str:
+    return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def _explain(err: Exception) -> str:
+    """A hint for an exception raised in a :func:`confirm` block: a failed ``assert`` of the notebook by its
+    message (or its line), anything else by its first message lines and where it was raised."""
+    message = [_clip(line.strip()) for line in str(err).strip().splitlines() if line.strip()]
+    # after the first line, the ones that say how much differs (assert_close, np.testing), else the next ones
+    message[1:] = [line for line in message[1:] if re.search("mismatch|difference", line, re.I)] or message[1:]
+    frames = list(traceback.walk_tb(err.__traceback__))
+    if isinstance(err, AssertionError) and frames:
+        frame, number = frames[-1]
+        code = linecache.getline(frame.f_code.co_filename, number, frame.f_globals).strip()
+        if re.match(r"assert\b", code):        # a bare assert: its message, or the line, says what failed
+            return message[0] if message else f"`{_clip(code)}` does not hold"
+    head = f"{type(err).__name__}: {message[0]}" if message else type(err).__name__
+    where = _locate(err)
+    return "\n".join([head, *message[1:3], *([where] if where else [])])
+
+
+@contextlib.contextmanager
+def confirm(text: str) -> Iterator[None]:
+    """``with checks.confirm("identical to dicmini.models.ResBlock"):`` runs the block and prints ``✓ text``
+    when it completes, ``✗ text`` with what went wrong when it raises (an ``Exception``, which does not
+    propagate: the cell and the notebook go on after the block)."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - a wrong implementation is a ✗ line, not a crash
+        print(Line(False, text, _explain(err)).render())
+    else:
+        print(Line(True, text).render())
