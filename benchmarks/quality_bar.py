@@ -124,7 +124,7 @@ def plot_curve(curve: list[dict], path: Path, final: dict) -> None:
 def git_state() -> dict:
     def run(*cmd: str) -> str:
         try:
-            return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.strip()
+            return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=30).stdout.rstrip()
         except Exception:  # noqa: BLE001
             return ""
     return {"commit": run("git", "rev-parse", "HEAD"),

@@ -448,7 +448,8 @@ def _tiny_hourglass() -> TrainConfig:
 
 
 #: VGG16 layer of ``feature_net="auto"`` when no LightCNN file is given: relu3_3, the layer of the committed
-#: DICGAN fine-tune (``benchmarks/dicgan_finetune.py``) and of Johnson et al.'s style-free perceptual loss.
+#: DICGAN fine-tune (config ``tiny-dicgan``, evaluated by ``benchmarks/dicgan_finetune.py``; notebook 08) and of
+#: Johnson et al.'s style-free perceptual loss.
 AUTO_FEATURE_LAYER = "relu3_3"
 
 #: Settings that change how a run is shown or where it runs, not what it trains: a checkpoint made by a named
