@@ -18,8 +18,10 @@ Configs (:data:`CONFIGS`, DICNet keyword arguments): ``default`` = ``DICNet()`` 
 21.8 M parameters), ``small`` = config A of the reference vectors, ``tiny`` = ``small`` with a x4
 internal projection scale (128x128 instead of 256x256 HR grid inside the feedback blocks).
 
-Variants (``--variant``): ``new`` = today's defaults (HR transitions summed over weight slices,
-channels-last model and input), ``old`` = the reference evaluation (HR features re-concatenated, NCHW).
+Variants (``--variant``): ``new`` = today's defaults (HR transitions summed over weight slices — an ``addmm``
+chain on channels-last features —, channels-last model and input, the fused PReLU backward of
+:mod:`dicmini.models.prelu`), ``old`` = the reference evaluation (HR features re-concatenated, NCHW, PyTorch's
+PReLU backward).
 
 ``--quick`` prints the speed-up ratios of ``new`` over ``old`` measured in *one* process with interleaved
 repetitions (old, new, old, new, ...; median of each), so the machine's load affects both alike:
@@ -269,7 +271,9 @@ def quick(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     name = args.configs[0] if args.configs else "default"
     # memory first: a child's peak RSS starts at its parent's resident size (Linux keeps ru_maxrss across
-    # fork + exec), so the children are started while this process is still small
+    # fork + exec), so the children are started while this process is still small. Right after the 11 GiB
+    # child exits, the first training steps here ran 5-10x slower for about 100 s (the kernel reclaiming the
+    # freed memory), so the timed repeats follow three untimed rounds.
     out["memory"] = []
     for ckpt in ([] if args.no_memory else ["call", "fine", False]):
         spec = dict(config=name, device="cpu", mode="train", checkpointing=ckpt,
@@ -281,7 +285,7 @@ def quick(args: argparse.Namespace) -> dict[str, Any]:
               + (f"{result['peak_rss_mib'] / 1024:.2f} GiB ({result['median_s']:.0f} s)" if "error" not in result
                  else f"ERROR {result['error']}"), flush=True)
     out["model"] = dict(config=name, batch=args.batch, lr_size=args.lr_size, repeats=args.repeats,
-                        **model_ratios(CONFIGS[name], args.batch, args.lr_size, args.repeats))
+                        **model_ratios(CONFIGS[name], args.batch, args.lr_size, args.repeats, warmup=3))
     print(f"train step new/old {out['model']['train']['ratio']:.3f}   forward new/old "
           f"{out['model']['forward']['ratio']:.3f}   (batch {args.batch}, {threads} threads, max |diff| "
           f"{out['model']['max_abs_diff_sr']:.1e})", flush=True)
