@@ -39,8 +39,8 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 #: Tags a cell may carry:
 #: * ``nbval-ignore-output``: the cell runs but its output is not compared (widget cells; cells whose
 #:   output is inherently timing- or log-heavy);
-#: * ``nbval-skip``: the cell is not run under nbval (opt-in full GPU training only; later cells must
-#:   not depend on it).
+#: * ``nbval-skip``: the cell is not run under nbval (opt-in long training only: a full GPU recipe, 07's
+#:   five-minute own run; later cells must not depend on it).
 #: Nothing else: no ``raises-exception`` (catch and print instead), no presentation tags.
 ALLOWED_TAGS: frozenset[str] = frozenset({"nbval-ignore-output", "nbval-skip"})
 MAX_BYTES = 2 * 1024 * 1024

@@ -10,7 +10,7 @@ import torch
 
 import dicmini.train.tasks as trainer_module  # the task objects compute the losses
 from dicmini.models import load_pretrained
-from dicmini.train import Trainer, TrainingDiverged, apply_overrides, get_config
+from dicmini.train import Trainer, TrainingDiverged, apply_overrides, evaluate, get_config, learning_curve
 from dicmini.train.checkpoint import capture_rng_state, read_training_checkpoint
 from dicmini.train.data import IterationBatchSampler, collate, global_batch
 
@@ -86,6 +86,12 @@ def test_fit_writes_log_checkpoints_and_validation(tmp_path):
     assert model.config["mid_channels"] == 4
     assert json.loads((tmp_path / "config.json").read_text())["iterations"] == 4
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+    # the validations as a learning curve (notebook 07), gains over the bicubic PSNR of the validation faces
+    bicubic = evaluate(trainer.model, trainer.val_set).bicubic_psnr
+    curve = learning_curve(records, bicubic)
+    assert [p["it"] for p in curve] == [2, 4] and curve[1]["probe"] == 2
+    assert curve[1]["gain_db"] == pytest.approx([p - bicubic for p in vals[1]["psnr"]])
+    assert curve[1]["nme"] == vals[1]["nme"] and len(curve[0]["gain_db"]) == 4
 
 
 def test_lr_schedule_steps_per_iteration(tmp_path):
@@ -254,6 +260,17 @@ def test_hourglass_pretraining_and_init_hourglass(tmp_path):
         assert torch.equal(dic.model.landmark_estimator.state_dict()[key], value)
     with pytest.raises(ValueError, match="not a DICNet"):
         load_pretrained(tmp_path / "hg" / "best.pt")
+
+
+def test_init_hourglass_takes_a_packaged_model_name(tmp_path):
+    """``init_hourglass="tiny"`` starts the landmark branch from the shipped tiny DIC's (notebook 07's own run,
+    at another number of steps: the branch is shared by all steps)."""
+    shipped = load_pretrained("tiny").landmark_estimator.state_dict()
+    config = apply_overrides(get_config("tiny"), {"hourglass_stage": "", "init_hourglass": "tiny", "num_steps": 2,
+                                                  "face_pool": False, "progress": False, "threads": 0})
+    model = Trainer(config, tmp_path).model
+    assert model.num_steps == 2
+    assert all(torch.equal(v, shipped[k]) for k, v in model.landmark_estimator.state_dict().items())
 
 
 def test_time_limit_stops_and_checkpoints(tmp_path):

@@ -28,6 +28,7 @@ from dicmini.viz.attention import (  # noqa: E402
 from dicmini.viz.images import COMPONENT_COLORS  # noqa: E402
 from dicmini.viz.steps import (  # noqa: E402
     iteration_stepper,
+    learning_curves,
     metric_per_step,
     render_step,
     step_grid,
@@ -231,3 +232,23 @@ def test_attention_figure_structure():
     assert fig.axes[7].images[0].get_clim() == (0.0, 1.0)
     with pytest.raises(ValueError):
         attention_figure(_face(), maps, maps[:4])
+
+
+def test_learning_curves_two_runs_share_step_colours():
+    shipped = [{"it": 500, "gain_db": [1.5, 1.8, 1.8], "nme": [0.09, 0.08, 0.08]},
+               {"it": 1000, "gain_db": [1.9, 2.3, 2.4], "nme": [0.08, 0.07, 0.07]}]
+    own = [{"it": 200, "gain_db": [1.0, 1.2], "nme": [0.05, 0.045]}]
+    fig = learning_curves({"shipped": shipped, "yours": own})
+    gain_ax, nme_ax = fig.axes
+    assert len(plt.get_fignums()) == 1
+    labels = [t.get_text() for t in gain_ax.get_legend().get_texts()]
+    assert labels == ["shipped, step 1", "shipped, step 2", "shipped, step 3", "yours, step 1", "yours, step 2"]
+    assert list(gain_ax.lines[0].get_xdata()) == [500, 1000] and list(gain_ax.lines[0].get_ydata()) == [1.5, 1.9]
+    assert list(nme_ax.lines[4].get_ydata()) == pytest.approx([4.5])
+    assert gain_ax.lines[0].get_color() == gain_ax.lines[3].get_color()          # step 1 of both runs
+    assert gain_ax.lines[0].get_linestyle() != gain_ax.lines[3].get_linestyle()  # the runs differ by style
+    assert nme_ax.get_ylabel() == "landmark NME (%)" and gain_ax.get_xlabel() == "iteration"
+    assert tuple(fig.get_size_inches()) == (10.0, 3.2)
+    for bad in ({}, {"empty": []}):
+        with pytest.raises(ValueError, match="curves"):
+            learning_curves(bad)

@@ -112,7 +112,8 @@ class TrainConfig:
     #: :mod:`dicmini.train.init`).
     init: str = "kaiming"
     #: pretrained landmark branch loaded after init: official ``FB_HG_68_CelebA.pth``, a ``hourglass`` run's
-    #: checkpoint, or any DICNet checkpoint (its landmark estimator is used). Empty = none.
+    #: checkpoint, or any DICNet checkpoint or packaged model name (``"tiny"``; its landmark estimator is used).
+    #: Empty = none.
     init_hourglass: str = ""
     #: a named ``task="hourglass"`` config (e.g. ``"tiny-hourglass"``) that pre-trains the landmark branch first:
     #: ``dicmini train`` runs it into ``<out>/hourglass-stage/`` and this run starts its landmark branch from that

@@ -13,6 +13,7 @@ fetched.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -217,3 +218,15 @@ def evaluate_hourglass(hourglass: nn.Module, dataset: Dataset, num_steps: int, *
         raise ValueError("evaluate_hourglass: the dataset is empty")
     return EvalResult(protocol="mmagic", num_images=count, crop_border=0, nme=[s / count for s in sums])
 
+
+
+def learning_curve(records: Iterable[Mapping[str, Any]], bicubic_psnr: float) -> list[dict[str, Any]]:
+    """The ``val`` records of a training log (``Trainer.log.read()``) as a per-step learning curve, one point per
+    validation: ``it`` (iteration), ``psnr``, ``gain_db`` (PSNR gain over ``bicubic_psnr``: the bicubic PSNR of
+    the same validation faces under the same protocol, e.g. :func:`evaluate` of the run's ``val_set``), ``nme``
+    (lists with one entry per recurrent step) and ``probe`` (faces); the format of
+    ``benchmarks/results/quality_bar_curve.jsonl``, the curve of the shipped tiny checkpoint."""
+    return [{"it": int(r["step"]), "psnr": [float(p) for p in r["psnr"]],
+             "gain_db": [float(p) - bicubic_psnr for p in r["psnr"]], "nme": [float(n) for n in r["nme"]],
+             "probe": int(r.get("num_images", 0))}
+            for r in records if r.get("type") == "val"]

@@ -178,7 +178,7 @@ class DICTraining(Task):
             source = str(PRETRAINED_NAMES.get(cfg.init_generator, cfg.init_generator))
             load_state_dict_strict(model, to_dicmini_state_dict(read_checkpoint(source), source), source)
         if load_init and cfg.init_hourglass:
-            load_official_hourglass(cfg.init_hourglass, model)
+            load_official_hourglass(PRETRAINED_NAMES.get(cfg.init_hourglass, cfg.init_hourglass), model)
         if load_init and cfg.hourglass_stage:
             stage = stage_checkpoint(self.out_dir)
             if stage.is_file():

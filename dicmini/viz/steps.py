@@ -6,6 +6,8 @@ every step side by side:
 * :func:`step_grid`: the standard row "LR (nearest x8) | bicubic | step 1 ... step T | HR", titled with
   PSNR per step, optionally with a second row of the merged (5-component) heatmaps of every step;
 * :func:`metric_per_step`: a metric (PSNR, NME, ...) against the step, with flat baselines;
+* :func:`learning_curves`: per-step PSNR gain over bicubic and NME against the training iteration, for one or
+  more runs (notebook 07: the shipped tiny run and the student's own);
 * :func:`render_step`: one step (SR image and its component maps), the pure function behind
   :func:`iteration_stepper`, a slider widget over the cached steps.
 
@@ -23,7 +25,7 @@ import numpy as np
 from .attention import to_numpy_maps
 from .images import as_display_image, finish_figure, heatmap_overlay, upsample_nearest
 
-__all__ = ["iteration_stepper", "metric_per_step", "render_step", "step_grid", "step_titles"]
+__all__ = ["iteration_stepper", "learning_curves", "metric_per_step", "render_step", "step_grid", "step_titles"]
 
 
 def step_titles(num_steps: int, psnrs: Sequence[float] | None = None, unit: str = "dB") -> list[str]:
@@ -119,6 +121,43 @@ def metric_per_step(series: Mapping[str, Sequence[float]], ylabel: str,
         ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+#: line style and marker of the 1st, 2nd, ... run of :func:`learning_curves`
+CURVE_STYLES = (("-", "o"), ("--", "s"), (":", "^"), ("-.", "D"))
+
+
+def learning_curves(curves: Mapping[str, Sequence[Mapping]], figsize: tuple[float, float] = (10.0, 3.2)):
+    """Per-step learning curves of one or more runs, side by side: the PSNR gain over bicubic (dB) and the
+    landmark NME (%) of every recurrent step against the training iteration.
+
+    ``curves`` maps a run's name to its points ``{"it", "gain_db", "nme"}`` (``gain_db`` and ``nme`` with one
+    entry per step; :func:`dicmini.train.evaluate.learning_curve`, ``benchmarks/results/quality_bar_curve.jsonl``).
+    Step ``t`` has the same colour in every run; runs differ by line style and marker. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    if not curves or not all(curves.values()):
+        raise ValueError("curves: expected at least one run, each with at least one point")
+    if len(curves) > len(CURVE_STYLES):
+        raise ValueError(f"curves: at most {len(CURVE_STYLES)} runs, got {len(curves)}")
+    fig, (gain_ax, nme_ax) = plt.subplots(1, 2, figsize=figsize)
+    for (name, points), (line, marker) in zip(curves.items(), CURVE_STYLES):
+        its = [int(p["it"]) for p in points]
+        for t in range(len(points[0]["gain_db"])):
+            style = {"ls": line, "marker": marker, "ms": 3, "color": f"C{t}", "label": f"{name}, step {t + 1}"}
+            gain_ax.plot(its, [float(p["gain_db"][t]) for p in points], **style)
+            nme_ax.plot(its, [100 * float(p["nme"][t]) for p in points], **style)
+    gain_ax.axhline(0, color="gray", ls="--", lw=1)
+    gain_ax.set_ylabel("PSNR gain over bicubic (dB)")
+    gain_ax.set_title("PSNR gain of each step", fontsize=10)
+    nme_ax.set_ylabel("landmark NME (%)")
+    nme_ax.set_title("NME of each step's heatmaps", fontsize=10)
+    for ax in (gain_ax, nme_ax):
+        ax.set_xlabel("iteration")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
