@@ -62,26 +62,32 @@ def conv1x1_prelu_sum(unit: nn.Sequential, features: list[Tensor]) -> Tensor:
     on those views (one GEMM per feature, accumulated in place of the bias; ``benchmarks/bench_dicnet.py``)
     instead of convolution calls, whose batch-1 CPU path zero-fills and copies at every call."""
     conv, act = unit[0], unit[1]
-    weight = conv.weight.flatten(1)  # [out, sum C_i] (a view of the 1x1 kernel)
-    batch, _, height, width = features[0].shape
     if all(f.is_contiguous(memory_format=torch.channels_last) for f in features):
-        out, offset = None, 0
-        for feature in features:
-            rows = feature.permute(0, 2, 3, 1).reshape(-1, feature.size(1))  # a view: NHWC storage
-            part = weight[:, offset:offset + feature.size(1)].t()
-            if out is None:
-                out = rows @ part if conv.bias is None else torch.addmm(conv.bias, rows, part)
-            else:
-                out = torch.addmm(out, rows, part)
-            offset += feature.size(1)
-        return act(out.view(batch, height, width, -1).permute(0, 3, 1, 2))
+        return act(_addmm_sum(conv, features))
     offset = features[0].size(1)
     out = F.conv2d(features[0], conv.weight[:, :offset], conv.bias)
     for feature in features[1:]:
-        width_c = feature.size(1)
-        out = out.add_(F.conv2d(feature, conv.weight[:, offset:offset + width_c]))  # conv outputs are not saved
-        offset += width_c
+        width = feature.size(1)
+        out = out.add_(F.conv2d(feature, conv.weight[:, offset:offset + width]))  # conv outputs are not saved
+        offset += width
     return act(out)
+
+
+def _addmm_sum(conv: nn.Conv2d, features: list[Tensor]) -> Tensor:
+    """``conv(cat(features, dim=1))`` for a 1x1 ``conv`` and channels-last ``features``: one GEMM per feature on
+    its ``[B*H*W, C]`` view, accumulated into the first (which starts from the bias)."""
+    weight = conv.weight.flatten(1)  # [out, sum C_i], a view of the 1x1 kernel
+    batch, _, height, width = features[0].shape
+    out, offset = None, 0
+    for feature in features:
+        rows = feature.permute(0, 2, 3, 1).reshape(-1, feature.size(1))  # a view: NHWC storage
+        part = weight[:, offset:offset + feature.size(1)].t()
+        if out is None:
+            out = rows @ part if conv.bias is None else torch.addmm(conv.bias, rows, part)
+        else:
+            out = torch.addmm(out, rows, part)
+        offset += feature.size(1)
+    return out.view(batch, height, width, -1).permute(0, 3, 1, 2)
 
 
 class FeedbackBlock(nn.Module):
