@@ -24,27 +24,31 @@ chain on channels-last features —, channels-last model and input, the fused PR
 PReLU backward).
 
 ``--quick`` prints the speed-up ratios of ``new`` over ``old`` measured in *one* process with interleaved
-repetitions (old, new, old, new, ...; median of each), so the machine's load affects both alike:
+repetitions (old, new, old, new, ...; median of each), so the machine's load affects both alike; about 2 minutes
+on the quiet 2-core machine:
 
-* train step (zero_grad + forward + loss + backward) and forward (eval, no_grad) of the full default DICNet;
+* train step (zero_grad + forward + loss + backward) and forward (eval, no_grad) of the full default DICNet at
+  batch :data:`QUICK_BATCH` = 2 (``--batch``);
 * the tiny recipe's iterations per minute (``dicmini.train.Trainer`` on ``get_config("tiny")``, data included),
-  with ``channels_last=true, hr_transitions=sum`` (new) and the recipe's own ``false``/``concat`` (old);
-* peak RSS of one batch-8 training step of the full default DICNet, with checkpointing (``fine``) and without,
-  each in a fresh subprocess, one after the other (absolute MiB; ``--no-memory`` skips them).
+  with ``channels_last=true, hr_transitions=sum, prelu_backward=fused`` and the pre-rendered face pool (new)
+  against ``false``/``concat``/``native`` and faces painted when read (old), one iteration at a time;
+* with ``--memory``, afterwards: the peak RSS of one batch-8 training step of the full default DICNet with
+  checkpointing (``call``) and without, each in a fresh subprocess (absolute MiB, about 1.5 minutes more).
 
-``benchmarks/results/bench_dicnet.json`` was made by ``python benchmarks/bench_dicnet.py --quick --threads 2
---repeats 5 --out /tmp/bench_final.json`` (then copied there; about 4.5 min on the quiet 2-core machine):
-train step new/old 0.658, forward 0.595, tiny recipe 1.30x iterations/min (171 vs 131: channels-last, summed
-transitions and the pre-rendered face pool against NCHW, concatenated transitions and faces painted when read),
-batch-8 peak RSS 3.58 GiB (checkpointing ``call``), 3.92 GiB (``fine``), 10.84 GiB (none). The ratios depend on the
-machine's load and vary from run to run (an earlier quiet run: train 0.375, forward 0.578; under a concurrent
-training run: train 0.77, forward 0.73).
+``benchmarks/results/bench_dicnet.json`` was made by ``python benchmarks/bench_dicnet.py --quick --memory
+--threads 2 --out benchmarks/results/bench_dicnet.json`` on the quiet 2-core machine; its figures are in the
+README's feature table and ``tests/test_performance.py`` re-derives its ratios from the raw timings. The ratios
+depend on the batch and on the machine's load. Measured on the same machine, same day: train step 0.70-0.74 at
+batch 1 (a single sample gains least: the reference's NCHW path is at its best there), 0.57-0.60 at batch 2,
+0.49 at batch 4; forward 0.60-0.70 at batch 1 and 0.39-0.64 at batch 2; the tiny recipe 1.09-1.59x (single
+runs under bursts of load from other machines at the low end).
 
 Examples::
 
     python benchmarks/bench_dicnet.py --configs tiny --batch 2 --repeats 1          # quick check
     python benchmarks/bench_dicnet.py --batch 8 --repeats 3 --out bench.json       # the full table
-    python benchmarks/bench_dicnet.py --quick --threads 2 --out benchmarks/results/bench_dicnet.json
+    python benchmarks/bench_dicnet.py --quick --threads 2                          # the ratios, ~2 min
+    python benchmarks/bench_dicnet.py --quick --memory --threads 2 --out benchmarks/results/bench_dicnet.json
 
 Reference (docs/reference_implementations.md#cpu-cost, MMagic code, 2-core CPU, 2 threads, batch 8,
 ``--loss last``): forward 24.2 s / 2.3 GiB, forward+backward 63.9 s / 17.1 GiB peak RSS.
@@ -70,6 +74,9 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "tiny": dict(mid_channels=16, num_blocks=2, hg_mid_channels=32, upscale_factor=4),
 }
 MODES = ("forward", "train")
+#: ``--quick``: batch of the train-step and forward ratios, the smallest batch a recipe could train with (a
+#: batch of one has no batch dimension to speak of; the recipes use 4 to 8, where each step takes minutes here).
+QUICK_BATCH = 2
 VARIANTS = ("new", "old")
 
 
@@ -89,7 +96,15 @@ def use_variant(model: Any, variant: str) -> bool:
 
 
 def _rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB, macOS bytes)."""
+    """Peak resident set size of this process so far, MiB: ``VmHWM`` of ``/proc/self/status`` on Linux (the
+    high-water mark of this address space, which starts afresh at ``exec``; ``ru_maxrss`` would start at the
+    parent's resident size), else ``ru_maxrss`` (KiB on Linux, bytes on macOS)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
@@ -223,10 +238,12 @@ def model_ratios(config: dict[str, Any], batch: int, lr_size: int, repeats: int,
     return result
 
 
-def tiny_recipe_ratio(iterations: int, chunks: int, threads: int) -> dict[str, Any]:
+def tiny_recipe_ratio(iterations: int, chunks: int, threads: int, warmup: int = 2) -> dict[str, Any]:
     """Iterations per minute of the tiny recipe's joint stage, ``new`` (channels-last, summed transitions, the
     pre-rendered face pool) vs ``old`` (NCHW, re-concatenating, every face painted when it is read), in this
-    process: two trainers advance ``iterations`` at a time in turn, ``chunks`` times, data loading included.
+    process: two trainers advance ``iterations`` at a time in turn, ``warmup`` times untimed, then ``chunks``
+    times timed, data loading included (``--quick``: one iteration at a time, so that a burst of load on the
+    machine spoils single iterations, which the median then ignores, rather than whole chunks).
     The pool is rendered once before timing (about a minute for 4,000 faces, kept in ``.cache/face-pool``)."""
     import tempfile
 
@@ -234,7 +251,7 @@ def tiny_recipe_ratio(iterations: int, chunks: int, threads: int) -> dict[str, A
 
     from dicmini.train import Trainer, apply_overrides, get_config
 
-    stop = iterations * (chunks + 1)
+    stop = iterations * (chunks + warmup)
     with tempfile.TemporaryDirectory() as tmp:
         trainers, batches = {}, {}
         for variant in ("old", "new"):
@@ -252,7 +269,7 @@ def tiny_recipe_ratio(iterations: int, chunks: int, threads: int) -> dict[str, A
             for _ in range(iterations):
                 trainers[variant].train_step(next(batches[variant]))
 
-        times = interleaved({v: (lambda v=v: run(v)) for v in ("old", "new")}, chunks, warmup=1)
+        times = interleaved({v: (lambda v=v: run(v)) for v in ("old", "new")}, chunks, warmup=warmup)
         weights = {v: [p.detach().clone() for p in trainers[v].model.parameters()] for v in trainers}
     per_minute = {v: 60.0 * iterations / statistics.median(t) for v, t in times.items()}
     return {"iterations_per_chunk": iterations, "times_s": times, "iterations_per_minute": per_minute,
@@ -270,12 +287,20 @@ def quick(args: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {"command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]), "threads": threads}
     started = time.perf_counter()
     name = args.configs[0] if args.configs else "default"
-    # memory first: a child's peak RSS starts at its parent's resident size (Linux keeps ru_maxrss across
-    # fork + exec), so the children are started while this process is still small. Right after the 11 GiB
-    # child exits, the first training steps here ran 5-10x slower for about 100 s (the kernel reclaiming the
-    # freed memory), so the timed repeats follow three untimed rounds.
+    out["model"] = dict(config=name, batch=args.batch, lr_size=args.lr_size, repeats=args.repeats,
+                        **model_ratios(CONFIGS[name], args.batch, args.lr_size, args.repeats, warmup=args.warmup))
+    print(f"train step new/old {out['model']['train']['ratio']:.3f}   forward new/old "
+          f"{out['model']['forward']['ratio']:.3f}   (batch {args.batch}, {threads} threads, max |diff| "
+          f"{out['model']['max_abs_diff_sr']:.1e})", flush=True)
+    out["tiny_recipe"] = tiny_recipe_ratio(1, args.tiny_iterations, threads)
+    print(f"tiny recipe iterations/min new/old {out['tiny_recipe']['ratio']:.3f}  "
+          f"({out['tiny_recipe']['iterations_per_minute']['new']:.0f} vs "
+          f"{out['tiny_recipe']['iterations_per_minute']['old']:.0f})", flush=True)
+    out["ratios_wall_s"] = time.perf_counter() - started
+    # after the timings: right after an 11 GiB child exits, training steps here ran 5-10x slower for about
+    # 100 s (the kernel reclaiming the freed memory). Each child reports its own peak (VmHWM, see _rss_mib).
     out["memory"] = []
-    for ckpt in ([] if args.no_memory else ["call", "fine", False]):
+    for ckpt in (["call", False] if args.memory else []):
         spec = dict(config=name, device="cpu", mode="train", checkpointing=ckpt,
                     batch=args.memory_batch, lr_size=args.lr_size, repeats=1, warmup=0, threads=threads,
                     loss="all", variant="new")
@@ -284,15 +309,6 @@ def quick(args: argparse.Namespace) -> dict[str, Any]:
         print(f"peak RSS, batch {args.memory_batch} train step, checkpointing {ckpt or 'none'}: "
               + (f"{result['peak_rss_mib'] / 1024:.2f} GiB ({result['median_s']:.0f} s)" if "error" not in result
                  else f"ERROR {result['error']}"), flush=True)
-    out["model"] = dict(config=name, batch=args.batch, lr_size=args.lr_size, repeats=args.repeats,
-                        **model_ratios(CONFIGS[name], args.batch, args.lr_size, args.repeats, warmup=3))
-    print(f"train step new/old {out['model']['train']['ratio']:.3f}   forward new/old "
-          f"{out['model']['forward']['ratio']:.3f}   (batch {args.batch}, {threads} threads, max |diff| "
-          f"{out['model']['max_abs_diff_sr']:.1e})", flush=True)
-    out["tiny_recipe"] = tiny_recipe_ratio(args.tiny_iterations, args.repeats, threads)
-    print(f"tiny recipe iterations/min new/old {out['tiny_recipe']['ratio']:.3f}  "
-          f"({out['tiny_recipe']['iterations_per_minute']['new']:.0f} vs "
-          f"{out['tiny_recipe']['iterations_per_minute']['old']:.0f})", flush=True)
     out["wall_s"] = time.perf_counter() - started
     return out
 
@@ -328,9 +344,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=None, help="write all results to this JSON file")
     parser.add_argument("--variant", choices=VARIANTS, default="new", help="model evaluation for the table")
     parser.add_argument("--quick", action="store_true", help="new/old ratios in one process (see the docstring)")
-    parser.add_argument("--tiny-iterations", type=int, default=10, help="--quick: tiny-recipe iterations per chunk")
-    parser.add_argument("--memory-batch", type=int, default=8, help="--quick: batch of the peak-RSS runs")
-    parser.add_argument("--no-memory", action="store_true", help="--quick: skip the peak-RSS subprocesses")
+    parser.add_argument("--tiny-iterations", type=int, default=15,
+                        help="--quick: timed tiny-recipe iterations per variant (each timed alone)")
+    parser.add_argument("--memory", action="store_true",
+                        help="--quick: also the peak RSS of a batch-8 step with and without checkpointing (~1.5 min)")
+    parser.add_argument("--memory-batch", type=int, default=8, help="--quick --memory: batch of the peak-RSS runs")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -338,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.configs == parser.get_default("configs"):
             args.configs = ["default"]
         if args.batch == parser.get_default("batch"):
-            args.batch = 1
+            args.batch = QUICK_BATCH
         result = quick(args)
         if args.out:
             Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -265,3 +265,10 @@ def test_committed_bench_ratios_follow_from_the_raw_timings():
     per_minute = {v: 60 * tiny["iterations_per_chunk"] / statistics.median(t) for v, t in tiny["times_s"].items()}
     assert tiny["ratio"] == pytest.approx(per_minute["new"] / per_minute["old"])
     assert result["model"]["max_abs_diff_sr"] < 1e-4
+    # the committed run is the evidence: the targets of a training step, a forward pass, the tiny recipe
+    # and the batch-8 peak memory with and without checkpointing
+    assert result["model"]["batch"] >= 2
+    assert result["model"]["train"]["ratio"] <= 0.65 and result["model"]["forward"]["ratio"] <= 0.7
+    assert tiny["ratio"] >= 1.3
+    peaks = {r["checkpointing"]: r["peak_rss_mib"] for r in result["memory"] if r["batch"] == 8}
+    assert peaks["call"] <= 4 * 1024 and peaks[False] <= 12 * 1024
