@@ -946,14 +946,15 @@ def test_fallback_returns_the_reference_class(capsys):
     assert isinstance(DICNet(**checks.dic.SMALL_CONFIG)(torch.zeros(1, 3, 16, 16)), DICOutput)
 
 
-# ------------------------------------------------------------------ on_failure: the reference stands in
+# ------------------------------------------------------------------ usable: the reference stands in after a failure
 def test_failed_training_step_is_replaced_by_the_reference_with_a_line_saying_so(capsys):
     wrong = BROKEN_STEP["loss of the last step only"]
     report = checks.check_training_step.run(wrong)
-    assert report.implemented and not report.passed and report.replaced
-    assert report.result is checks.check_training_step.reference
-    last = capsys.readouterr().out.splitlines()[-1]
-    assert last.startswith("✗ my_training_step failed the checks above; using ") and "rest of this notebook" in last
+    assert report.implemented and not report.passed and report.result is wrong      # the check returns it ...
+    capsys.readouterr()
+    assert checks.usable(wrong) is checks.check_training_step.reference  # ... the lesson trains with this
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("✗ my_training_step did not pass its check") and "reference_training_step" in line
 
 
 def test_training_step_that_raises_or_returns_nothing_is_replaced():
@@ -961,31 +962,18 @@ def test_training_step_that_raises_or_returns_nothing_is_replaced():
         model(batch["lr"])        # forgets the loss and the update
 
     report = checks.check_training_step.run(my_training_step, verbose=False)
-    assert report.replaced and report.result is checks.check_training_step.reference and report.failed
+    assert report.failed and checks.usable(my_training_step) is checks.check_training_step.reference
 
 
-def test_passing_or_unfinished_training_step_is_not_marked_replaced(capsys):
+def test_passing_or_unfinished_training_step_is_usable_or_the_reference(capsys):
     good = _training_step()
     report = checks.check_training_step.run(good)
-    assert report.passed and not report.replaced and report.result is good
+    assert report.passed and report.result is good and checks.usable(good) is good
     assert "✗" not in capsys.readouterr().out
 
     def unfinished(model, optimizer, batch, align_weight):
         raise NotImplementedError()
 
     report = checks.check_training_step.run(unfinished)
-    assert not report.implemented and not report.replaced and report.result is checks.check_training_step.reference
-
-
-def test_on_failure_is_per_check_and_per_call(capsys):
-    def my_psnr(pred, gt, crop_border=8):
-        return 3.0
-
-    assert checks.check_psnr.on_failure == "student"
-    assert checks.check_psnr(my_psnr) is my_psnr                          # the other checks are unchanged
-    assert checks.check_psnr(my_psnr, on_failure="reference") is checks.check_psnr.reference
-    assert capsys.readouterr().out.splitlines()[-1].startswith("✗ my_psnr failed the checks above")
-    assert checks.check_training_step.run(BROKEN_STEP["alignment weight ignored"], verbose=False,
-                                          on_failure="student").result is not checks.check_training_step.reference
-    with pytest.raises(ValueError, match="on_failure"):
-        checks.check_psnr.run(my_psnr, on_failure="crash")
+    assert not report.implemented and report.result is checks.check_training_step.reference
+    assert checks.usable(unfinished) is checks.check_training_step.reference

@@ -21,7 +21,7 @@ from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
 from dicmini.metrics import lpips, psnr
 from dicmini.models import DICNet, load_pretrained, save_dicmini_checkpoint
 from dicmini.models.convert import read_checkpoint
-from dicmini.train.config import apply_overrides, config_from_dict, config_to_dict, get_config
+from dicmini.train.config import RUN_ONLY_KEYS, apply_overrides, config_from_dict, config_to_dict, get_config
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "dicgan_finetune.py"
@@ -54,7 +54,7 @@ def _sets(command: str) -> tuple[str, list[str]]:
 
 
 def _trained(config: dict) -> dict:
-    return {k: v for k, v in config_to_dict(config_from_dict(config)).items() if k not in ("progress", "device")}
+    return {k: v for k, v in config_to_dict(config_from_dict(config)).items() if k not in RUN_ONLY_KEYS}
 
 
 # --------------------------------------------------------------------------------------------- metrics

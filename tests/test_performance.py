@@ -115,7 +115,7 @@ def test_prelu_backward_setting():
     model = performance.set_prelu_backward(DICNet(**SMALL), True)
     prelus = [m for m in model.modules() if isinstance(m, torch.nn.PReLU)]
     assert prelus and all(isinstance(m, PReLU) and m.fused_backward for m in prelus)
-    assert get_config("tiny").prelu_backward == "native" and get_config("official-celeba").prelu_backward == "auto"
+    assert get_config("tiny").prelu_backward == "auto" and get_config("official-celeba").prelu_backward == "auto"
     # a run stored before the setting existed used PyTorch's backward, and resumes with it
     from dicmini.train.config import config_from_dict, config_to_dict
     stored = {k: v for k, v in config_to_dict(get_config("official-celeba")).items() if k != "prelu_backward"}
@@ -191,13 +191,14 @@ def test_speed_settings_are_validated():
     assert apply_overrides(get_config("tiny"), ["checkpoint_granularity=fine"]).model_kwargs()[
         "gradient_checkpointing"] is False
     assert not get_config("tiny").deterministic and get_config("tiny").sync_every == 1
-    assert get_config("official-celeba").channels_last == "auto" and get_config("tiny").channels_last == "false"
+    assert get_config("official-celeba").channels_last == "auto" and get_config("tiny").channels_last == "auto"
+    assert get_config("tiny").hr_transitions == "auto"
 
 
 def test_trainer_channels_last_and_sync_every(tmp_path):
     runs = {}
-    fast = {"channels_last": "auto", "hr_transitions": "auto", "prelu_backward": "auto"}
-    for name, changes in {"nchw": {}, "every": fast, "deferred": {**fast, "sync_every": 2}}.items():
+    reference = {"channels_last": "false", "hr_transitions": "concat", "prelu_backward": "native"}
+    for name, changes in {"nchw": reference, "every": {}, "deferred": {"sync_every": 2}}.items():
         trainer = Trainer(apply_overrides(get_config("tiny"), {**TINY, **changes}), tmp_path / name)
         assert trainer.channels_last == (name != "nchw")
         assert trainer.model.coarse_block.concat_transitions == (name == "nchw")

@@ -10,11 +10,8 @@ whether the recurrent state matters, gradient flow), prints one deterministic ``
 sub-module whose result differs from the reference's; a test that needs what an earlier one found wrong
 prints ``–`` instead of repeating it), and returns the object the notebook continues with: the student's own
 (also when a test fails) or, when the student's code raises ``NotImplementedError``, the dicmini reference
-— so that every student notebook runs to the end. A check built with ``on_failure="reference"``
-(``check_training_step``; any check called with it) also returns the reference when a test fails, after a ``✗``
-line that says so, for exercises whose later cells cannot run on a wrong implementation. ``check.run(obj)``
-returns a :class:`CheckReport` (``.passed``, ``.implemented``, ``.replaced``, ``.lines``, ``.result``) instead of
-printing only.
+— so that every student notebook runs to the end. ``check.run(obj)`` returns a :class:`CheckReport`
+(``.passed``, ``.implemented``, ``.lines``, ``.result``) instead of printing only.
 
 The lesson's cells after a check go on without stopping on a wrong implementation (the check already said what
 is wrong): they claim with ``checks.expect(condition, text)`` where they would ``assert``, run the student's code

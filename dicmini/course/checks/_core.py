@@ -8,11 +8,6 @@ test fails, so that the consequences show), the dicmini reference when the stude
 :class:`NotImplementedError`. ``check.run(obj)`` does the same but returns a :class:`CheckReport`, so that tests
 can assert on pass/fail without parsing the printed lines.
 
-Where the lesson cells after an exercise cannot run on a wrong implementation (a training step whose result the
-next cells rely on), the check is built with ``on_failure="reference"`` (or called with it): when a test fails it
-prints one more ``✗`` line, saying that the reference stands in for the student's object, and returns the
-reference, so that the notebook reports the mistake and goes on instead of crashing further down.
-
 A property test is a function ``test(obj) -> Outcome``; it may raise. ``NotImplementedError`` anywhere
 means "not implemented yet"; any other exception fails that test, with the exception in the hint.
 
@@ -47,16 +42,12 @@ from typing import Any
 
 import torch
 
-__all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "SKIP", "ON_FAILURE",
+__all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "SKIP",
            "qualname", "assert_state_dicts_match", "shape_differences", "expect", "confirm", "usable", "last_report"]
 
 PASS = "✓"
 FAIL = "✗"
 SKIP = "–"
-
-#: what a check returns when the student's object is implemented but fails a test: ``"student"`` (the student's
-#: object, so that the consequences show) or ``"reference"`` (the reference stands in, with a ✗ line saying so)
-ON_FAILURE = ("student", "reference")
 
 
 @dataclass(frozen=True)
@@ -95,8 +86,6 @@ class CheckReport:
     implemented: bool
     lines: list[Line] = field(default_factory=list)
     result: Any = None
-    #: the reference stands in for an implemented object that failed a test (``on_failure="reference"``)
-    replaced: bool = False
 
     @property
     def passed(self) -> bool:
@@ -170,27 +159,19 @@ class Check:
     """An exercise check (see the module docstring).
 
     ``properties`` are run in order on the student's object; ``reference`` is what the notebook falls
-    back to, ``reference_name`` how the fallback message names it (``dicmini.metrics.psnr``). ``on_failure``
-    (one of :data:`ON_FAILURE`): what is returned when the student's object is implemented but fails a test.
+    back to, ``reference_name`` how the fallback message names it (``dicmini.metrics.psnr``).
     """
 
     def __init__(self, name: str, properties: Sequence[Property], reference: Any, reference_name: str,
-                 doc: str = "", on_failure: str = "student") -> None:
-        if on_failure not in ON_FAILURE:
-            raise ValueError(f"on_failure: expected one of {ON_FAILURE}, got {on_failure!r}")
+                 doc: str = "") -> None:
         self.name = name
         self.properties = list(properties)
         self.reference = reference
         self.reference_name = reference_name
-        self.on_failure = on_failure
         self.__doc__ = doc or f"Check an exercise against {reference_name}."
 
-    def run(self, obj: Any, *, verbose: bool = True, on_failure: str | None = None) -> CheckReport:
-        """Run every property test on ``obj``; print the lines when ``verbose``; return the report.
-        ``on_failure`` overrides the check's own setting for this call."""
-        on_failure = self.on_failure if on_failure is None else on_failure
-        if on_failure not in ON_FAILURE:
-            raise ValueError(f"on_failure: expected one of {ON_FAILURE}, got {on_failure!r}")
+    def run(self, obj: Any, *, verbose: bool = True) -> CheckReport:
+        """Run every property test on ``obj``; print the lines when ``verbose``; return the report."""
         report = CheckReport(self.name, implemented=True, result=obj)
         status: dict[str, bool] = {}
         errors: dict[str, str] = {}          # an exception's description -> the first test that raised it
@@ -234,15 +215,10 @@ class Check:
         _LAST_RUN[id(obj)] = (obj, self, report)
         if verbose:
             print(report.text())
-        if on_failure == "reference" and not report.passed:
-            report.result, report.replaced = self.reference, True
-            if verbose:
-                print(f"{FAIL} {qualname(obj)} failed the checks above; using {self.reference_name} for the rest of "
-                      "this notebook (fix it and run this cell again)")
         return report
 
-    def __call__(self, obj: Any, *, on_failure: str | None = None) -> Any:
-        return self.run(obj, on_failure=on_failure).result
+    def __call__(self, obj: Any) -> Any:
+        return self.run(obj).result
 
     def __repr__(self) -> str:
         return f"<check {self.name} (reference {self.reference_name}, {len(self.properties)} properties)>"

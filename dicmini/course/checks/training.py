@@ -5,8 +5,8 @@ docs/reference_implementations.md, Losses).
 ``batch["lr"]``, the loss ``sum_t L1(SR_t, HR) + sum_t align_weight * MSE(H_t, H_gt)`` over **every** recurrent
 step, ``zero_grad`` / ``backward`` / ``step``, and returns the loss as a Python float.
 
-The lesson cells after the exercise train with the returned step, so a step that fails a test is replaced by
-:func:`reference_training_step` (``on_failure="reference"``: a ``✗`` line says so) instead of being run on.
+The lesson cells after the exercise train with ``checks.usable(my_training_step)``: a step that failed a test is
+replaced by :func:`reference_training_step` (a ``✗`` line says so) instead of being run on.
 """
 
 from __future__ import annotations
@@ -84,4 +84,4 @@ check_training_step = Check(
     "training step",
     [Property("loss", _loss), Property("one update", _one_update), Property("repeated steps", _repeated)],
     reference_training_step, "dicmini.course.checks.training.reference_training_step (dicmini.losses)",
-    doc="Check ``my_training_step(model, optimizer, batch, align_weight)`` (notebook 07).", on_failure="reference")
+    doc="Check ``my_training_step(model, optimizer, batch, align_weight)`` (notebook 07).")
