@@ -172,6 +172,10 @@ class TrainConfig:
     #: own estimate (dicmini: teaches the attentive fusion to read precise landmarks; 0 = never, as the references).
     #: The alignment loss still scores the model's own heatmaps.
     truth_guidance: float = 0.0
+    #: ``dic``/``dicgan`` tasks: probability that a training HR face goes through a random camera (blur, sensor
+    #: noise, JPEG; :mod:`dicmini.data.camera_effects`) before its LR input is made from it (dicmini, for faces
+    #: that look more like photos; 0 = never, as the references).
+    hr_camera: float = 0.0
     #: ``hourglass`` task: probability that a training image is replaced by a blurred copy (area-downsampled by
     #: 2, 4 or 8, then bicubic-upsampled), so that the pretrained branch also reads the blurry SR of early steps.
     hourglass_degrade: float = 0.0
@@ -338,7 +342,7 @@ class TrainConfig:
         for name in ("pixel_weight", "align_weight", "feature_weight", "gan_weight", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
-        for name in ("truth_guidance", "hourglass_degrade"):
+        for name in ("truth_guidance", "hourglass_degrade", "hr_camera"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
         if not self.hourglass_lr_scale > 0:

@@ -26,6 +26,8 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from ..data.camera_effects import camera_effects
+from ..data.degrade import denormalize, downsample, normalize
 from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
 from ..models.convert import (PRETRAINED_NAMES, load_official_hourglass, load_state_dict_strict, read_checkpoint,
                               to_dicmini_state_dict)
@@ -215,8 +217,27 @@ class DICTraining(Task):
         p = self.config.truth_guidance
         return p > 0 and bool(iteration_rng(self.config, step, 0x7467).random() < p)
 
+    def camera(self, batch: Batch, step: int) -> Batch:
+        """Each training face, with probability ``hr_camera``, through a random camera
+        (:func:`dicmini.data.camera_effects.camera_effects`); its LR input is then made again from the new HR
+        face by the x8 degradation. Landmarks and heatmaps are unchanged (no effect moves a pixel)."""
+        p = self.config.hr_camera
+        if p <= 0:
+            return batch
+        rng = iteration_rng(self.config, step, 0x6361)
+        picks = np.flatnonzero(rng.random(batch["hr"].size(0)) < p)
+        if not len(picks):
+            return batch
+        hr, lr = batch["hr"].clone(), batch["lr"].clone()
+        scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
+        for i in picks:
+            face = camera_effects(np.rint(denormalize(hr[i])).astype(np.uint8), rng)
+            hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
+        return {**batch, "hr": hr, "lr": lr}
+
     def generator_loss(self, model: nn.Module, batch: Batch, step: int, device: torch.device, channels_last: bool,
                        adversarial: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        batch = self.camera(batch, step)
         lr, hr, heat = (performance.as_input(batch[k], device, channels_last) for k in ("lr", "hr", "heatmaps"))
         out = model(lr, guidance=heat if self.truth_guided(step) else None)
         loss, terms = dic_generator_loss(

@@ -1,0 +1,159 @@
+"""Real faces: what each change to the synthetic training faces buys, measured on the real-face benchmark.
+
+Each lever is a short fine-tune of the shipped tiny DIC through ``dicmini train`` (1,500 iterations, Adam 5e-4 with
+a cosine decay, the tiny recipe otherwise), beside a *control* fine-tune with the same settings and no lever, so
+that the effect of fine-tuning itself is not credited to the lever. Each checkpoint is then scored on the 62
+faces of the real-face benchmark (``benchmarks/real_faces_eval.py``, notebook 09b) and on 200 held-out synthetic
+faces (``dicmini test``). This script reads those results and writes the table: per run, the last-step PSNR
+gain over bicubic on real faces (mean +- standard error), on how many faces SR is closer to the person's
+identity than bicubic (dlib descriptor), the landmark NME, the synthetic figures, and the paired difference to
+the control on the same real faces.
+
+Runs (the commands are in :data:`RUNS`; ``runs/levers/`` is not committed, the evaluations are)::
+
+    dicmini train --config tiny --out runs/levers/NAME --set hourglass_stage= --set iterations=1500 \\
+        --set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set init_generator=tiny --set hr_camera=P
+    OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py --checkpoint runs/levers/NAME/last.pt \\
+        --out benchmarks/results/real_face_levers/NAME.json --crops-dir ''
+    dicmini test --checkpoint runs/levers/NAME/last.pt --data synthetic --n 200 --no-identity --no-lpips \\
+        --json benchmarks/results/real_face_levers/NAME.synthetic.json
+    python benchmarks/real_face_levers.py        # -> benchmarks/results/real_face_levers/summary.json, SUMMARY.md
+
+The shipped model's rows come from ``notebooks/artifacts/real_faces.json`` and ``dicmini test --checkpoint tiny
+--data synthetic --n 200 --no-identity --no-lpips --json benchmarks/results/real_face_levers/shipped.synthetic.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dicmini.utils import atomic_write  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results" / "real_face_levers"
+SHIPPED_REAL = ROOT / "notebooks" / "artifacts" / "real_faces.json"
+
+#: run name -> (what changes, the `--set` values beyond the common fine-tune :data:`FINE_TUNE`)
+RUNS: dict[str, tuple[str, str]] = {
+    "control": ("no lever: the fine-tune alone", "--set init_generator=tiny --set hr_camera=0"),
+    "camera25": ("a random camera (blur, noise, JPEG) on 25 % of the HR faces",
+                 "--set init_generator=tiny --set hr_camera=0.25"),
+    "camera": ("a random camera (blur, noise, JPEG) on 50 % of the HR faces",
+               "--set init_generator=tiny --set hr_camera=0.5"),
+    "camera100": ("a random camera (blur, noise, JPEG) on every HR face",
+                  "--set init_generator=tiny --set hr_camera=1.0"),
+    "controlx2": ("control, then 1,500 more iterations (no lever)",
+                  "--set init_generator=runs/levers/control/last.pt --set hr_camera=0"),
+    "camera100x2": ("camera100, then 1,500 more iterations with the camera on every face",
+                    "--set init_generator=runs/levers/camera100/last.pt --set hr_camera=1.0"),
+}
+#: the fine-tune every run shares: the tiny recipe from a trained generator, 1,500 iterations at Adam 5e-4 (cosine)
+FINE_TUNE = ("dicmini train --config tiny --out runs/levers/{name} --set hourglass_stage= --set iterations=1500 "
+             "--set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 {sets}")
+#: each run's control: the fine-tune of the same length without the lever
+CONTROLS = {"camera25": "control", "camera": "control", "camera100": "control", "camera100x2": "controlx2"}
+
+
+def last_step_gain(real: dict[str, Any], keys: list[str]) -> np.ndarray:
+    """Per face (in ``keys`` order): last-step PSNR minus bicubic PSNR."""
+    return np.array([real["faces"][k]["steps"][-1]["psnr"] - real["faces"][k]["bicubic"]["psnr"] for k in keys])
+
+
+def identity_change(real: dict[str, Any], keys: list[str]) -> np.ndarray:
+    """Per face: last-step identity distance minus bicubic's (negative = SR closer to the person)."""
+    return np.array([real["faces"][k]["steps"][-1]["identity"] - real["faces"][k]["bicubic"]["identity"]
+                     for k in keys])
+
+
+def mean_sem(values: np.ndarray) -> tuple[float, float]:
+    return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))
+
+
+def row(name: str, real: dict[str, Any], synthetic: dict[str, Any], control: dict[str, Any] | None,
+        keys: list[str]) -> dict[str, Any]:
+    """One line of the table; ``control``: the real-face evaluation of this run's control, if any."""
+    gain = last_step_gain(real, keys)
+    closer = identity_change(real, keys) < 0
+    out: dict[str, Any] = {
+        "run": name, "what": RUNS[name][0] if name in RUNS else "the shipped tiny DIC",
+        "command": FINE_TUNE.format(name=name, sets=RUNS[name][1]) if name in RUNS else "the packaged checkpoint",
+        "real_faces": len(keys),
+        "real_gain_db": mean_sem(gain),
+        "real_faces_above_bicubic": int((gain > 0).sum()),
+        "real_identity_closer": int(closer.sum()),
+        "real_identity_closer_fraction": float(closer.mean()),
+        "real_nme_last": float(np.mean([real["faces"][k]["steps"][-1]["nme"] for k in keys])),
+        "synthetic_faces": synthetic["num_images"],
+        "synthetic_gain_db": synthetic["psnr"][-1] - synthetic["bicubic_psnr"],
+        "synthetic_nme": synthetic["nme"],
+    }
+    if control is not None:
+        d = gain - last_step_gain(control, keys)
+        out["control"] = CONTROLS[name]
+        out["vs_control_db"] = mean_sem(d)
+        out["vs_control_better_faces"] = int((d > 0).sum())
+    return out
+
+
+def summarise(results: Path = RESULTS) -> dict[str, Any]:
+    """The table from the committed evaluations (runs without both files are left out)."""
+    reals = {"shipped": json.loads(SHIPPED_REAL.read_text())}
+    synthetics = {}
+    for name in ["shipped", *RUNS]:
+        real, synth = results / f"{name}.json", results / f"{name}.synthetic.json"
+        if synth.is_file() and (name == "shipped" or real.is_file()):
+            synthetics[name] = json.loads(synth.read_text())
+            if name != "shipped":
+                reals[name] = json.loads(real.read_text())
+    keys = sorted(reals["shipped"]["faces"])
+    for name, real in reals.items():
+        if sorted(real["faces"]) != keys:
+            raise SystemExit(f"real_face_levers: {name}.json scores other faces than real_faces.json; re-run it")
+    rows = [row(n, reals[n], synthetics[n], reals.get(CONTROLS.get(n, "")), keys) for n in synthetics]
+    return {"what": __doc__.split("\n\n")[0], "fine_tune": FINE_TUNE, "rows": rows}
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    lines = ["# Real faces: what each change to the training faces buys", "",
+             "Made by `python benchmarks/real_face_levers.py` from the evaluations in this folder (commands in its "
+             "docstring). Real: the 62 faces of the real-face benchmark, mmagic protocol; synthetic: 200 held-out "
+             "faces. Paired: the same real faces, this run minus its control (the fine-tune of the same length without "
+             "the lever).", "",
+             "| run | what | real gain (dB) | > bicubic | identity closer | real NME | synthetic gain (dB) | "
+             "synthetic NME (step 1 → last) | vs its control (dB) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in summary["rows"]:
+        g, s = r["real_gain_db"], r.get("vs_control_db")
+        paired = (f"{s[0]:+.3f} ± {s[1]:.3f} vs {r['control']} ({r['vs_control_better_faces']}/{r['real_faces']} "
+                  "faces)") if s else "–"
+        lines.append(f"| {r['run']} | {r['what']} | {g[0]:+.3f} ± {g[1]:.3f} | {r['real_faces_above_bicubic']}/"
+                     f"{r['real_faces']} | {r['real_identity_closer']}/{r['real_faces']} | "
+                     f"{100 * r['real_nme_last']:.1f} % | {r['synthetic_gain_db']:+.2f} | "
+                     f"{100 * r['synthetic_nme'][0]:.2f} → {100 * r['synthetic_nme'][-1]:.2f} % | {paired} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    summary = summarise(args.results)
+    text = json.dumps(summary, indent=1) + "\n"
+    atomic_write(args.results / "summary.json", lambda tmp: tmp.write_text(text))
+    table = markdown(summary)
+    atomic_write(args.results / "SUMMARY.md", lambda tmp: tmp.write_text(table))
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""The committed real-face lever table (benchmarks/real_face_levers.py) follows from the committed evaluations."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "real_face_levers"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def levers():
+    return _load("real_face_levers")
+
+
+def test_table_rederives_from_the_per_face_evaluations(levers):
+    rfe = _load("real_faces_eval")
+    summary = json.loads((RESULTS / "summary.json").read_text())
+    rows = {r["run"]: r for r in summary["rows"]}
+    assert {"shipped", "control", "camera"} <= set(rows)
+    for name, r in rows.items():
+        real = json.loads((RESULTS / f"{name}.json" if name != "shipped" else levers.SHIPPED_REAL).read_text())
+        again = rfe.summarise(real["faces"])       # the evaluation's own summary of the same per-face records
+        assert r["real_gain_db"][0] == pytest.approx(again["psnr_gain_last_step"], abs=1e-5)
+        assert r["real_identity_closer"] == again["faces_last_step_identity_below_bicubic"]
+        assert r["real_faces_above_bicubic"] == again["faces_last_step_above_bicubic_psnr"] == r["real_faces"] - sum(
+            f["steps"][-1]["psnr"] <= f["bicubic"]["psnr"] for f in real["faces"].values())
+        synthetic = json.loads((RESULTS / f"{name}.synthetic.json").read_text())
+        assert r["synthetic_gain_db"] == pytest.approx(synthetic["psnr"][-1] - synthetic["bicubic_psnr"])
+        if name in levers.CONTROLS:
+            assert r["control"] == levers.CONTROLS[name]
+            control = json.loads((RESULTS / f"{r['control']}.json").read_text())
+            d = [real["faces"][k]["steps"][-1]["psnr"] - real["faces"][k]["bicubic"]["psnr"]
+                 - control["faces"][k]["steps"][-1]["psnr"] + control["faces"][k]["bicubic"]["psnr"]
+                 for k in real["faces"]]
+            assert r["vs_control_db"][0] == pytest.approx(np.mean(d), abs=1e-9)
+            assert r["vs_control_better_faces"] == sum(x > 0 for x in d)
+            assert r["command"].startswith("dicmini train --config tiny ") and "hr_camera=" in r["command"]
+        else:
+            assert "vs_control_db" not in r
+    assert (RESULTS / "SUMMARY.md").read_text() == levers.markdown(summary)
+
+
+def test_a_run_on_other_faces_is_refused(levers, tmp_path):
+    for name in ("shipped", "control"):
+        (tmp_path / f"{name}.synthetic.json").write_text((RESULTS / f"{name}.synthetic.json").read_text())
+    control = json.loads((RESULTS / "control.json").read_text())
+    control["faces"].pop(sorted(control["faces"])[0])
+    (tmp_path / "control.json").write_text(json.dumps(control))
+    with pytest.raises(SystemExit, match="control.json scores other faces"):
+        levers.summarise(tmp_path)
