@@ -4,7 +4,7 @@ Real face crops (the real-face benchmark, docs/real_faces.md) come from cameras:
 JPEG-compressed, where the procedural faces of :mod:`dicmini.data.synthetic` are clean renderings. Applied to a
 training HR face *before* the x8 degradation (:func:`dicmini.data.degrade.downsample`), the effects make the
 target, and the 16-px input made from it, look more like a photo; none of them moves a pixel, so the landmarks
-stay exact. The trainer applies them to a share ``hr_camera`` of the synthetic training faces
+stay exact. The trainer applies them to a share ``hr_camera`` of the training faces
 (:class:`dicmini.train.tasks.DICTraining`).
 """
 
