@@ -238,12 +238,12 @@ def model_ratios(config: dict[str, Any], batch: int, lr_size: int, repeats: int,
     return result
 
 
-def tiny_recipe_ratio(iterations: int, chunks: int, threads: int, warmup: int = 2) -> dict[str, Any]:
+def tiny_recipe_ratio(iterations: int, threads: int, warmup: int = 2) -> dict[str, Any]:
     """Iterations per minute of the tiny recipe's joint stage, ``new`` (channels-last, summed transitions, the
     pre-rendered face pool) vs ``old`` (NCHW, re-concatenating, every face painted when it is read), in this
-    process: two trainers advance ``iterations`` at a time in turn, ``warmup`` times untimed, then ``chunks``
-    times timed, data loading included (``--quick``: one iteration at a time, so that a burst of load on the
-    machine spoils single iterations, which the median then ignores, rather than whole chunks).
+    process: two trainers advance one iteration at a time in turn, ``warmup`` times untimed, then ``iterations``
+    times timed, data loading included (each iteration timed alone, so that a burst of load on the machine spoils
+    single iterations, which the median then ignores).
     The pool is rendered once before timing (about a minute for 4,000 faces, kept in ``.cache/face-pool``)."""
     import tempfile
 
@@ -251,7 +251,7 @@ def tiny_recipe_ratio(iterations: int, chunks: int, threads: int, warmup: int = 
 
     from dicmini.train import Trainer, apply_overrides, get_config
 
-    stop = iterations * (chunks + warmup)
+    stop = iterations + warmup
     with tempfile.TemporaryDirectory() as tmp:
         trainers, batches = {}, {}
         for variant in ("old", "new"):
@@ -266,13 +266,12 @@ def tiny_recipe_ratio(iterations: int, chunks: int, threads: int, warmup: int = 
             batches[variant] = trainers[variant]._batches(stop)
 
         def run(variant: str) -> None:
-            for _ in range(iterations):
-                trainers[variant].train_step(next(batches[variant]))
+            trainers[variant].train_step(next(batches[variant]))
 
-        times = interleaved({v: (lambda v=v: run(v)) for v in ("old", "new")}, chunks, warmup=warmup)
+        times = interleaved({v: (lambda v=v: run(v)) for v in ("old", "new")}, iterations, warmup=warmup)
         weights = {v: [p.detach().clone() for p in trainers[v].model.parameters()] for v in trainers}
-    per_minute = {v: 60.0 * iterations / statistics.median(t) for v, t in times.items()}
-    return {"iterations_per_chunk": iterations, "times_s": times, "iterations_per_minute": per_minute,
+    per_minute = {v: 60.0 / statistics.median(t) for v, t in times.items()}
+    return {"iterations_per_chunk": 1, "times_s": times, "iterations_per_minute": per_minute,
             "ratio": per_minute["new"] / per_minute["old"],
             "max_abs_weight_diff": max(float((a - b).abs().max()) for a, b in zip(weights["new"], weights["old"])),
             "torch_threads": torch.get_num_threads()}
@@ -292,7 +291,7 @@ def quick(args: argparse.Namespace) -> dict[str, Any]:
     print(f"train step new/old {out['model']['train']['ratio']:.3f}   forward new/old "
           f"{out['model']['forward']['ratio']:.3f}   (batch {args.batch}, {threads} threads, max |diff| "
           f"{out['model']['max_abs_diff_sr']:.1e})", flush=True)
-    out["tiny_recipe"] = tiny_recipe_ratio(1, args.tiny_iterations, threads)
+    out["tiny_recipe"] = tiny_recipe_ratio(args.tiny_iterations, threads)
     print(f"tiny recipe iterations/min new/old {out['tiny_recipe']['ratio']:.3f}  "
           f"({out['tiny_recipe']['iterations_per_minute']['new']:.0f} vs "
           f"{out['tiny_recipe']['iterations_per_minute']['old']:.0f})", flush=True)

@@ -68,36 +68,31 @@ def last_step_gain(real: dict[str, Any], keys: list[str]) -> np.ndarray:
     return np.array([real["faces"][k]["steps"][-1]["psnr"] - real["faces"][k]["bicubic"]["psnr"] for k in keys])
 
 
-def identity_change(real: dict[str, Any], keys: list[str]) -> np.ndarray:
-    """Per face: last-step identity distance minus bicubic's (negative = SR closer to the person)."""
-    return np.array([real["faces"][k]["steps"][-1]["identity"] - real["faces"][k]["bicubic"]["identity"]
-                     for k in keys])
-
-
 def mean_sem(values: np.ndarray) -> tuple[float, float]:
     return float(values.mean()), float(values.std(ddof=1) / math.sqrt(len(values)))
 
 
 def row(name: str, real: dict[str, Any], synthetic: dict[str, Any], control: dict[str, Any] | None,
         keys: list[str]) -> dict[str, Any]:
-    """One line of the table; ``control``: the real-face evaluation of this run's control, if any."""
-    gain = last_step_gain(real, keys)
-    closer = identity_change(real, keys) < 0
+    """One line of the table: the real-face figures from the evaluation's own summary
+    (``benchmarks/real_faces_eval.py``), the synthetic ones, and (``control``: the real-face evaluation of this
+    run's control, if any) the paired difference to the control, face by face."""
+    real_summary = real["summary"]
     out: dict[str, Any] = {
         "run": name, "what": RUNS[name][0] if name in RUNS else "the shipped tiny DIC",
         "command": FINE_TUNE.format(name=name, sets=RUNS[name][1]) if name in RUNS else "the packaged checkpoint",
-        "real_faces": len(keys),
-        "real_gain_db": mean_sem(gain),
-        "real_faces_above_bicubic": int((gain > 0).sum()),
-        "real_identity_closer": int(closer.sum()),
-        "real_identity_closer_fraction": float(closer.mean()),
-        "real_nme_last": float(np.mean([real["faces"][k]["steps"][-1]["nme"] for k in keys])),
+        "real_faces": real_summary["faces"],
+        "real_gain_db": (real_summary["psnr_gain_last_step"], real_summary["psnr_gain_sem"]),
+        "real_faces_above_bicubic": real_summary["faces_last_step_above_bicubic_psnr"],
+        "real_identity_closer": real_summary["faces_last_step_identity_below_bicubic"],
+        "real_identity_closer_fraction": real_summary["identity_closer_fraction"],
+        "real_nme_last": real_summary["step_nme"][-1],
         "synthetic_faces": synthetic["num_images"],
         "synthetic_gain_db": synthetic["psnr"][-1] - synthetic["bicubic_psnr"],
         "synthetic_nme": synthetic["nme"],
     }
     if control is not None:
-        d = gain - last_step_gain(control, keys)
+        d = last_step_gain(real, keys) - last_step_gain(control, keys)
         out["control"] = CONTROLS[name]
         out["vs_control_db"] = mean_sem(d)
         out["vs_control_better_faces"] = int((d > 0).sum())

@@ -27,7 +27,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ..data.camera_effects import camera_effects
-from ..data.degrade import denormalize, downsample, normalize
+from ..data.degrade import denormalize, downsample, normalize, to_uint8
 from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
 from ..models.convert import (PRETRAINED_NAMES, load_official_hourglass, load_state_dict_strict, read_checkpoint,
                               to_dicmini_state_dict)
@@ -231,7 +231,7 @@ class DICTraining(Task):
         hr, lr = batch["hr"].clone(), batch["lr"].clone()
         scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
         for i in picks:
-            face = camera_effects(np.rint(denormalize(hr[i])).astype(np.uint8), rng)
+            face = camera_effects(to_uint8(denormalize(hr[i])), rng)
             hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
         return {**batch, "hr": hr, "lr": lr}
 

@@ -42,8 +42,8 @@ from typing import Any
 
 import torch
 
-__all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "SKIP",
-           "qualname", "assert_state_dicts_match", "shape_differences", "expect", "confirm", "usable", "last_report"]
+__all__ = ["Check", "CheckPair", "CheckReport", "Property", "Line", "Outcome", "PASS", "FAIL", "SKIP", "qualname",
+           "assert_state_dicts_match", "shape_differences", "expect", "confirm", "usable", "last_report"]
 
 PASS = "✓"
 FAIL = "✗"
