@@ -322,6 +322,26 @@ def test_concat_fusion_ablation():
     assert model.config["fusion"] == "concat"
 
 
+def test_no_landmark_prior_ablation_never_lets_the_landmarks_guide():
+    torch.manual_seed(3)
+    model = DICNet(**SMALL, num_steps=3, fusion="none").eval()
+    reference = DICNet(**SMALL, num_steps=3, fusion="attention")
+    assert list(model.state_dict()) == list(reference.state_dict())  # the same parameters as the paper's fusion
+    lr = torch.rand(2, 3, 16, 16)
+    with torch.no_grad():
+        trace = model.trace(lr)
+        assert trace.attention[0] is None
+        assert all(torch.count_nonzero(a) == 0 for a in trace.attention[1:])
+        guided = model(lr, guidance=torch.rand(2, 68, 32, 32))
+        for p in model.landmark_estimator.parameters():
+            p.add_(torch.randn_like(p))  # another landmark branch: other heatmaps, the same images
+        moved = model(lr)
+    for a, b, c in zip(trace.sr, guided.sr, moved.sr):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+        torch.testing.assert_close(a, c, rtol=0, atol=0)
+    assert not torch.equal(trace.heatmaps[-1], moved.heatmaps[-1])
+
+
 # -- the blocks on their own ----------------------------------------------------------------------------------
 
 def test_blocks_are_usable_on_their_own():

@@ -54,7 +54,7 @@ RECONSTRUCTION_SCALE = 4
 INPUT_MULTIPLE = 8
 #: Landmark counts the 68 -> 5 component merge accepts (5 = already components: normalisation only).
 SUPPORTED_KEYPOINTS = (68, 5)
-FUSIONS = ("attention", "concat")
+FUSIONS = ("attention", "concat", "none")
 
 
 class DICOutput(NamedTuple):
@@ -104,8 +104,11 @@ class DICNet(nn.Module):
             **only**; the PReLUs of the feedback blocks always start at 0.2 (reference quirk).
         num_heatmaps: component maps of the attentive fusion; must be 5.
         num_fusion_blocks: grouped residual blocks in the attentive fusion (7).
-        fusion: ``"attention"`` (the paper) or ``"concat"`` (ablation, see
-            :class:`~dicmini.models.fusion.ConcatFusion`). dicmini option.
+        fusion: ``"attention"`` (the paper), ``"concat"`` (ablation, see
+            :class:`~dicmini.models.fusion.ConcatFusion`) or ``"none"`` (ablation "no landmark prior": the
+            attentive fusion with all-zero component maps at every step, i.e. uniform attention over the 5
+            components, so the landmark branch is trained but never guides the recovery; the same parameters
+            as ``"attention"``, and ``guidance`` is ignored). dicmini option.
         gradient_checkpointing: in training with autograd enabled, recompute every feedback block and
             hourglass call in the backward pass instead of storing its activations
             (``torch.utils.checkpoint``, ``use_reentrant=False``). Same outputs and gradients (bit-identical
@@ -134,6 +137,9 @@ class DICNet(nn.Module):
         self.in_channels = in_channels
         self.num_steps = num_steps
         self.detach_attention = bool(detach_attention)
+        #: whether the landmarks guide steps 2..T (``fusion != "none"``)
+        self.landmark_prior = fusion != "none"
+        self.num_heatmaps = num_heatmaps
         self.gradient_checkpointing = bool(self.config["gradient_checkpointing"])
 
         # Construction order = the reference's, so the state dict order (and a seeded init) match it.
@@ -203,8 +209,11 @@ class DICNet(nn.Module):
             if step == 0:
                 hidden = self._call(self.coarse_block, feature)
             else:
-                source = heatmaps if guidance is None else guidance
-                attention = merge_to_components(source, detach=self.detach_attention)
+                if self.landmark_prior:
+                    source = heatmaps if guidance is None else guidance
+                    attention = merge_to_components(source, detach=self.detach_attention)
+                else:
+                    attention = heatmaps.new_zeros(heatmaps.size(0), self.num_heatmaps, *heatmaps.shape[-2:])
                 hidden = self._call(self.attention_block, feature, attention, hidden)
             sr = skip + self.reconstruction(hidden)
             heatmaps, hg_hidden = self._call(self.landmark_estimator, sr, hg_hidden)

@@ -198,7 +198,8 @@ class AttentionFeedbackBlock(FeedbackBlock):
         num_heatmaps: number of attention (component) maps, 5 in DIC.
         num_fusion_blocks: grouped residual blocks of the attentive fusion (7 in DIC).
         fusion: ``"attention"`` = the paper's :class:`~dicmini.models.fusion.AttentiveFusion`;
-            ``"concat"`` = the ablation :class:`~dicmini.models.fusion.ConcatFusion`.
+            ``"concat"`` = the ablation :class:`~dicmini.models.fusion.ConcatFusion`; ``"none"`` = the
+            attentive fusion, which :class:`~dicmini.models.dic.DICNet` then feeds all-zero maps.
 
     Parameters (48, 6, 8, 5, 7, "attention"): 5,559,720.
     """
@@ -207,12 +208,12 @@ class AttentionFeedbackBlock(FeedbackBlock):
                  num_heatmaps: int = 5, num_fusion_blocks: int = 7, fusion: str = "attention") -> None:
         super().__init__(mid_channels, num_blocks, upscale_factor)
         self.fusion: AttentiveFusion | ConcatFusion
-        if fusion == "attention":
+        if fusion in ("attention", "none"):
             self.fusion = AttentiveFusion(mid_channels, num_heatmaps, num_fusion_blocks)
         elif fusion == "concat":
             self.fusion = ConcatFusion(mid_channels, num_heatmaps)
         else:
-            raise ValueError(f"fusion: expected 'attention' or 'concat', got {fusion!r}")
+            raise ValueError(f"fusion: expected 'attention', 'concat' or 'none', got {fusion!r}")
 
     def forward(self, x: Tensor, attention: Tensor, hidden: Tensor) -> Tensor:  # type: ignore[override]
         """``x``: LR feature, ``attention``: ``[B, num_heatmaps, n, m]`` component maps, ``hidden``:

@@ -8,11 +8,22 @@ interval; Losses: loss weights). Field names are the
 Named recipes (:data:`CONFIGS`):
 
 ``tiny``
-    dicmini's CPU recipe, found by measurement (``benchmarks/results/tiny_search/SUMMARY.md``): widths 16/2/32,
-    3 steps, internal projection scale 2, 7 fusion blocks; ``kaiming-sr`` init with the last reconstruction
-    conv x0.1 (every step starts at the bilinear skip); Adam 2e-3 with a cosine decay to 5 % over 7,500
-    iterations; batch 4; sigma-2 training heatmaps with a 1.0-weighted MSE alignment loss (sigma-1 targets
-    leave the tiny hourglass on the all-zero plateau); 4,000 synthetic training faces; one thread.
+    dicmini's CPU recipe, found by measurement (research log ``benchmarks/results/recipe_log.md``): SR width 16, 2
+    projection groups, hourglass width 64, 3 steps, internal projection scale 2, 7 fusion blocks; ``kaiming-sr``
+    init with the last reconstruction conv x0.1 (every step starts at the bilinear skip); the landmark branch pre-
+    trained first (stage ``tiny-hourglass``), frozen for 1,000 iterations, then trained at 0.2x the rate; ground-
+    truth maps guide steps 2..T on half the iterations (``truth_guidance``); Adam 2e-3 with a cosine decay to 5 %
+    over 6,500 iterations; batch 4; sigma-2 heatmaps with a 1.0-weighted MSE alignment loss; 4,000 synthetic
+    training faces from a pre-rendered pool; one thread. Makes the packaged ``dic_tiny.pt``.
+``tiny-hourglass``
+    Stage 1 of ``tiny``: the feedback hourglass (width 64) alone, 3 passes per image with the hidden state fed back,
+    on HR faces and, for half of them, blurred copies; Adam 1e-3 cosine, 2,800 iterations, batch 8, sigma 2.
+``tiny-probe``
+    The independent landmark estimator of the causal experiments (notebooks 03-05): ``tiny-hourglass`` on sharp HR
+    faces only, from seed 1, 2,000 iterations (``benchmarks/ship_probe.py`` ships it).
+``tiny-dicgan``
+    DICGAN as a short fine-tune of the packaged tiny DIC: discriminator warm-up, then G and D in turn; a VGG16
+    perceptual loss in the slot of the LightCNN identity loss (``benchmarks/dicgan_finetune.py``).
 ``official-celeba``
     Official DIC (``SRLandmarkSolver``, CelebA): Kaiming-normal init, hourglass from a pretrained
     ``FB_HG_68_CelebA.pth`` (``init_hourglass``), frozen until iteration 2,000; Adam 1e-4; ×0.5 at
@@ -98,6 +109,7 @@ class TrainConfig:
     num_fusion_blocks: int = 7
     detach_attention: bool = False
     prelu_init: float = 0.2
+    #: ``"attention"`` (the paper), ``"concat"`` or ``"none"`` (no landmark prior): ablations of :class:`DICNet`.
     fusion: str = "attention"
     #: recompute the feedback blocks and hourglass in the backward pass (less memory, more compute).
     gradient_checkpointing: bool = False
@@ -451,6 +463,12 @@ def _tiny_hourglass() -> TrainConfig:
         hourglass_degrade=0.5, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1)
 
 
+def _tiny_probe() -> TrainConfig:
+    # An independent landmark estimator for the causal experiments (dicmini.analysis.landmark_probe, notebooks
+    # 03-05): stage 1's recipe on sharp HR faces only, from another seed, never part of a DIC model.
+    return dataclasses.replace(_tiny_hourglass(), name="tiny-probe", hourglass_degrade=0.0, iterations=2000, seed=1)
+
+
 #: VGG16 layer of ``feature_net="auto"`` when no LightCNN file is given: relu3_3, the layer of the committed
 #: DICGAN fine-tune (config ``tiny-dicgan``, evaluated by ``benchmarks/dicgan_finetune.py``; notebook 08) and of
 #: Johnson et al.'s style-free perceptual loss.
@@ -472,6 +490,7 @@ CONFIGS: dict[str, Callable[[], TrainConfig]] = {
     "hourglass": _hourglass,
     "tiny-hourglass": _tiny_hourglass,
     "tiny-dicgan": _tiny_dicgan,
+    "tiny-probe": _tiny_probe,
 }
 
 
