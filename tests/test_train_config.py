@@ -67,7 +67,10 @@ def test_tiny_and_hourglass_recipes():
     stage = get_config("tiny-hourglass")
     assert (stage.task, stage.hg_mid_channels, stage.heatmap_sigma, stage.face_pool) == ("hourglass", 64, 2.0, True)
     assert 0 < stage.hourglass_degrade < 1 and stage.num_steps >= 2
-    assert set(CONFIGS) == {"tiny", "tiny-hourglass", "tiny-dicgan", "hourglass", *SPEC}
+    probe = get_config("tiny-probe")  # stage 1's recipe on sharp faces only, another seed: an independent estimator
+    changed = {k for k, v in dataclasses.asdict(probe).items() if v != getattr(stage, k)}
+    assert changed == {"name", "hourglass_degrade", "seed", "iterations"} and probe.hourglass_degrade == 0
+    assert set(CONFIGS) == {"tiny", "tiny-hourglass", "tiny-probe", "tiny-dicgan", "hourglass", *SPEC}
 
 
 def test_get_config_returns_fresh_copies_and_unknown_name_suggests():
