@@ -4,8 +4,8 @@
   attention of steps 2..T from the model's own heatmaps, another face's, this face's ground truth, another
   face's ground truth, a mean template, or none; last-step PSNR per face and the paired contrasts.
 * **image -> landmarks** (:func:`dicmini.analysis.landmark_probe`): an independent landmark estimator trained
-  on HR faces only (``notebooks/artifacts/tiny_hourglass.pt``, ``benchmarks/train_tiny_hourglass.py``) reads
-  bicubic, every step's SR and HR; per-face NME.
+  on HR faces only (``notebooks/artifacts/tiny_hourglass.pt``: ``dicmini train --config tiny-probe``, shipped by
+  ``benchmarks/ship_probe.py``) reads bicubic, every step's SR and HR; per-face NME.
 
 Writes ``notebooks/artifacts/collaboration.json`` (summaries and the per-face values they come from).
 The committed file was made by (about 2 minutes on one CPU thread)::
@@ -27,21 +27,14 @@ import torch
 
 from dicmini import analysis
 from dicmini.data.datasets import SyntheticFaces
-from dicmini.models import FeedbackHourglass, load_pretrained
+from dicmini.models import load_pretrained
 from dicmini.utils import atomic_write
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ship_probe import load_probe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ESTIMATOR = ROOT / "notebooks" / "artifacts" / "tiny_hourglass.pt"
-
-
-def load_estimator(path: Path) -> FeedbackHourglass:
-    """The HR-trained feedback hourglass written by ``benchmarks/train_tiny_hourglass.py``."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(ckpt, dict) or ckpt.get("format") != "dicmini-hourglass":
-        raise SystemExit(f"{path}: expected a 'dicmini-hourglass' file from benchmarks/train_tiny_hourglass.py")
-    hourglass = FeedbackHourglass(**ckpt["config"])
-    hourglass.load_state_dict(ckpt["model"])
-    return hourglass.eval()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     faces = analysis.collect_faces(SyntheticFaces(args.faces, held_out=True))
     sigma = analysis.training_sigma(args.checkpoint)
     guidance = analysis.guidance_experiment(model, faces, sigma=sigma)
-    probe = analysis.landmark_probe(analysis.hourglass_estimator(load_estimator(args.estimator)), model, faces)
+    probe = analysis.landmark_probe(analysis.hourglass_estimator(load_probe(args.estimator)), model, faces)
     report = {
         "command": " ".join(["python benchmarks/collaboration.py", *(argv if argv is not None else sys.argv[1:])]),
         "checkpoint": args.checkpoint, "estimator": str(args.estimator.relative_to(ROOT)
