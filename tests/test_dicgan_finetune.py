@@ -4,10 +4,8 @@ and the README read."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shlex
-import sys
 import warnings
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchscripts import load_benchmark
 from dicmini.cli import main as cli
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize
 from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
@@ -24,7 +23,6 @@ from dicmini.models.convert import read_checkpoint
 from dicmini.train.config import RUN_ONLY_KEYS, apply_overrides, config_from_dict, config_to_dict, get_config
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = ROOT / "benchmarks" / "dicgan_finetune.py"
 ARTIFACTS = ROOT / "notebooks" / "artifacts"
 ARTIFACT_JSON = ARTIFACTS / "dicgan_tiny.json"
 ARTIFACT_PT = ARTIFACTS / "dicgan_tiny.pt"
@@ -35,11 +33,7 @@ ARCH = dict(mid_channels=4, num_blocks=1, hg_mid_channels=8, upscale_factor=2, n
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("dicgan_finetune", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["dicgan_finetune"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("dicgan_finetune")
 
 
 @pytest.fixture(scope="module")

@@ -1,30 +1,24 @@
 """The committed real-face lever table (benchmarks/real_face_levers.py) follows from the committed evaluations."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from benchscripts import load_benchmark
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "real_face_levers"
 
 
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def levers():
-    return _load("real_face_levers")
+    return load_benchmark("real_face_levers")
 
 
 def test_table_rederives_from_the_per_face_evaluations(levers):
-    rfe = _load("real_faces_eval")
+    rfe = load_benchmark("real_faces_eval")
     summary = json.loads((RESULTS / "summary.json").read_text())
     rows = {r["run"]: r for r in summary["rows"]}
     assert {"shipped", "control", "camera"} <= set(rows)

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 import torch
 from PIL import Image
 
+from benchscripts import load_benchmark
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize
 from dicmini.faces.assets import asset_dir
 from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
@@ -34,14 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ARTIFACT = ROOT / "notebooks" / "artifacts" / "real_faces.json"
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("real_faces_eval", ROOT / "benchmarks" / "real_faces_eval.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-rfe = _load_script()
+rfe = load_benchmark("real_faces_eval")
 
 
 @pytest.fixture(scope="module")
