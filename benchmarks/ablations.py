@@ -1,96 +1,174 @@
-"""Ablation runs for notebook 11: number of steps, attentive fusion vs concatenation, detached attention.
+"""The ablation lab of notebook 11, through the one training path: ``dicmini train`` runs, ``dicmini test`` scores.
 
-Every variant is the shipped ``tiny`` recipe (``benchmarks/quality_bar.py``'s command: widths 16/2/32, internal
-projection scale 2, 7 fusion blocks, Kaiming on the SR branch, reconstruction tail x0.1, sigma-2 heatmaps, Adam
-2e-3 with a cosine schedule, batch 4) changed in **one** thing, trained for the same number of iterations from
-the same seeds. As in the official recipe (docs/reference_implementations.md#recipes), the landmark branch
-starts from a pretrained hourglass: ``notebooks/artifacts/tiny_hourglass.pt`` (trained on HR synthetic faces by
-``benchmarks/train_tiny_hourglass.py``), so that the landmark-guided steps have usable landmarks from the start
-of a short run instead of spending the first ~1,500 iterations on the "predict zero" plateau.
+Every variant is the shipped ``tiny`` recipe (``dicmini train --config tiny``, see ``dicmini/train/config.py``)
+changed in **one** thing, trained for the same, shorter, number of iterations from 3 seeds. All of them start their
+landmark branch from **the same pre-trained hourglass**: stage 1 of the shipped model, the output of
+``dicmini train --config tiny-hourglass`` (``--hourglass``; its SHA-256 is stored in every result), as the official
+recipe starts from a pretrained ``FB_HG_68_CelebA.pth`` (docs/reference_implementations.md#recipes). The run length
+is scaled down from the shipped 6,500 iterations to ``--iterations`` (default 800), and the landmark branch's freeze
+with it (the shipped run froze it for the first quarter of its first schedule): ``release_hourglass_step =
+iterations // 4``. Everything else (teacher forcing 0.5, the branch at 0.2x the rate, sigma-2 heatmaps, Adam 2e-3
+cosine, batch 4) is the named config.
 
-Variants (``--variants``):
+Variants (``--variants``; ``steps3`` is the baseline, the shipped recipe at the lab's length):
 
-* ``steps1`` / ``steps2`` / ``steps3`` / ``steps4``: T = 1...4 recurrent steps (``steps3`` is the baseline);
-  with T = 1 the landmark branch never feeds back: the image comes from the coarse feedback block alone;
-* ``concat``: T = 3 with the attentive fusion replaced by concatenating the 5 component maps to the feature;
-* ``detached``: T = 3 with the attention maps detached (no gradient from step t+1's SR loss into step t's
-  hourglass).
+* ``steps1`` ... ``steps4``: T = 1...4 recurrent steps; with T = 1 the landmark branch never feeds back;
+* ``noprior``: T = 3, no landmark prior (``fusion=none``: the same attentive fusion fed all-zero component maps,
+  i.e. uniform attention; the landmark branch is trained but never guides the recovery);
+* ``concat``: T = 3, the 5 component maps concatenated to the feature instead of the attentive fusion;
+* ``detached``: T = 3, attention maps detached (no SR-loss gradient into the landmark branch).
 
-Each run evaluates on the 200 held-out faces (seeds 900,000-900,199, mmagic protocol: RGB, crop 8) and writes
-``benchmarks/results/ablations/<variant>_s<seed>.jsonl`` (the full log of
-``benchmarks/tiny_recipe_search.py``). ``summarize`` gathers the final records into
-``notebooks/artifacts/ablations.json`` (per seed and mean +- std over seeds), which notebook 11 renders.
+Each run trains into ``runs/ablations/<variant>_s<seed>/`` and is scored by ``dicmini test`` on the 200 held-out
+synthetic faces (seeds 900,000-900,199, mmagic protocol: RGB, crop 8); ``benchmarks/results/ablations/
+<variant>_s<seed>.json`` keeps both commands, the run's validation curve, its training time and the test metrics.
+``summarize`` gathers them into ``notebooks/artifacts/ablations.json`` (per seed, and mean +- std over seeds), with
+the shipped model's figures beside them so that the effect of run length is visible; notebook 11 renders it.
 
-Usage (two shards on a 2-core machine, one thread each)::
+Shards take the next run nobody is training (a ``<run>.lock`` file holds the shard's process id). Usage (two
+shards on a 2-core machine, one thread each; about 2.5 CPU-hours at 800 iterations)::
 
-    OMP_NUM_THREADS=1 python benchmarks/ablations.py run --seeds 0 --iters 1000 &
-    OMP_NUM_THREADS=1 python benchmarks/ablations.py run --seeds 1 --iters 1000 &
+    dicmini train --config tiny-hourglass --out runs/tiny-hourglass          # stage 1, if not made yet
+    OMP_NUM_THREADS=1 python benchmarks/ablations.py run --hourglass runs/tiny-hourglass/last.pt &
+    OMP_NUM_THREADS=1 python benchmarks/ablations.py run --hourglass runs/tiny-hourglass/last.pt &
     wait; python benchmarks/ablations.py summarize
-    python benchmarks/ablations.py run --variants steps3 --seeds 0 --iters 20 --probe 8 --out /tmp/abl  # smoke
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-import tiny_recipe_search  # noqa: E402
-
 RESULTS = ROOT / "benchmarks" / "results" / "ablations"
+RUNS = ROOT / "runs" / "ablations"
 SUMMARY = ROOT / "notebooks" / "artifacts" / "ablations.json"
-HOURGLASS = ROOT / "notebooks" / "artifacts" / "tiny_hourglass.pt"
+SHIPPED = ROOT / "dicmini" / "assets" / "dic_tiny.json"
+HELD_OUT = 200
 
-# The shipped tiny recipe (benchmarks/quality_bar.py command), minus its wall-clock schedule.
-BASE = ["--init", "kaiming_sr_nofusion", "--tail-scale", "0.1", "--mid", "16", "--blocks", "2", "--hg", "32",
-        "--up", "2", "--fusion-blocks", "7", "--batch", "4", "--lr", "2e-3", "--sched", "cosine",
-        "--min-lr-frac", "0.05", "--align-weight", "1.0", "--sigma", "2", "--pool", "4000", "--minutes", "100000"]
-
+#: variant -> (label, ``--set`` overrides of the named config ``tiny``)
 VARIANTS: dict[str, tuple[str, list[str]]] = {
-    "steps1": ("T = 1 (coarse block only)", ["--steps", "1"]),
-    "steps2": ("T = 2", ["--steps", "2"]),
-    "steps3": ("T = 3 (baseline)", ["--steps", "3"]),
-    "steps4": ("T = 4", ["--steps", "4"]),
-    "concat": ("T = 3, concatenation instead of attention", ["--steps", "3", "--fusion", "concat"]),
-    "detached": ("T = 3, attention detached", ["--steps", "3", "--detach-attention"]),
+    "steps1": ("T = 1 (coarse block only)", ["num_steps=1"]),
+    "steps2": ("T = 2", ["num_steps=2"]),
+    "steps3": ("T = 3 (baseline)", ["num_steps=3"]),
+    "steps4": ("T = 4", ["num_steps=4"]),
+    "noprior": ("T = 3, no landmark prior (uniform attention)", ["fusion=none"]),
+    "concat": ("T = 3, concatenation instead of attention", ["fusion=concat"]),
+    "detached": ("T = 3, attention detached", ["detach_attention=true"]),
 }
 
 
-def run_args(variant: str, seed: int, iters: int, probe: int, eval_every: int, threads: int, out: Path,
-             hourglass: Path) -> list[str]:
-    """The ``tiny_recipe_search`` command line of one run."""
-    return BASE + VARIANTS[variant][1] + [
-        "--name", f"{variant}_s{seed}", "--seed", str(seed), "--iters", str(iters), "--probe", str(probe),
-        "--eval-every", str(eval_every), "--threads", str(threads), "--out", str(out), "--hg-init", str(hourglass)]
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def train_command(variant: str, seed: int, iterations: int, hourglass: Path, out: Path) -> list[str]:
+    """The ``dicmini train`` command of one run."""
+    every = max(1, iterations // 4)
+    sets = ["hourglass_stage=", f"init_hourglass={hourglass}", f"iterations={iterations}",
+            f"release_hourglass_step={every}", f"val_every={every}", f"ckpt_every={every}", f"seed={seed}",
+            *VARIANTS[variant][1]]
+    return ["dicmini", "train", "--config", "tiny", "--out", str(out), "--quiet",
+            *[arg for s in sets for arg in ("--set", s)]]
+
+
+def test_command(run: Path, json_path: Path) -> list[str]:
+    return ["dicmini", "test", "--checkpoint", str(run / "last.pt"), "--data", "synthetic", "--n", str(HELD_OUT),
+            "--no-identity", "--no-lpips", "--quiet", "--json", str(json_path)]
+
+
+def _records(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.open()]
+
+
+def training_time(records: list[dict]) -> tuple[float, float]:
+    """(minutes, seconds per iteration) of a run log, summed over its sessions: a resumed run logs a new ``start``
+    and its ``elapsed_s`` counts from there."""
+    seconds, iterations, first = 0.0, 0, 0
+    last: dict | None = None
+    for r in records + [{"type": "start"}]:
+        if r.get("type") == "start":
+            if last is not None:
+                seconds += last["elapsed_s"]
+                iterations += last["step"] - first
+            last, first = None, r.get("step", 0)
+        elif r.get("type") == "train":
+            last = r
+    return seconds / 60, seconds / max(iterations, 1)
+
+
+def claim(lock: Path) -> bool:
+    """Take the run of ``lock`` for this process unless a live process holds it (shards started at different times
+    then share the remaining runs; the lock of a killed shard is taken over)."""
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            os.kill(int(lock.read_text() or "0"), 0)
+            return False  # held by a live process
+        except (ProcessLookupError, ValueError):
+            lock.write_text(str(os.getpid()))  # a stale lock
+            return True
+        except PermissionError:
+            return False
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
 
 
 def run(args: argparse.Namespace) -> None:
+    hourglass = Path(args.hourglass)
+    if not hourglass.is_file():
+        raise SystemExit(f"--hourglass {hourglass}: no such file (make it with `dicmini train --config "
+                         "tiny-hourglass --out runs/tiny-hourglass`, then pass runs/tiny-hourglass/last.pt)")
+    out, runs = Path(args.out), Path(args.runs)
+    out.mkdir(parents=True, exist_ok=True)
     for seed in args.seeds:
         for variant in args.variants:
-            log = Path(args.out) / f"{variant}_s{seed}.jsonl"
-            if log.exists() and any(json.loads(line).get("type") == "final" for line in log.open()):
-                print(f"[{variant}_s{seed}] already done: {log}", flush=True)
+            result = out / f"{variant}_s{seed}.json"
+            if result.exists():
+                print(f"[{variant}_s{seed}] already done: {result}", flush=True)
                 continue
-            cmd = run_args(variant, seed, args.iters, args.probe, args.eval_every, args.threads, Path(args.out),
-                           Path(args.hourglass))
-            tiny_recipe_search.main(cmd)
-
-
-def _final(path: Path) -> dict | None:
-    records = [json.loads(line) for line in path.open()]
-    finals = [r for r in records if r.get("type") == "final"]
-    if not finals:
-        return None
-    curve = [{"it": r["it"], "gain_db": r["gain_db"][-1], "nme": r["nme"][-1]} for r in records
-             if r.get("type") == "eval"]
-    return {**finals[-1], "curve": curve}
+            if not claim(out / f"{variant}_s{seed}.lock"):
+                print(f"[{variant}_s{seed}] being trained by another shard", flush=True)
+                continue
+            run_dir = runs / f"{variant}_s{seed}"
+            train = train_command(variant, seed, args.iterations, hourglass, run_dir)
+            done = (run_dir / "log.jsonl").is_file() and any(
+                r.get("type") == "end" and r.get("stopped") == "completed" for r in _records(run_dir / "log.jsonl"))
+            if not done:
+                if (run_dir / "last.pt").is_file():  # an interrupted run: continue it exactly
+                    subprocess.run(["dicmini", "train", "--resume", str(run_dir / "last.pt"), "--quiet"], check=True)
+                else:  # not started, or stopped before its first checkpoint
+                    subprocess.run(train + (["--overwrite"] if run_dir.exists() else []), check=True)
+            tmp = result.with_suffix(".test.tmp")
+            test = test_command(run_dir, tmp)
+            subprocess.run(test, check=True, stdout=subprocess.DEVNULL)
+            metrics = json.loads(tmp.read_text())
+            tmp.unlink()
+            records = _records(run_dir / "log.jsonl")
+            minutes, s_per_it = training_time(records)
+            payload = {
+                "variant": variant, "seed": seed, "label": VARIANTS[variant][0],
+                "commands": [" ".join(train), " ".join(test[:-1] + ["<this file>"])],
+                "hourglass_sha256": sha256(hourglass), "iterations": args.iterations,
+                "train_minutes": round(minutes, 2), "s_per_it": s_per_it,
+                "curve": [{k: r[k] for k in ("step", "psnr", "nme")} for r in records if r.get("type") == "val"],
+                "test": {k: metrics[k] for k in ("num_images", "protocol", "psnr", "ssim", "nme", "bicubic_psnr",
+                                                 "bicubic_ssim")},
+            }
+            partial = result.with_suffix(".tmp")
+            partial.write_text(json.dumps(payload, indent=1) + "\n")
+            partial.replace(result)
+            (out / f"{variant}_s{seed}.lock").unlink()
+            print(f"[{variant}_s{seed}] last-step PSNR {metrics['psnr'][-1]:.2f} dB, NME {metrics['nme'][-1]:.4f}, "
+                  f"{payload['train_minutes']:.1f} min", flush=True)
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
@@ -98,51 +176,72 @@ def _mean_std(values: list[float]) -> dict[str, float]:
             "n": len(values)}
 
 
+def run_entry(payload: dict) -> dict:
+    """One run's record in the notebook artifact: the test's per-step metrics and gains, and the curve."""
+    test = payload["test"]
+    return {"psnr": test["psnr"], "gain_db": [p - test["bicubic_psnr"] for p in test["psnr"]], "ssim": test["ssim"],
+            "nme": test["nme"], "s_per_it": payload["s_per_it"], "train_minutes": payload["train_minutes"],
+            "curve": [{"it": c["step"], "psnr": c["psnr"][-1], "nme": c["nme"][-1]} for c in payload["curve"]]}
+
+
 def summarize(args: argparse.Namespace) -> dict:
-    out: dict = {"description": __doc__.split("\n\n")[0], "base_recipe": BASE,
-                 "hourglass_init": str(HOURGLASS.relative_to(ROOT)), "variants": {}}
-    for variant, (label, extra) in VARIANTS.items():
+    variants: dict = {}
+    payloads = []
+    for variant, (label, overrides) in VARIANTS.items():
         runs = {}
-        for path in sorted(Path(args.out).glob(f"{variant}_s*.jsonl")):
-            final = _final(path)
-            if final is not None:
-                runs[path.stem.split("_s")[-1]] = final
+        for path in sorted(Path(args.out).glob(f"{variant}_s*.json")):
+            payload = json.loads(path.read_text())
+            payloads.append(payload)
+            runs[str(payload["seed"])] = run_entry(payload)
         if not runs:
             continue
-        first = next(iter(runs.values()))
-        entry = {"label": label, "args": extra, "iterations": first["it"], "bicubic_psnr": first["bicubic_psnr"],
-                 "runs": {}}
-        for seed, final in runs.items():
-            entry["runs"][seed] = {k: final[k] for k in ("psnr", "gain_db", "ssim", "nme", "s_per_it", "curve")}
-        last = lambda key: [r[key][-1] for r in entry["runs"].values()]  # noqa: E731
-        entry["last_step"] = {key: _mean_std(last(key)) for key in ("psnr", "gain_db", "ssim", "nme")}
-        out["variants"][variant] = entry
-    config = json.loads(next(Path(args.out).glob("*.jsonl")).open().readline())
-    out["probe_faces"] = config["probe"]
-    out["iterations"] = config["iters"]
-    out["threads"] = config["threads"]
+        first = json.loads(next(Path(args.out).glob(f"{variant}_s*.json")).read_text())
+        last = lambda key: [r[key][-1] for r in runs.values()]  # noqa: E731
+        variants[variant] = {
+            "label": label, "overrides": overrides, "iterations": first["iterations"],
+            "bicubic_psnr": first["test"]["bicubic_psnr"], "runs": runs,
+            "last_step": {key: _mean_std(last(key)) for key in ("psnr", "gain_db", "ssim", "nme")},
+            "collapsed_runs": sorted(s for s, r in runs.items() if max(r["nme"]) >= 0.10)}
+    if not payloads:
+        raise SystemExit(f"{args.out}: no finished runs")
+    hourglasses = {p["hourglass_sha256"] for p in payloads}
+    if len(hourglasses) != 1:
+        raise SystemExit(f"{args.out}: the runs start from different hourglasses {sorted(hourglasses)}")
+    shipped = json.loads(SHIPPED.read_text())
+    out = {
+        "description": __doc__.split("\n\n")[0],
+        "command": "python benchmarks/ablations.py summarize",
+        "base_config": "tiny", "iterations": payloads[0]["iterations"], "held_out_faces": HELD_OUT,
+        "hourglass_sha256": hourglasses.pop(), "threads": 1,
+        "cpu_hours": round(sum(p["train_minutes"] for p in payloads) / 60, 2),
+        "variants": variants,
+        "shipped": {"iterations": shipped["iterations"], "train_command": shipped["train_command"],
+                    "gain_db": shipped["held_out"]["gain_db"], "nme": shipped["held_out"]["nme"],
+                    "psnr": shipped["held_out"]["psnr"], "ssim": shipped["held_out"]["ssim"],
+                    "faces": shipped["held_out"]["num_images"],
+                    "nme_first_minus_last": shipped["held_out"]["nme_first_minus_last"]},
+    }
     tmp = Path(args.summary).with_suffix(".tmp")
     tmp.write_text(json.dumps(out, indent=1) + "\n")
-    os.replace(tmp, args.summary)
-    for variant, entry in out["variants"].items():
+    tmp.replace(args.summary)
+    for variant, entry in variants.items():
         ls = entry["last_step"]
         print(f"{variant:9s} n={ls['psnr']['n']} last-step PSNR {ls['psnr']['mean']:.2f} ± {ls['psnr']['std']:.2f} dB "
-              f"(gain {ls['gain_db']['mean']:+.2f}), SSIM {ls['ssim']['mean']:.3f}, NME {ls['nme']['mean']:.3f}")
-    print(f"wrote {args.summary}")
+              f"(gain {ls['gain_db']['mean']:+.2f}), SSIM {ls['ssim']['mean']:.3f}, NME {ls['nme']['mean']:.3f}"
+              + (f", collapsed: seeds {entry['collapsed_runs']}" if entry["collapsed_runs"] else ""))
+    print(f"wrote {args.summary} ({out['cpu_hours']} CPU-hours of training)")
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="train and evaluate variants x seeds (skips finished runs)")
+    r = sub.add_parser("run", help="train and score variants x seeds (skips finished runs, resumes interrupted ones)")
     r.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    r.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
-    r.add_argument("--iters", type=int, default=1000)
-    r.add_argument("--probe", type=int, default=200, help="held-out faces evaluated")
-    r.add_argument("--eval-every", type=int, default=250)
-    r.add_argument("--threads", type=int, default=1)
-    r.add_argument("--hourglass", default=str(HOURGLASS))
+    r.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    r.add_argument("--iterations", type=int, default=800)
+    r.add_argument("--hourglass", required=True, help="stage-1 checkpoint (dicmini train --config tiny-hourglass)")
+    r.add_argument("--runs", default=str(RUNS), help="run folders (default runs/ablations)")
     r.add_argument("--out", default=str(RESULTS))
     s = sub.add_parser("summarize", help="gather finished runs into the notebook artifact")
     s.add_argument("--out", default=str(RESULTS))

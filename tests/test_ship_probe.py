@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
 import torch
 
+from benchscripts import load_benchmark
 from dicmini.cli import main as cli
 from dicmini.train.config import RUN_ONLY_KEYS, config_from_dict, config_to_dict, get_config
 
@@ -21,11 +20,7 @@ ARTIFACTS = ROOT / "notebooks" / "artifacts"
 
 @pytest.fixture(scope="module")
 def ship():
-    spec = importlib.util.spec_from_file_location("ship_probe", ROOT / "benchmarks" / "ship_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ship_probe"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("ship_probe")
 
 
 def _trained(stored: dict) -> dict:
