@@ -45,6 +45,8 @@ import sys
 import time
 from pathlib import Path
 
+from dicmini.utils import atomic_write
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "ablations"
 RUNS = ROOT / "runs" / "ablations"
@@ -163,9 +165,7 @@ def run(args: argparse.Namespace) -> None:
                 "test": {k: metrics[k] for k in ("num_images", "protocol", "psnr", "ssim", "nme", "bicubic_psnr",
                                                  "bicubic_ssim")},
             }
-            partial = result.with_suffix(".tmp")
-            partial.write_text(json.dumps(payload, indent=1) + "\n")
-            partial.replace(result)
+            atomic_write(result, lambda tmp: tmp.write_text(json.dumps(payload, indent=1) + "\n"))
             (out / f"{variant}_s{seed}.lock").unlink()
             print(f"[{variant}_s{seed}] last-step PSNR {metrics['psnr'][-1]:.2f} dB, NME {metrics['nme'][-1]:.4f}, "
                   f"{payload['train_minutes']:.1f} min", flush=True)
@@ -221,9 +221,7 @@ def summarize(args: argparse.Namespace) -> dict:
                     "faces": shipped["held_out"]["num_images"],
                     "nme_first_minus_last": shipped["held_out"]["nme_first_minus_last"]},
     }
-    tmp = Path(args.summary).with_suffix(".tmp")
-    tmp.write_text(json.dumps(out, indent=1) + "\n")
-    tmp.replace(args.summary)
+    atomic_write(args.summary, lambda tmp: tmp.write_text(json.dumps(out, indent=1) + "\n"))
     for variant, entry in variants.items():
         ls = entry["last_step"]
         print(f"{variant:9s} n={ls['psnr']['n']} last-step PSNR {ls['psnr']['mean']:.2f} ± {ls['psnr']['std']:.2f} dB "
