@@ -131,6 +131,7 @@ def run(args: argparse.Namespace) -> None:
                          "tiny-hourglass --out runs/tiny-hourglass`, then pass runs/tiny-hourglass/last.pt)")
     out, runs = Path(args.out), Path(args.runs)
     out.mkdir(parents=True, exist_ok=True)
+    hourglass_sha256 = sha256(hourglass)
     for seed in args.seeds:
         for variant in args.variants:
             result = out / f"{variant}_s{seed}.json"
@@ -159,7 +160,7 @@ def run(args: argparse.Namespace) -> None:
             payload = {
                 "variant": variant, "seed": seed, "label": VARIANTS[variant][0],
                 "commands": [" ".join(train), " ".join(test[:-1] + ["<this file>"])],
-                "hourglass_sha256": sha256(hourglass), "iterations": args.iterations,
+                "hourglass_sha256": hourglass_sha256, "iterations": args.iterations,
                 "train_minutes": round(minutes, 2), "s_per_it": s_per_it,
                 "curve": [{k: r[k] for k in ("step", "psnr", "nme")} for r in records if r.get("type") == "val"],
                 "test": {k: metrics[k] for k in ("num_images", "protocol", "psnr", "ssim", "nme", "bicubic_psnr",
@@ -188,14 +189,12 @@ def summarize(args: argparse.Namespace) -> dict:
     variants: dict = {}
     payloads = []
     for variant, (label, overrides) in VARIANTS.items():
-        runs = {}
-        for path in sorted(Path(args.out).glob(f"{variant}_s*.json")):
-            payload = json.loads(path.read_text())
-            payloads.append(payload)
-            runs[str(payload["seed"])] = run_entry(payload)
-        if not runs:
+        mine = [json.loads(path.read_text()) for path in sorted(Path(args.out).glob(f"{variant}_s*.json"))]
+        if not mine:
             continue
-        first = json.loads(next(Path(args.out).glob(f"{variant}_s*.json")).read_text())
+        payloads += mine
+        runs = {str(p["seed"]): run_entry(p) for p in mine}
+        first = mine[0]
         last = lambda key: [r[key][-1] for r in runs.values()]  # noqa: E731
         variants[variant] = {
             "label": label, "overrides": overrides, "iterations": first["iterations"],

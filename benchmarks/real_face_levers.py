@@ -34,10 +34,9 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from dicmini.utils import atomic_write
 
-from dicmini.utils import atomic_write  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "benchmarks" / "results" / "real_face_levers"
 SHIPPED_REAL = ROOT / "notebooks" / "artifacts" / "real_faces.json"

@@ -31,12 +31,9 @@ import numpy as np
 import torch
 
 from dicmini.data.datasets import SyntheticFaces
-from dicmini.data.degrade import bicubic_upsample, denormalize, normalize, to_uint8
-from dicmini.data.landmarks import heatmaps_to_landmarks
-from dicmini.metrics import mean_nme
 from dicmini.models import FeedbackHourglass
-from dicmini.models.hourglass import run_hourglass
 from dicmini.train.checkpoint import read_training_checkpoint
+from dicmini.train.evaluate import evaluate_hourglass
 from dicmini.utils import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,19 +64,11 @@ def curve(records: list[dict]) -> list[dict]:
     return points
 
 
-@torch.no_grad()
 def nme_per_pass(hourglass: FeedbackHourglass, faces: int, passes: int) -> dict[str, list[float]]:
     """NME of every pass on ``faces`` held-out HR faces and on their bicubic x8 upsamplings."""
-    samples = [SyntheticFaces(faces, held_out=True)[i] for i in range(faces)]
-    hr = torch.stack([torch.as_tensor(s["hr"]) for s in samples])
-    lr_u8 = to_uint8(denormalize(torch.stack([torch.as_tensor(s["lr"]) for s in samples])))
-    bicubic = normalize(np.stack([bicubic_upsample(img, hr.shape[-1] // lr_u8.shape[1]) for img in lr_u8]))
-    truth = np.stack([np.asarray(s["landmarks"], dtype=np.float32) for s in samples])
-    out = {}
-    for name, images in (("hr", hr), ("bicubic", bicubic)):
-        heat = run_hourglass(hourglass, images, passes)
-        out[name] = [mean_nme(heatmaps_to_landmarks(h, image_size=images.shape[-1]).numpy(), truth) for h in heat]
-    return out
+    dataset = SyntheticFaces(faces, held_out=True)
+    return {images: evaluate_hourglass(hourglass, dataset, passes, batch_size=faces, images=images).nme
+            for images in ("hr", "bicubic")}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -97,7 +86,6 @@ def main(argv: list[str] | None = None) -> dict:
     hourglass = FeedbackHourglass(**arch)
     hourglass.load_state_dict(ckpt["model"])
     hourglass.eval()
-    torch.manual_seed(0)
     final = nme_per_pass(hourglass, args.faces, config["num_steps"])
     command = f"dicmini train --config {config['name']}"
     records = [json.loads(line) for line in (args.run / "log.jsonl").open()]

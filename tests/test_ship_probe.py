@@ -66,3 +66,12 @@ def test_committed_probe_is_the_named_config_and_its_final_nme_is_reproduced(shi
     assert again["bicubic"] == pytest.approx(report["final"]["nme_bicubic_per_pass"], rel=1e-5)
     # an HR-trained probe reads sharp faces far better than bicubic x8 ones: what it is there to measure
     assert max(report["final"]["nme_hr_per_pass"]) < 0.12 < min(report["final"]["nme_bicubic_per_pass"])
+
+
+def test_evaluate_hourglass_reads_hr_or_bicubic_images_only():
+    from dicmini.data.datasets import SyntheticFaces
+    from dicmini.models import FeedbackHourglass
+    from dicmini.train.evaluate import evaluate_hourglass
+
+    with pytest.raises(ValueError, match="images: expected 'hr' or 'bicubic'"):
+        evaluate_hourglass(FeedbackHourglass(8, 68), SyntheticFaces(2, held_out=True), 1, images="sr")

@@ -13,6 +13,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .degrade import to_uint8
+
 #: ranges of the effects: Gaussian blur sigma (HR pixels), noise sigma (grey levels), JPEG quality
 BLUR_SIGMA = (0.3, 1.2)
 NOISE_SIGMA = (0.5, 4.0)
@@ -34,7 +36,7 @@ def camera_effects(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         out = cv2.GaussianBlur(out, (0, 0), sigma)
     if noise:
         out += rng.normal(0.0, level, out.shape).astype(np.float32)
-    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    out = to_uint8(out)
     if jpeg:
         ok, encoded = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
         if not ok:

@@ -137,9 +137,6 @@ class DICNet(nn.Module):
         self.in_channels = in_channels
         self.num_steps = num_steps
         self.detach_attention = bool(detach_attention)
-        #: whether the landmarks guide steps 2..T (``fusion != "none"``)
-        self.landmark_prior = fusion != "none"
-        self.num_heatmaps = num_heatmaps
         self.gradient_checkpointing = bool(self.config["gradient_checkpointing"])
 
         # Construction order = the reference's, so the state dict order (and a seeded init) match it.
@@ -160,6 +157,11 @@ class DICNet(nn.Module):
             PReLU(init=prelu_init),
             nn.Conv2d(mid_channels, out_channels, 3, padding=1),
         )
+
+    @property
+    def landmark_prior(self) -> bool:
+        """Whether the landmarks guide steps 2..T (every fusion but ``"none"``)."""
+        return self.config["fusion"] != "none"
 
     # -- the step loop -------------------------------------------------------------------------------
 
@@ -213,7 +215,8 @@ class DICNet(nn.Module):
                     source = heatmaps if guidance is None else guidance
                     attention = merge_to_components(source, detach=self.detach_attention)
                 else:
-                    attention = heatmaps.new_zeros(heatmaps.size(0), self.num_heatmaps, *heatmaps.shape[-2:])
+                    attention = heatmaps.new_zeros(heatmaps.size(0), self.config["num_heatmaps"],
+                                                   *heatmaps.shape[-2:])
                 hidden = self._call(self.attention_block, feature, attention, hidden)
             sr = skip + self.reconstruction(hidden)
             heatmaps, hg_hidden = self._call(self.landmark_estimator, sr, hg_hidden)

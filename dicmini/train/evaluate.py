@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from ..data.datasets import collate
-from ..data.degrade import bicubic_upsample, denormalize, to_uint8
+from ..data.degrade import bicubic_upsample, denormalize, normalize, to_uint8
 from ..data.landmarks import heatmaps_to_landmarks
 from ..metrics import PROTOCOLS, lpips, nme, psnr, ssim
 from ..models.hourglass import run_hourglass
@@ -198,8 +198,13 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
 
 @torch.no_grad()
 def evaluate_hourglass(hourglass: nn.Module, dataset: Dataset, num_steps: int, *, batch_size: int = 8,
-                       device: torch.device | str | None = None, limit: int | None = None) -> EvalResult:
-    """Per-step landmark NME of a feedback hourglass applied to the HR images (``hourglass`` pre-training)."""
+                       device: torch.device | str | None = None, limit: int | None = None,
+                       images: str = "hr") -> EvalResult:
+    """Per-step landmark NME of a feedback hourglass run ``num_steps`` times (hidden state fed back) on each face's
+    HR image (``images="hr"``; ``hourglass`` pre-training) or on the PIL-bicubic upsampling of its LR input
+    (``images="bicubic"``)."""
+    if images not in ("hr", "bicubic"):
+        raise ValueError(f"images: expected 'hr' or 'bicubic', got {images!r}")
     device = torch.device(device) if device is not None else next(hourglass.parameters()).device
     was_training = hourglass.training
     hourglass.eval()
@@ -207,11 +212,15 @@ def evaluate_hourglass(hourglass: nn.Module, dataset: Dataset, num_steps: int, *
     count = 0
     try:
         for batch in _loader(dataset, batch_size, limit):
-            hr = batch["hr"].to(device)
-            for t, heat in enumerate(run_hourglass(hourglass, hr, num_steps)):
-                pred = heatmaps_to_landmarks(heat.float().cpu(), image_size=hr.shape[-1])
+            x = batch["hr"]
+            if images == "bicubic":
+                lr_u8 = to_uint8(denormalize(batch["lr"]))
+                x = normalize(np.stack([bicubic_upsample(im, x.shape[-1] // lr_u8.shape[1]) for im in lr_u8]))
+            x = x.to(device)
+            for t, heat in enumerate(run_hourglass(hourglass, x, num_steps)):
+                pred = heatmaps_to_landmarks(heat.float().cpu(), image_size=x.shape[-1])
                 sums[t] += float(np.sum(nme(pred, batch["landmarks"])))
-            count += hr.shape[0]
+            count += x.shape[0]
     finally:
         hourglass.train(was_training)
     if count == 0:
