@@ -9,7 +9,7 @@ the mmagic protocol of dicmini.metrics):
 1. dlib's HOG detector (one pass at upsample 1) and 68-point shape predictor on the full photo; every face
    scoring >= ``MIN_SCORE`` whose landmarks span >= ``MIN_EXTENT`` px counts (the others are listed, with the
    reason, under ``skipped_detections``);
-2. the crop rule of :mod:`dicmini.faces.crop` (side 1.6 x the landmarks' extent, centred between the eye and
+2. the crop rule of :mod:`dicmini.data.crop` (side 1.6 x the landmarks' extent, centred between the eye and
    mouth centres) -> the 128 x 128 "HR" face, the landmarks mapped into it (with the options of
    :class:`dicmini.faces.prepare.PrepareOptions`, so the crop is exactly the prepared folder's);
 3. PIL bicubic x1/8 -> the 16 x 16 input; PIL bicubic x8 -> the bicubic baseline;
@@ -177,7 +177,7 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
     from dicmini.faces import assets, faces_available
     from dicmini.faces.benchmark_photos import (LEFT_OUT, MIN_EXTENT, UPSAMPLE, PhotosMissing, benchmark_photos,
                                                 keep_face, landmark_extent)
-    from dicmini.faces.crop import crop_with_landmarks
+    from dicmini.data.crop import crop_with_landmarks
     from dicmini.faces.detect import MIN_SCORE, detect_faces, read_photo
     from dicmini.faces.identity import identity_distance
     from dicmini.faces.prepare import PrepareOptions

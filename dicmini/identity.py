@@ -5,7 +5,7 @@ How it is computed (both images are the same size, 128 x 128 in DIC):
 1. One 68-point shape is taken from the **HR** face: the landmarks you pass (e.g. a prepared folder's
    ``landmarks.json``), else dlib's shape predictor on the box of the HOG detector run on the HR image
    (upsampling once if needed), else on a fixed box calibrated on 128-px crops of
-   :mod:`dicmini.faces.crop` (:data:`FALLBACK_BOX`).
+   :mod:`dicmini.data.crop` (:data:`FALLBACK_BOX`).
 2. The **same** shape is used for both images, so both are aligned identically and the distance only
    reflects what the SR changed, not landmark jitter.
 3. dlib's ``face_recognition_model_v1.compute_face_descriptor(image, shape, num_jitters=0, padding=0.25)``

@@ -15,10 +15,10 @@ from PIL import Image
 from dicmini.cli import main
 from dicmini.data.datasets import FaceFolder
 from dicmini.data.synthetic import render_face
-from dicmini.faces import crop as crop_mod
+from dicmini.data import crop as crop_mod
 from dicmini.faces import detect as detect_mod
 from dicmini.faces.assets import read_ljson, read_pts
-from dicmini.faces.crop import CROP_SCALE, CropBox, crop_face, crop_with_landmarks, extract, face_box
+from dicmini.data.crop import CROP_SCALE, CropBox, crop_face, crop_with_landmarks, extract, face_box
 from dicmini.faces.photo import feather_mask, paste
 from dicmini.faces.prepare import PrepareOptions, list_photos, prepare_folder, read_list
 
@@ -329,7 +329,7 @@ def test_sr_photo_selects_small_faces_and_simulates_large_ones():
 
 
 def test_side_by_side_figure_layout():
-    from dicmini.faces.crop import CropBox
+    from dicmini.data.crop import CropBox
     from dicmini.faces.photo import LR_SIZE, SR_SIZE, PhotoFace, side_by_side
 
     rng = np.random.default_rng(0)

@@ -159,7 +159,7 @@ def test_prepare_aligned_protocol(prepared, tmp_path):
 def test_identity_distance(prepared):
     from dicmini.data.degrade import bicubic_upsample, downsample
     from dicmini.faces import identity_available, identity_distance, read_photo
-    from dicmini.faces.crop import crop_with_landmarks
+    from dicmini.data.crop import crop_with_landmarks
 
     assert identity_available()
     src, out = prepared

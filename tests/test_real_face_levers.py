@@ -39,7 +39,8 @@ def test_table_rederives_from_the_per_face_evaluations(levers):
                  for k in real["faces"]]
             assert r["vs_control_db"][0] == pytest.approx(np.mean(d), abs=1e-9)
             assert r["vs_control_better_faces"] == sum(x > 0 for x in d)
-            assert r["command"].startswith("dicmini train --config tiny ") and "hr_camera=" in r["command"]
+            assert r["command"].startswith("dicmini train --config tiny ")
+            assert r["command"].endswith(levers.RUNS[name][1])
         else:
             assert "vs_control_db" not in r
     assert (RESULTS / "SUMMARY.md").read_text() == levers.markdown(summary)

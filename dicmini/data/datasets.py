@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .degrade import downsample, normalize
+from .face_shape import PORTRAIT_YAW
 from .image_io import ALPHA_MODES, ImageReadError, read_rgb, read_size
 from .landmarks import NUM_LANDMARKS, landmarks_to_heatmaps
 
@@ -65,10 +66,12 @@ class SyntheticFaces(Dataset):
     evaluation; a training set (``held_out=False``) refuses to reach them, and ``held_out=True`` starts
     at that boundary (``first_seed`` is then an offset into the held-out range). ``pool=True`` renders every
     face once into a pool file (:mod:`dicmini.data.face_pool`) and reads the same pixels from it afterwards.
+    ``yaw`` = (standard deviation, limit) of the heads' yaw in degrees (:func:`dicmini.data.face_shape.sample_shape`).
     """
 
     def __init__(self, length: int, first_seed: int = 0, held_out: bool = False, size: int = 128,
-                 scale: int = 8, sigma: float = 1.0, pool: bool = False) -> None:
+                 scale: int = 8, sigma: float = 1.0, pool: bool = False,
+                 yaw: tuple[float, float] = PORTRAIT_YAW) -> None:
         from .synthetic import HELD_OUT_SEED_START
 
         if length <= 0:
@@ -80,12 +83,12 @@ class SyntheticFaces(Dataset):
             raise ValueError(
                 f"first_seed + length = {self.first_seed + length} reaches the held-out seeds "
                 f"(>= {HELD_OUT_SEED_START}); use held_out=True for evaluation sets")
-        self.length, self.size, self.scale, self.sigma = length, size, scale, sigma
+        self.length, self.size, self.scale, self.sigma, self.yaw = length, size, scale, sigma, tuple(yaw)
         self._pool: tuple[np.ndarray, np.ndarray] | None = None
         if pool:
             from .face_pool import load_or_render_pool
 
-            self._pool = load_or_render_pool(self.first_seed, length, size)
+            self._pool = load_or_render_pool(self.first_seed, length, size, yaw=self.yaw)
 
     def __len__(self) -> int:
         return self.length
@@ -102,7 +105,7 @@ class SyntheticFaces(Dataset):
         if self._pool is not None:
             image, points = self._pool[0][index], self._pool[1][index]
         else:
-            image, points = render_face(seed, size=self.size)
+            image, points = render_face(seed, size=self.size, yaw=self.yaw)
         return make_sample(image, points, f"seed_{seed}", scale=self.scale, sigma=self.sigma)
 
 

@@ -254,12 +254,21 @@ class FaceShape:
         return np.stack([c * d[..., 0] + s * d[..., 1], -s * d[..., 0] + c * d[..., 1]], axis=-1)
 
 
-def sample_shape(rng: np.random.Generator, size: int = 128) -> FaceShape:
+#: yaw of the synthetic faces, degrees: (standard deviation, limit) of a clipped normal
+PORTRAIT_YAW: tuple[float, float] = (7.0, 18.0)
+#: a yaw spread like the real-face benchmark's crops (their nose offset from the eye centre, per eye distance,
+#: spreads about 2.6x as wide as with :data:`PORTRAIT_YAW`; docs/real_faces.md)
+REAL_CROP_YAW: tuple[float, float] = (20.0, 40.0)
+
+
+def sample_shape(rng: np.random.Generator, size: int = 128,
+                 yaw: tuple[float, float] = PORTRAIT_YAW) -> FaceShape:
     """Sample identity, expression and pose; landmarks are placed inside a ``size x size`` image.
 
-    Pose: in-plane rotation within +-25 degrees (most faces within ~10), a mild yaw (+-18 degrees) and
-    pitch (+-8), a face about 54-72 % of the image wide, centred like a CelebA-style crop. The 68
-    landmarks always stay at least ``3.5 %`` of the image away from its border.
+    Pose: in-plane rotation within +-25 degrees (most faces within ~10), a yaw drawn from ``yaw`` = (standard
+    deviation, limit) in degrees (by default mild: +-18), pitch within +-8, a face about 54-72 % of the image
+    wide, centred like a CelebA-style crop. The 68 landmarks always stay at least ``3.5 %`` of the image away
+    from its border. The same ``rng`` draws the same numbers whatever ``yaw`` is.
 
     Placement is computed in continuous image coordinates proportional to ``size`` (the image spans
     ``[0, size]``) and shifted by half a pixel into the pixel-centre convention at the end, so the same
@@ -271,7 +280,8 @@ def sample_shape(rng: np.random.Generator, size: int = 128) -> FaceShape:
     frame[[67, 66, 65], 1] = np.maximum(frame[[67, 66, 65], 1], frame[[61, 62, 63], 1])  # lips never cross
     z = landmark_depth(frame)
 
-    yaw = np.deg2rad(float(np.clip(rng.normal(0.0, 7.0), -18.0, 18.0)))
+    yaw_sd, yaw_max = yaw
+    yaw = np.deg2rad(float(np.clip(rng.normal(0.0, yaw_sd), -yaw_max, yaw_max)))
     pitch = np.deg2rad(float(np.clip(rng.normal(0.0, 4.0), -8.0, 8.0)))
     if rng.random() < 0.6:
         angle = float(np.clip(rng.normal(0.0, 7.0), -25.0, 25.0))

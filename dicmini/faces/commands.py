@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from ..errors import CLIError
-from .crop import CROP_SCALE
+from ..data.crop import CROP_SCALE
 
 EXIT_NO_FACE = 1
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .crop import CROP_SCALE, CropBox, extract, face_box, resize
+from ..data.crop import CROP_SCALE, CropBox, extract, face_box, resize
 
 LR_SIZE = 16
 SR_SIZE = 128
@@ -171,7 +171,7 @@ def simulate(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
     and each face with ``hr`` set; the photo itself is never returned degraded."""
     from ..data.degrade import downsample
     from ..train.inference import super_resolve
-    from .crop import crop_with_landmarks
+    from ..data.crop import crop_with_landmarks
     from .detect import MIN_SCORE, as_rgb
 
     img = as_rgb(image)

@@ -4,7 +4,7 @@ Two protocols (docs/reference_implementations.md, Data and degradation):
 
 * ``crop`` (default; official DIC CelebA / Helen style): detect the face with dlib's HOG detector (the
   highest-scoring box; upsampling only when nothing is found, up to ``upsample`` times), predict its 68
-  landmarks on the full-resolution photo, cut the square of :mod:`dicmini.faces.crop` (side 1.6 x the
+  landmarks on the full-resolution photo, cut the square of :mod:`dicmini.data.crop` (side 1.6 x the
   landmarks' extent, centred between the eye centre and the mouth centre), resize it to ``size`` with PIL
   bicubic, and map the landmarks into the crop exactly.
 * ``aligned`` (MMagic CelebA-HQ protocol): the image is already an aligned face: resize the whole (square)
@@ -42,7 +42,7 @@ from ..data.datasets import LANDMARKS_FILE, read_landmarks_file
 from ..data.face_folder import (PARTIAL_FILE, STALE_TEMP_AGE_S, read_partial, finish_landmarks, log_landmarks,
                                 save_png)
 from ..utils import atomic_write, refuse_overwriting, remove_stale_temp_files
-from .crop import CROP_SCALE, crop_with_landmarks, resize
+from ..data.crop import CROP_SCALE, crop_with_landmarks, resize
 
 PROTOCOLS = ("crop", "aligned")
 #: photo formats looked for in the input folder

@@ -60,6 +60,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..data.face_shape import PORTRAIT_YAW
+
 # The allowed values of the fields this module owns. Those of ``init`` / ``d_init`` live with the schemes
 # (:mod:`dicmini.train.init`), those of ``fusion`` and the DICNet arguments with the model
 # (:mod:`dicmini.models.dic`), the named loss weights with the losses (:data:`dicmini.losses.RECIPES`); they are
@@ -188,6 +190,15 @@ class TrainConfig:
     #: noise, JPEG; :mod:`dicmini.data.camera_effects`) before its LR input is made from it (dicmini, for faces
     #: that look more like photos; 0 = never, as the references).
     hr_camera: float = 0.0
+    #: ``dic``/``dicgan`` tasks: probability that a training HR face is re-framed by the crop rule of real photos
+    #: (:mod:`dicmini.data.crop`, what ``dicmini data prepare`` does to a photo) before the camera and the x8
+    #: degradation, landmarks and heatmaps moved with it (dicmini: the procedural faces sit lower and vary less in
+    #: the frame than the crops of the real-face benchmark; 0 = never, as the references).
+    hr_crop_rule: float = 0.0
+    #: synthetic data only: (standard deviation, limit) in degrees of the training faces' yaw
+    #: (:func:`dicmini.data.face_shape.sample_shape`; dicmini's default is mild, the real-face benchmark's crops spread
+    #: wider: ``face_shape.REAL_CROP_YAW``). Validation faces keep the default.
+    synthetic_yaw: tuple[float, float] = PORTRAIT_YAW
     #: ``hourglass`` task: probability that a training image is replaced by a blurred copy (area-downsampled by
     #: 2, 4 or 8, then bicubic-upsampled), so that the pretrained branch also reads the blurry SR of early steps.
     hourglass_degrade: float = 0.0
@@ -354,9 +365,13 @@ class TrainConfig:
         for name in ("pixel_weight", "align_weight", "feature_weight", "gan_weight", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
-        for name in ("truth_guidance", "hourglass_degrade", "hr_camera"):
+        for name in ("truth_guidance", "hourglass_degrade", "hr_camera", "hr_crop_rule"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
+        sd, limit = self.synthetic_yaw
+        if not (sd > 0 and 0 <= limit <= 60):
+            raise ValueError(f"config synthetic_yaw: expected a standard deviation > 0 and a limit in [0, 60] degrees, "
+                             f"got {list(self.synthetic_yaw)}")
         if not self.hourglass_lr_scale > 0:
             raise ValueError(f"config hourglass_lr_scale: expected > 0, got {self.hourglass_lr_scale}")
         if self.min_lr_ratio > 1:

@@ -27,7 +27,9 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ..data.camera_effects import camera_effects
+from ..data.crop import crop_with_landmarks
 from ..data.degrade import denormalize, downsample, normalize, to_uint8
+from ..data.landmarks import landmarks_to_heatmaps
 from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
 from ..models.convert import (PRETRAINED_NAMES, load_official_hourglass, load_state_dict_strict, read_checkpoint,
                               to_dicmini_state_dict)
@@ -217,6 +219,28 @@ class DICTraining(Task):
         p = self.config.truth_guidance
         return p > 0 and bool(iteration_rng(self.config, step, 0x7467).random() < p)
 
+    def crop_rule(self, batch: Batch, step: int) -> Batch:
+        """Each training face, with probability ``hr_crop_rule``, re-framed by the crop rule of real photos
+        (:func:`dicmini.data.crop.crop_with_landmarks`: the square of side 1.6 x the landmarks' extent, centred
+        between the eyes and the mouth, border pixels replicated, PIL bicubic back to the HR size); its landmarks,
+        heatmaps and LR input are made again from the new HR face."""
+        p = self.config.hr_crop_rule
+        if p <= 0:
+            return batch
+        rng = iteration_rng(self.config, step, 0x6372)
+        picks = np.flatnonzero(rng.random(batch["hr"].size(0)) < p)
+        if not len(picks):
+            return batch
+        hr, lr, heat, points = (batch[k].clone() for k in ("hr", "lr", "heatmaps", "landmarks"))
+        size, grid = hr.size(-1), heat.size(-1)
+        scale = size // lr.size(-1)     # the SR factor of the data (x8)
+        for i in picks:
+            face, moved, _ = crop_with_landmarks(to_uint8(denormalize(hr[i])), points[i].numpy(), size)
+            hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
+            points[i] = torch.from_numpy(moved.astype(np.float32))
+            heat[i] = torch.from_numpy(landmarks_to_heatmaps(moved, size, grid, self.config.heatmap_sigma))
+        return {**batch, "hr": hr, "lr": lr, "heatmaps": heat, "landmarks": points}
+
     def camera(self, batch: Batch, step: int) -> Batch:
         """Each training face, with probability ``hr_camera``, through a random camera
         (:func:`dicmini.data.camera_effects.camera_effects`); its LR input is then made again from the new HR
@@ -237,7 +261,7 @@ class DICTraining(Task):
 
     def generator_loss(self, model: nn.Module, batch: Batch, step: int, device: torch.device, channels_last: bool,
                        adversarial: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        batch = self.camera(batch, step)
+        batch = self.camera(self.crop_rule(batch, step), step)
         lr, hr, heat = (performance.as_input(batch[k], device, channels_last) for k in ("lr", "hr", "heatmaps"))
         out = model(lr, guidance=heat if self.truth_guided(step) else None)
         loss, terms = dic_generator_loss(

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..face_shape import sample_shape
+from ..face_shape import PORTRAIT_YAW, sample_shape
 from ..landmarks import NUM_LANDMARKS
 from .background import draw_background
 from .body import draw_ears, draw_neck_and_clothes
@@ -54,17 +54,18 @@ def paint(scene: Scene) -> np.ndarray:
     return scene.canvas.pixels
 
 
-def render_face(seed: int, size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_YAW) -> tuple[np.ndarray, np.ndarray]:
     """Render synthetic face ``seed``: ``(image uint8 size x size x 3 RGB, landmarks float32 68 x 2)``.
 
     Landmarks are ``(x, y)`` pixels of the returned image (pixel centres at integers), in the iBUG
     68-point order, and are exactly the points the face was drawn from. Deterministic per seed; seeds
-    ``>= HELD_OUT_SEED_START`` are reserved for held-out evaluation.
+    ``>= HELD_OUT_SEED_START`` are reserved for held-out evaluation. ``yaw`` = (standard deviation, limit) of
+    the head's yaw in degrees (:func:`dicmini.data.face_shape.sample_shape`).
     """
     seed = check_seed(seed, "seed")
     size = check_size(size)
     rng = np.random.default_rng(seed)
-    shape = sample_shape(rng, size)
+    shape = sample_shape(rng, size, yaw)
     scene = new_scene(shape, rng, supersampling_factor(size))
     image = develop(paint(scene), size, rng, scene.noise)
     points = shape.landmarks.astype(np.float32)

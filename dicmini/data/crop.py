@@ -1,6 +1,7 @@
 """The square face crop derived from 68 landmarks, and the exact mapping of points into and out of it.
 
-**The crop rule** (used by ``dicmini data prepare`` and ``dicmini sr-photo``)::
+**The crop rule** (used by ``dicmini data prepare`` and ``dicmini sr-photo``, and by training to re-frame
+synthetic faces like real crops: ``hr_crop_rule`` in :class:`dicmini.train.config.TrainConfig`)::
 
     eye centre   e = mean of the 12 eye points (36-47)
     mouth centre m = mean of the 20 lip points (48-67)
