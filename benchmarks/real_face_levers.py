@@ -58,17 +58,20 @@ RUNS: dict[str, tuple[str, str]] = {
                  "--set init_generator=tiny --set hr_crop_rule=1.0"),
     "croprule_camera": ("the crop rule and the camera on every face",
                         "--set init_generator=tiny --set hr_crop_rule=1.0 --set hr_camera=1.0"),
-    "yaw": ("heads turned like the real crops' (yaw sd 20, limit 40 degrees; default 7, 18)",
-            "--set init_generator=tiny --set synthetic_yaw=20,40"),
     "all3": ("the crop rule, the camera and the wider yaw on every face",
              "--set init_generator=tiny --set hr_crop_rule=1.0 --set hr_camera=1.0 --set synthetic_yaw=20,40"),
+    "light": ("every face relit (a directional light, uneven shading, a colour cast, an exposure curve)",
+              "--set init_generator=tiny --set hr_lighting=1.0"),
+    "light_camera": ("every face relit, then through the camera",
+                     "--set init_generator=tiny --set hr_lighting=1.0 --set hr_camera=1.0"),
 }
 #: the fine-tune every run shares: the tiny recipe from a trained generator, 1,500 iterations at Adam 5e-4 (cosine)
 FINE_TUNE = ("dicmini train --config tiny --out runs/levers/{name} --set hourglass_stage= --set iterations=1500 "
              "--set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 {sets}")
 #: each run's control: the fine-tune of the same length without the lever
 CONTROLS = {"camera25": "control", "camera": "control", "camera100": "control", "camera100x2": "controlx2",
-            "croprule": "control", "croprule_camera": "control", "yaw": "control", "all3": "control"}
+            "croprule": "control", "croprule_camera": "camera100", "all3": "camera100",
+            "light": "control", "light_camera": "camera100"}
 
 
 def last_step_gain(real: dict[str, Any], keys: list[str]) -> np.ndarray:

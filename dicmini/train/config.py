@@ -190,6 +190,10 @@ class TrainConfig:
     #: noise, JPEG; :mod:`dicmini.data.camera_effects`) before its LR input is made from it (dicmini, for faces
     #: that look more like photos; 0 = never, as the references).
     hr_camera: float = 0.0
+    #: ``dic``/``dicgan`` tasks: probability that a training HR face is relit (a directional light, uneven shading,
+    #: a colour cast, an exposure curve; :mod:`dicmini.data.lighting`) before the camera and the x8 degradation
+    #: (dicmini: real photos are lit less evenly than the procedural faces; 0 = never, as the references).
+    hr_lighting: float = 0.0
     #: ``dic``/``dicgan`` tasks: probability that a training HR face is re-framed by the crop rule of real photos
     #: (:mod:`dicmini.data.crop`, what ``dicmini data prepare`` does to a photo) before the camera and the x8
     #: degradation, landmarks and heatmaps moved with it (dicmini: the procedural faces sit lower and vary less in
@@ -365,7 +369,7 @@ class TrainConfig:
         for name in ("pixel_weight", "align_weight", "feature_weight", "gan_weight", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
-        for name in ("truth_guidance", "hourglass_degrade", "hr_camera", "hr_crop_rule"):
+        for name in ("truth_guidance", "hourglass_degrade", "hr_camera", "hr_crop_rule", "hr_lighting"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
         sd, limit = self.synthetic_yaw

@@ -30,6 +30,7 @@ from ..data.camera_effects import camera_effects
 from ..data.crop import crop_with_landmarks
 from ..data.degrade import denormalize, downsample, normalize, to_uint8
 from ..data.landmarks import landmarks_to_heatmaps
+from ..data.lighting import relight
 from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
 from ..models.convert import (PRETRAINED_NAMES, load_official_hourglass, load_state_dict_strict, read_checkpoint,
                               to_dicmini_state_dict)
@@ -241,27 +242,36 @@ class DICTraining(Task):
             heat[i] = torch.from_numpy(landmarks_to_heatmaps(moved, size, grid, self.config.heatmap_sigma))
         return {**batch, "hr": hr, "lr": lr, "heatmaps": heat, "landmarks": points}
 
-    def camera(self, batch: Batch, step: int) -> Batch:
-        """Each training face, with probability ``hr_camera``, through a random camera
-        (:func:`dicmini.data.camera_effects.camera_effects`); its LR input is then made again from the new HR
-        face by the x8 degradation. Landmarks and heatmaps are unchanged (no effect moves a pixel)."""
-        p = self.config.hr_camera
+    def _remake(self, batch: Batch, step: int, p: float, salt: int, effect) -> Batch:
+        """Each training face, with probability ``p``, through ``effect(uint8 face, rng)``, a change that moves no
+        pixel; its LR input is made again from the new HR face by the x8 degradation (landmarks and heatmaps kept).
+        The random stream is a function of the seed, the iteration and ``salt``: resume-exact."""
         if p <= 0:
             return batch
-        rng = iteration_rng(self.config, step, 0x6361)
+        rng = iteration_rng(self.config, step, salt)
         picks = np.flatnonzero(rng.random(batch["hr"].size(0)) < p)
         if not len(picks):
             return batch
         hr, lr = batch["hr"].clone(), batch["lr"].clone()
         scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
         for i in picks:
-            face = camera_effects(to_uint8(denormalize(hr[i])), rng)
+            face = effect(to_uint8(denormalize(hr[i])), rng)
             hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
         return {**batch, "hr": hr, "lr": lr}
 
+    def camera(self, batch: Batch, step: int) -> Batch:
+        """Each training face, with probability ``hr_camera``, through a random camera
+        (:func:`dicmini.data.camera_effects.camera_effects`)."""
+        return self._remake(batch, step, self.config.hr_camera, 0x6361, camera_effects)
+
+    def lighting(self, batch: Batch, step: int) -> Batch:
+        """Each training face, with probability ``hr_lighting``, under a random light
+        (:func:`dicmini.data.lighting.relight`)."""
+        return self._remake(batch, step, self.config.hr_lighting, 0x6c69, relight)
+
     def generator_loss(self, model: nn.Module, batch: Batch, step: int, device: torch.device, channels_last: bool,
                        adversarial: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        batch = self.camera(self.crop_rule(batch, step), step)
+        batch = self.camera(self.lighting(self.crop_rule(batch, step), step), step)
         lr, hr, heat = (performance.as_input(batch[k], device, channels_last) for k in ("lr", "hr", "heatmaps"))
         out = model(lr, guidance=heat if self.truth_guided(step) else None)
         loss, terms = dic_generator_loss(
