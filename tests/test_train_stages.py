@@ -107,6 +107,20 @@ def test_truth_guidance_is_a_function_of_seed_and_iteration(tmp_path, monkeypatc
     torch.testing.assert_close(seen[0], batch["heatmaps"])
 
 
+def test_prior_dropout_guides_by_zeros_on_its_share_of_the_iterations(tmp_path):
+    heat = torch.rand(2, 68, 8, 8)
+    task = tasks.make_task(small(prior_dropout=0.5), tmp_path)
+    picks = [task.guidance(heat, step) for step in range(200)]
+    zeros = [g is not None for g in picks]
+    assert all(g is None or (torch.count_nonzero(g) == 0 and g.shape == heat.shape) for g in picks)
+    assert 70 < sum(zeros) < 130
+    assert zeros == [task.guidance(heat, step) is not None for step in range(200)]    # resume-exact
+    # the ground truth, when drawn, comes first; without either setting the model guides itself
+    both = tasks.make_task(small(truth_guidance=1.0, prior_dropout=1.0), tmp_path)
+    assert all(both.guidance(heat, step) is heat for step in range(20))
+    assert all(tasks.make_task(small(), tmp_path).guidance(heat, step) is None for step in range(20))
+
+
 def test_slower_landmark_branch_keeps_its_ratio_through_schedule_and_resume(tmp_path):
     config = small(hourglass_lr_scale=0.25, lr_schedule="cosine", min_lr_ratio=0.1, iterations=6)
     trainer = Trainer(config, tmp_path / "a")

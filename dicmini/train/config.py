@@ -190,6 +190,10 @@ class TrainConfig:
     #: own estimate (dicmini: teaches the attentive fusion to read precise landmarks; 0 = never, as the references).
     #: The alignment loss still scores the model's own heatmaps.
     truth_guidance: float = 0.0
+    #: probability, per iteration not guided by the ground truth, that steps 2..T are guided by all-zero maps (no
+    #: landmark prior; dicmini: the SR branch must also do well without the prior, so wrong landmarks cost less;
+    #: 0 = never, as the references).
+    prior_dropout: float = 0.0
     #: ``dic``/``dicgan`` tasks: probability that a training HR face goes through a random camera (blur, sensor
     #: noise, JPEG; :mod:`dicmini.data.camera_effects`) before its LR input is made from it (dicmini, for faces
     #: that look more like photos; 0 = never, as the references).
@@ -373,7 +377,8 @@ class TrainConfig:
         for name in ("pixel_weight", "align_weight", "feature_weight", "gan_weight", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
-        for name in ("truth_guidance", "hourglass_degrade", "hr_camera", "hr_crop_rule", "hr_lighting"):
+        for name in ("truth_guidance", "prior_dropout", "hourglass_degrade", "hr_camera", "hr_crop_rule",
+                     "hr_lighting"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
         if not 0 < self.step_decay <= 1:

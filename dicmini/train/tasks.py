@@ -220,6 +220,16 @@ class DICTraining(Task):
         p = self.config.truth_guidance
         return p > 0 and bool(iteration_rng(self.config, step, 0x7467).random() < p)
 
+    def guidance(self, heatmaps: Tensor, step: int) -> Tensor | None:
+        """What guides steps 2..T at iteration ``step``: the ground-truth ``heatmaps`` (``truth_guidance``), else
+        all-zero maps (``prior_dropout``), else None (the model's own estimate)."""
+        if self.truth_guided(step):
+            return heatmaps
+        p = self.config.prior_dropout
+        if p > 0 and iteration_rng(self.config, step, 0x7064).random() < p:
+            return torch.zeros_like(heatmaps)
+        return None
+
     def crop_rule(self, batch: Batch, step: int) -> Batch:
         """Each training face, with probability ``hr_crop_rule``, re-framed by the crop rule of real photos
         (:func:`dicmini.data.crop.crop_with_landmarks`: the square of side 1.6 x the landmarks' extent, centred
@@ -273,7 +283,7 @@ class DICTraining(Task):
                        adversarial: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
         batch = self.camera(self.lighting(self.crop_rule(batch, step), step), step)
         lr, hr, heat = (performance.as_input(batch[k], device, channels_last) for k in ("lr", "hr", "heatmaps"))
-        out = model(lr, guidance=heat if self.truth_guided(step) else None)
+        out = model(lr, guidance=self.guidance(heat, step))
         loss, terms = dic_generator_loss(
             out, hr, heat, self.recipe, feature_net=self.feature_net if adversarial else None,
             discriminator=self.discriminator if adversarial else None,
