@@ -8,7 +8,7 @@ from dicmini.data import camera_effects as ce
 from dicmini.data.datasets import make_sample
 from dicmini.data.degrade import denormalize, downsample, normalize
 from dicmini.data.synthetic import render_face
-from dicmini.train import apply_overrides, get_config, tasks
+from dicmini.train import apply_overrides, augment, get_config, tasks
 from dicmini.train.data import collate
 
 
@@ -40,22 +40,22 @@ def _task_and_batch(p):
 
 def test_dic_task_remakes_the_input_from_the_camera_face_and_keeps_the_landmarks():
     task, batch = _task_and_batch(1.0)
-    out = task.camera(batch, step=7)
+    out = augment.camera(batch, task.config, step=7)
     assert torch.equal(out["heatmaps"], batch["heatmaps"]) and torch.equal(out["landmarks"], batch["landmarks"])
     changed = [i for i in range(4) if not torch.equal(out["hr"][i], batch["hr"][i])]
     assert changed                                       # p = 1: every face went through a camera (most change)
     for i in range(4):
         face = np.rint(denormalize(out["hr"][i])).astype(np.uint8)
         assert torch.equal(out["lr"][i], normalize(downsample(face)))        # the input is made from the new HR
-    again = task.camera(batch, step=7)
+    again = augment.camera(batch, task.config, step=7)
     assert torch.equal(again["hr"], out["hr"])           # a function of the seed and the iteration: resume-exact
-    assert not torch.equal(task.camera(batch, step=8)["hr"], out["hr"])
+    assert not torch.equal(augment.camera(batch, task.config, step=8)["hr"], out["hr"])
     assert torch.equal(batch["hr"][0], make_sample(*render_face(0), name="0")["hr"])      # the batch is not changed
 
 
 def test_no_camera_by_default_and_the_setting_is_a_probability():
     task, batch = _task_and_batch(0.0)
-    assert task.camera(batch, step=3) is batch
+    assert augment.camera(batch, task.config, step=3) is batch
     assert get_config("tiny").hr_camera == 0.0
     with pytest.raises(ValueError, match="hr_camera"):
         apply_overrides(get_config("tiny"), {"hr_camera": 1.5})

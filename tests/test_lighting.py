@@ -8,7 +8,7 @@ from dicmini.data import lighting
 from dicmini.data.datasets import make_sample
 from dicmini.data.degrade import denormalize, downsample, normalize
 from dicmini.data.synthetic import render_face
-from dicmini.train import apply_overrides, get_config, tasks
+from dicmini.train import apply_overrides, augment, get_config, tasks
 from dicmini.train.data import collate
 
 
@@ -44,14 +44,14 @@ def test_dic_task_relights_hr_remakes_the_input_and_keeps_the_landmarks():
                                                   "batch_size": 4, "progress": False})
     task = tasks.make_task(config, "x")
     batch = collate([make_sample(*render_face(seed), name=str(seed)) for seed in range(4)])
-    out = task.lighting(batch, step=5)
+    out = augment.lighting(batch, task.config, step=5)
     assert torch.equal(out["heatmaps"], batch["heatmaps"]) and torch.equal(out["landmarks"], batch["landmarks"])
     for i in range(4):
         face = np.rint(denormalize(out["hr"][i])).astype(np.uint8)
         assert not torch.equal(out["hr"][i], batch["hr"][i])
         assert torch.equal(out["lr"][i], normalize(downsample(face)))
-    assert torch.equal(task.lighting(batch, step=5)["hr"], out["hr"])          # resume-exact
+    assert torch.equal(augment.lighting(batch, task.config, step=5)["hr"], out["hr"])          # resume-exact
     off = tasks.make_task(apply_overrides(config, {"hr_lighting": 0.0}), "x")
-    assert off.lighting(batch, step=5) is batch and get_config("tiny").hr_lighting == 0.0
+    assert augment.lighting(batch, off.config, step=5) is batch and get_config("tiny").hr_lighting == 0.0
     with pytest.raises(ValueError, match="hr_lighting"):
         apply_overrides(get_config("tiny"), {"hr_lighting": 2.0})

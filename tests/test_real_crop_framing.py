@@ -12,7 +12,7 @@ from dicmini.data.face_pool import pool_path
 from dicmini.data.face_shape import PORTRAIT_YAW, REAL_CROP_YAW, sample_shape
 from dicmini.data.landmarks import heatmaps_to_landmarks
 from dicmini.data.synthetic import render_face
-from dicmini.train import apply_overrides, get_config, tasks
+from dicmini.train import apply_overrides, augment, get_config, tasks
 from dicmini.train.data import build_datasets, collate
 
 
@@ -25,7 +25,7 @@ def _task_and_batch(p):
 
 def test_crop_rule_reframes_face_landmarks_heatmaps_and_input_together():
     task, batch = _task_and_batch(1.0)
-    out = task.crop_rule(batch, step=7)
+    out = augment.crop_rule(batch, task.config, step=7)
     for i in range(4):
         face = to_uint8(denormalize(batch["hr"][i]))
         expected, points, _ = crop_with_landmarks(face, batch["landmarks"][i].numpy(), 128)
@@ -40,13 +40,13 @@ def test_crop_rule_reframes_face_landmarks_heatmaps_and_input_together():
     eyes_before = batch["landmarks"][:, 36:48, 1].mean().item()
     eyes_after = out["landmarks"][:, 36:48, 1].mean().item()
     assert eyes_after < eyes_before
-    assert torch.equal(task.crop_rule(batch, step=7)["hr"], out["hr"])     # resume-exact
+    assert torch.equal(augment.crop_rule(batch, task.config, step=7)["hr"], out["hr"])     # resume-exact
     assert torch.equal(batch["hr"][0], make_sample(*render_face(0), name="0")["hr"])   # the batch is not changed
 
 
 def test_no_crop_rule_by_default_and_the_setting_is_a_probability():
     task, batch = _task_and_batch(0.0)
-    assert task.crop_rule(batch, step=3) is batch
+    assert augment.crop_rule(batch, task.config, step=3) is batch
     assert get_config("tiny").hr_crop_rule == 0.0
     with pytest.raises(ValueError, match="hr_crop_rule"):
         apply_overrides(get_config("tiny"), {"hr_crop_rule": -0.1})
@@ -79,3 +79,14 @@ def test_the_yaw_setting_reaches_the_training_faces_and_their_pool_file(tmp_path
     assert pooled.yaw == (20.0, 40.0)
     with pytest.raises(ValueError, match="synthetic_yaw"):
         apply_overrides(get_config("tiny"), {"synthetic_yaw": (0.0, 20.0)})
+
+
+def test_augment_frames_then_lights_then_films_each_face():
+    config = apply_overrides(get_config("tiny"), {"hr_crop_rule": 1.0, "hr_lighting": 1.0, "hr_camera": 1.0,
+                                                  "face_pool": False})
+    batch = collate([make_sample(*render_face(seed), name=str(seed), sigma=config.heatmap_sigma) for seed in (1, 2)])
+    out = augment.augment(batch, config, step=4)
+    again = augment.camera(augment.lighting(augment.crop_rule(batch, config, 4), config, 4), config, 4)
+    for key in ("hr", "lr", "heatmaps", "landmarks"):
+        assert torch.equal(out[key], again[key])
+    assert augment.augment(batch, get_config("tiny"), step=4) is batch      # none of them by default

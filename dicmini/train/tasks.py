@@ -26,11 +26,6 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
-from ..data.camera_effects import camera_effects
-from ..data.crop import crop_with_landmarks
-from ..data.degrade import denormalize, downsample, normalize, to_uint8
-from ..data.landmarks import landmarks_to_heatmaps
-from ..data.lighting import relight
 from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
 from ..models.convert import (PRETRAINED_NAMES, load_official_hourglass, load_state_dict_strict, read_checkpoint,
                               to_dicmini_state_dict)
@@ -39,6 +34,7 @@ from ..models.hourglass import FeedbackHourglass, run_hourglass
 from ..models.lightcnn import LightCNN, LightCNNFeature
 from ..models.vgg import VGG16Features
 from . import performance
+from .augment import augment, iteration_rng
 from .checkpoint import unwrap
 from .config import TrainConfig
 from .evaluate import EvalResult, evaluate, evaluate_hourglass
@@ -53,12 +49,6 @@ STAGE_FOLDER = "hourglass-stage"
 def stage_checkpoint(out_dir: str | os.PathLike) -> Path:
     """The pre-trained landmark branch a staged run in ``out_dir`` starts from."""
     return Path(out_dir) / STAGE_FOLDER / "last.pt"
-
-
-def iteration_rng(config: TrainConfig, step: int, salt: int) -> np.random.Generator:
-    """A random stream that is a function of the seed, the iteration and ``salt`` only: resume-exact, and the
-    same on every process."""
-    return np.random.default_rng([int(config.seed or 0), step, salt])
 
 
 class Task:
@@ -230,58 +220,9 @@ class DICTraining(Task):
             return torch.zeros_like(heatmaps)
         return None
 
-    def crop_rule(self, batch: Batch, step: int) -> Batch:
-        """Each training face, with probability ``hr_crop_rule``, re-framed by the crop rule of real photos
-        (:func:`dicmini.data.crop.crop_with_landmarks`: the square of side 1.6 x the landmarks' extent, centred
-        between the eyes and the mouth, border pixels replicated, PIL bicubic back to the HR size); its landmarks,
-        heatmaps and LR input are made again from the new HR face."""
-        p = self.config.hr_crop_rule
-        if p <= 0:
-            return batch
-        rng = iteration_rng(self.config, step, 0x6372)
-        picks = np.flatnonzero(rng.random(batch["hr"].size(0)) < p)
-        if not len(picks):
-            return batch
-        hr, lr, heat, points = (batch[k].clone() for k in ("hr", "lr", "heatmaps", "landmarks"))
-        size, grid = hr.size(-1), heat.size(-1)
-        scale = size // lr.size(-1)     # the SR factor of the data (x8)
-        for i in picks:
-            face, moved, _ = crop_with_landmarks(to_uint8(denormalize(hr[i])), points[i].numpy(), size)
-            hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
-            points[i] = torch.from_numpy(moved.astype(np.float32))
-            heat[i] = torch.from_numpy(landmarks_to_heatmaps(moved, size, grid, self.config.heatmap_sigma))
-        return {**batch, "hr": hr, "lr": lr, "heatmaps": heat, "landmarks": points}
-
-    def _remake(self, batch: Batch, step: int, p: float, salt: int, effect) -> Batch:
-        """Each training face, with probability ``p``, through ``effect(uint8 face, rng)``, a change that moves no
-        pixel; its LR input is made again from the new HR face by the x8 degradation (landmarks and heatmaps kept).
-        The random stream is a function of the seed, the iteration and ``salt``: resume-exact."""
-        if p <= 0:
-            return batch
-        rng = iteration_rng(self.config, step, salt)
-        picks = np.flatnonzero(rng.random(batch["hr"].size(0)) < p)
-        if not len(picks):
-            return batch
-        hr, lr = batch["hr"].clone(), batch["lr"].clone()
-        scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
-        for i in picks:
-            face = effect(to_uint8(denormalize(hr[i])), rng)
-            hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
-        return {**batch, "hr": hr, "lr": lr}
-
-    def camera(self, batch: Batch, step: int) -> Batch:
-        """Each training face, with probability ``hr_camera``, through a random camera
-        (:func:`dicmini.data.camera_effects.camera_effects`)."""
-        return self._remake(batch, step, self.config.hr_camera, 0x6361, camera_effects)
-
-    def lighting(self, batch: Batch, step: int) -> Batch:
-        """Each training face, with probability ``hr_lighting``, under a random light
-        (:func:`dicmini.data.lighting.relight`)."""
-        return self._remake(batch, step, self.config.hr_lighting, 0x6c69, relight)
-
     def generator_loss(self, model: nn.Module, batch: Batch, step: int, device: torch.device, channels_last: bool,
                        adversarial: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        batch = self.camera(self.lighting(self.crop_rule(batch, step), step), step)
+        batch = augment(batch, self.config, step)
         lr, hr, heat = (performance.as_input(batch[k], device, channels_last) for k in ("lr", "hr", "heatmaps"))
         out = model(lr, guidance=self.guidance(heat, step))
         loss, terms = dic_generator_loss(
@@ -338,5 +279,4 @@ def make_task(config: TrainConfig, out_dir: str | os.PathLike) -> Task:
     return TASK_CLASSES[config.task](config, Path(out_dir))
 
 
-__all__ = ["Task", "HourglassPretraining", "DICTraining", "DICGANTraining", "TASK_CLASSES", "make_task",
-           "iteration_rng"]
+__all__ = ["Task", "HourglassPretraining", "DICTraining", "DICGANTraining", "TASK_CLASSES", "make_task"]

@@ -1,0 +1,102 @@
+"""Per-iteration changes to a DIC training batch, and the random stream they draw from.
+
+Each change applies, face by face, with the probability its :class:`~dicmini.train.config.TrainConfig` setting
+gives (0 = never, as the references), before the batch reaches the model. Every draw comes from
+:func:`iteration_rng`, a function of the seed, the iteration and a salt, so a resumed run sees the same faces. The
+order is the one a photograph goes through: framing, light, camera.
+
+* :func:`crop_rule` (``hr_crop_rule``): the face re-framed by the crop rule of real photos
+  (:mod:`dicmini.data.crop`); landmarks, heatmaps and input made again.
+* :func:`lighting` (``hr_lighting``): the HR face relit (:mod:`dicmini.data.lighting`); input made again.
+* :func:`camera` (``hr_camera``): the HR face through a random camera (:mod:`dicmini.data.camera_effects`); input
+  made again.
+
+Each is dicmini's, for faces that look more like the real-face benchmark's (docs/real_faces.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data.camera_effects import camera_effects
+from ..data.crop import crop_with_landmarks
+from ..data.degrade import denormalize, downsample, normalize, to_uint8
+from ..data.landmarks import landmarks_to_heatmaps
+from ..data.lighting import relight
+from .config import TrainConfig
+
+Batch = Mapping[str, Any]
+#: a change of one uint8 HR face that moves no pixel, drawing from the stream it is given
+FaceEffect = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+def iteration_rng(config: TrainConfig, step: int, salt: int) -> np.random.Generator:
+    """A random stream that is a function of the seed, the iteration and ``salt`` only: resume-exact, and the
+    same on every process."""
+    return np.random.default_rng([int(config.seed or 0), step, salt])
+
+
+def _picks(batch: Batch, config: TrainConfig, step: int, p: float, salt: int) -> tuple[np.ndarray, np.random.Generator]:
+    """The faces of the batch that change this iteration (each with probability ``p``) and the stream to draw with."""
+    rng = iteration_rng(config, step, salt)
+    return np.flatnonzero(rng.random(batch["hr"].size(0)) < p), rng
+
+
+def crop_rule(batch: Batch, config: TrainConfig, step: int) -> Batch:
+    """Each face, with probability ``hr_crop_rule``, re-framed by the crop rule of real photos
+    (:func:`dicmini.data.crop.crop_with_landmarks`: the square of side 1.6 x the landmarks' extent, centred between
+    the eyes and the mouth, border pixels replicated, PIL bicubic back to the HR size); its landmarks, heatmaps and
+    LR input are made again from the new HR face."""
+    if config.hr_crop_rule <= 0:
+        return batch
+    picks, _ = _picks(batch, config, step, config.hr_crop_rule, 0x6372)
+    if not len(picks):
+        return batch
+    hr, lr, heat, points = (batch[k].clone() for k in ("hr", "lr", "heatmaps", "landmarks"))
+    size, grid = hr.size(-1), heat.size(-1)
+    scale = size // lr.size(-1)     # the SR factor of the data (x8)
+    for i in picks:
+        face, moved, _ = crop_with_landmarks(to_uint8(denormalize(hr[i])), points[i].numpy(), size)
+        hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
+        points[i] = torch.from_numpy(moved.astype(np.float32))
+        heat[i] = torch.from_numpy(landmarks_to_heatmaps(moved, size, grid, config.heatmap_sigma))
+    return {**batch, "hr": hr, "lr": lr, "heatmaps": heat, "landmarks": points}
+
+
+def remake(batch: Batch, config: TrainConfig, step: int, p: float, salt: int, effect: FaceEffect) -> Batch:
+    """Each face, with probability ``p``, through ``effect``; its LR input is made again from the new HR face by the
+    x8 degradation. Landmarks and heatmaps are kept (the effect moves no pixel)."""
+    if p <= 0:
+        return batch
+    picks, rng = _picks(batch, config, step, p, salt)
+    if not len(picks):
+        return batch
+    hr, lr = batch["hr"].clone(), batch["lr"].clone()
+    scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
+    for i in picks:
+        face = effect(to_uint8(denormalize(hr[i])), rng)
+        hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
+    return {**batch, "hr": hr, "lr": lr}
+
+
+def lighting(batch: Batch, config: TrainConfig, step: int) -> Batch:
+    """Each HR face, with probability ``hr_lighting``, under a random light (:func:`dicmini.data.lighting.relight`)."""
+    return remake(batch, config, step, config.hr_lighting, 0x6c69, relight)
+
+
+def camera(batch: Batch, config: TrainConfig, step: int) -> Batch:
+    """Each HR face, with probability ``hr_camera``, through a random camera
+    (:func:`dicmini.data.camera_effects.camera_effects`)."""
+    return remake(batch, config, step, config.hr_camera, 0x6361, camera_effects)
+
+
+def augment(batch: Batch, config: TrainConfig, step: int) -> Batch:
+    """All of them, in a photograph's order: framing, light, camera (the batch itself is never changed)."""
+    return camera(lighting(crop_rule(batch, config, step), config, step), config, step)
+
+
+__all__ = ["iteration_rng", "crop_rule", "remake", "lighting", "camera", "augment"]
