@@ -52,10 +52,3 @@ def test_dic_task_remakes_the_input_from_the_camera_face_and_keeps_the_landmarks
     assert not torch.equal(augment.camera(batch, task.config, step=8)["hr"], out["hr"])
     assert torch.equal(batch["hr"][0], make_sample(*render_face(0), name="0")["hr"])      # the batch is not changed
 
-
-def test_no_camera_by_default_and_the_setting_is_a_probability():
-    task, batch = _task_and_batch(0.0)
-    assert augment.camera(batch, task.config, step=3) is batch
-    assert get_config("tiny").hr_camera == 0.0
-    with pytest.raises(ValueError, match="hr_camera"):
-        apply_overrides(get_config("tiny"), {"hr_camera": 1.5})

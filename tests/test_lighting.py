@@ -51,7 +51,3 @@ def test_dic_task_relights_hr_remakes_the_input_and_keeps_the_landmarks():
         assert not torch.equal(out["hr"][i], batch["hr"][i])
         assert torch.equal(out["lr"][i], normalize(downsample(face)))
     assert torch.equal(augment.lighting(batch, task.config, step=5)["hr"], out["hr"])          # resume-exact
-    off = tasks.make_task(apply_overrides(config, {"hr_lighting": 0.0}), "x")
-    assert augment.lighting(batch, off.config, step=5) is batch and get_config("tiny").hr_lighting == 0.0
-    with pytest.raises(ValueError, match="hr_lighting"):
-        apply_overrides(get_config("tiny"), {"hr_lighting": 2.0})

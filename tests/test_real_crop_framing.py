@@ -44,14 +44,6 @@ def test_crop_rule_reframes_face_landmarks_heatmaps_and_input_together():
     assert torch.equal(batch["hr"][0], make_sample(*render_face(0), name="0")["hr"])   # the batch is not changed
 
 
-def test_no_crop_rule_by_default_and_the_setting_is_a_probability():
-    task, batch = _task_and_batch(0.0)
-    assert augment.crop_rule(batch, task.config, step=3) is batch
-    assert get_config("tiny").hr_crop_rule == 0.0
-    with pytest.raises(ValueError, match="hr_crop_rule"):
-        apply_overrides(get_config("tiny"), {"hr_crop_rule": -0.1})
-
-
 def test_wider_yaw_draws_the_same_face_turned_further():
     yaws = {name: np.array([np.degrees(sample_shape(np.random.default_rng(s), 128, yaw).yaw) for s in range(300)])
             for name, yaw in (("portrait", PORTRAIT_YAW), ("real", REAL_CROP_YAW))}
@@ -80,13 +72,3 @@ def test_the_yaw_setting_reaches_the_training_faces_and_their_pool_file(tmp_path
     with pytest.raises(ValueError, match="synthetic_yaw"):
         apply_overrides(get_config("tiny"), {"synthetic_yaw": (0.0, 20.0)})
 
-
-def test_augment_frames_then_lights_then_films_each_face():
-    config = apply_overrides(get_config("tiny"), {"hr_crop_rule": 1.0, "hr_lighting": 1.0, "hr_camera": 1.0,
-                                                  "face_pool": False})
-    batch = collate([make_sample(*render_face(seed), name=str(seed), sigma=config.heatmap_sigma) for seed in (1, 2)])
-    out = augment.augment(batch, config, step=4)
-    again = augment.camera(augment.lighting(augment.crop_rule(batch, config, 4), config, 4), config, 4)
-    for key in ("hr", "lr", "heatmaps", "landmarks"):
-        assert torch.equal(out[key], again[key])
-    assert augment.augment(batch, get_config("tiny"), step=4) is batch      # none of them by default

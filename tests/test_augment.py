@@ -1,0 +1,37 @@
+"""The per-iteration changes of training faces together (dicmini.train.augment): defaults, bounds and order.
+Each change on its own: test_real_crop_framing.py, test_lighting.py, test_camera_effects.py."""
+
+import pytest
+import torch
+
+from dicmini.data.datasets import make_sample
+from dicmini.data.synthetic import render_face
+from dicmini.train import apply_overrides, augment, get_config
+from dicmini.train.data import collate
+
+
+def _batch(sigma: float = 2.0):
+    return collate([make_sample(*render_face(seed), name=str(seed), sigma=sigma) for seed in (1, 2)])
+
+
+@pytest.mark.parametrize("setting, change", [("hr_crop_rule", augment.crop_rule), ("hr_lighting", augment.lighting),
+                                             ("hr_camera", augment.camera)])
+def test_each_change_is_off_by_default_and_its_setting_is_a_probability(setting, change):
+    config = get_config("tiny")
+    assert getattr(config, setting) == 0.0
+    batch = _batch()
+    assert change(batch, config, step=3) is batch
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=setting):
+            apply_overrides(config, {setting: bad})
+
+
+def test_augment_frames_then_lights_then_films_each_face():
+    config = apply_overrides(get_config("tiny"), {"hr_crop_rule": 1.0, "hr_lighting": 1.0, "hr_camera": 1.0,
+                                                  "face_pool": False})
+    batch = collate([make_sample(*render_face(seed), name=str(seed), sigma=config.heatmap_sigma) for seed in (1, 2)])
+    out = augment.augment(batch, config, step=4)
+    again = augment.camera(augment.lighting(augment.crop_rule(batch, config, 4), config, 4), config, 4)
+    for key in ("hr", "lr", "heatmaps", "landmarks"):
+        assert torch.equal(out[key], again[key])
+    assert augment.augment(batch, get_config("tiny"), step=4) is batch      # none of them by default
