@@ -66,9 +66,6 @@ RUNS: dict[str, tuple[str, str]] = {
                      "--set init_generator=tiny --set hr_lighting=1.0 --set hr_camera=1.0"),
     "camera_priordrop": ("the camera on every face, and steps 2..T guided by no landmarks on half the iterations",
                          "--set init_generator=tiny --set hr_camera=1.0 --set prior_dropout=0.5"),
-    "all4": ("the crop rule, the light, the camera and the wider yaw on every face",
-             "--set init_generator=tiny --set hr_crop_rule=1.0 --set hr_lighting=1.0 --set hr_camera=1.0 "
-             "--set synthetic_yaw=20,40"),
 }
 #: the fine-tune every run shares: the tiny recipe from a trained generator, 1,500 iterations at Adam 5e-4 (cosine)
 FINE_TUNE = ("dicmini train --config tiny --out runs/levers/{name} --set hourglass_stage= --set iterations=1500 "
@@ -76,7 +73,7 @@ FINE_TUNE = ("dicmini train --config tiny --out runs/levers/{name} --set hourgla
 #: each run's control: the fine-tune of the same length without the lever
 CONTROLS = {"camera25": "control", "camera": "control", "camera100": "control", "camera100x2": "controlx2",
             "croprule": "control", "croprule_camera": "camera100", "all3": "camera100",
-            "light": "control", "light_camera": "camera100", "camera_priordrop": "camera100", "all4": "camera100"}
+            "light": "control", "light_camera": "camera100", "camera_priordrop": "camera100"}
 
 
 def last_step_gain(real: dict[str, Any], keys: list[str]) -> np.ndarray:

@@ -31,6 +31,7 @@ def test_phase_times_and_projection_from_a_made_up_log(budget):
     cmd = budget.short_run_command("tiny", Path("x"), 400)
     assert "release_hourglass_step=200" in cmd and "hourglass_stage=" in cmd and "iterations=400" in cmd
     assert "hourglass_stage=" not in budget.short_run_command("tiny-hourglass", Path("x"), 400)
+    assert "init_hourglass=h.pt" in budget.short_run_command("tiny", Path("x"), 400, Path("h.pt"))
 
 
 def test_committed_budget_rederives_from_its_logs(budget):
