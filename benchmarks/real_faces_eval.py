@@ -107,7 +107,8 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
     try:
         lr = downsample(hr, scale)
         bicubic = bicubic_upsample(lr, scale)
-        out = model(normalize(lr)[None].to(device))
+        x = normalize(lr)[None].to(device)
+        out = model(x)
         bic_heat, _ = model.landmark_estimator(normalize(bicubic)[None].to(device), None)
         guided = {}
         if guidance_sigma is not None:
@@ -115,7 +116,7 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
             truth = torch.from_numpy(landmarks_to_heatmaps(reference, size, grid, guidance_sigma))[None].to(device)
             for name, maps in (("truth", truth.float()), ("none", torch.zeros_like(truth, dtype=torch.float32))):
                 guided[name] = [psnr(denormalize(sr.float())[0], hr, crop_border, protocol)
-                                for sr in model(normalize(lr)[None].to(device), guidance=maps).sr]
+                                for sr in model(x, guidance=maps).sr]
     finally:
         model.train(was_training)
     if tuple(out.sr[0].shape[-2:]) != hr.shape[:2]:

@@ -72,8 +72,6 @@ def pixel_loss(sr_steps: Sequence[torch.Tensor] | torch.Tensor, hr: torch.Tensor
     averaged — over steps, as both references do). A single tensor is treated as one step. ``decay < 1`` weighs
     step ``t`` by :func:`step_weights`."""
     steps = _steps(sr_steps, "sr_steps", hr)
-    if decay == 1.0:
-        return sum(F.l1_loss(s, hr) for s in steps)
     return sum(w * F.l1_loss(s, hr) for w, s in zip(step_weights(len(steps), decay), steps))
 
 
@@ -87,8 +85,6 @@ def alignment_loss(heatmap_steps: Sequence[torch.Tensor] | torch.Tensor, gt_heat
     """
     crit = _criterion(kind)
     steps = _steps(heatmap_steps, "heatmap_steps", gt_heatmaps)
-    if decay == 1.0:
-        return sum(weight * crit(h, gt_heatmaps) for h in steps)
     return sum(weight * w * crit(h, gt_heatmaps) for w, h in zip(step_weights(len(steps), decay), steps))
 
 

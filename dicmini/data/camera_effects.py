@@ -5,7 +5,7 @@ JPEG-compressed, where the procedural faces of :mod:`dicmini.data.synthetic` are
 training HR face *before* the x8 degradation (:func:`dicmini.data.degrade.downsample`), the effects make the
 target, and the 16-px input made from it, look more like a photo; none of them moves a pixel, so the landmarks
 stay exact. The trainer applies them to a share ``hr_camera`` of the training faces
-(:class:`dicmini.train.tasks.DICTraining`).
+(:func:`dicmini.train.augment.augment`).
 """
 
 from __future__ import annotations

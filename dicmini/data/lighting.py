@@ -6,7 +6,7 @@ a brighter or darker exposure, and the ×8 model must carry that shading from th
 output. Applied to a training HR face *before* the camera (:mod:`dicmini.data.camera_effects`) and the ×8
 degradation, the light changes only the brightness and colour of pixels, never their place, so the landmarks stay
 exact. The trainer applies it to a share ``hr_lighting`` of the training faces
-(:class:`dicmini.train.tasks.DICTraining`).
+(:func:`dicmini.train.augment.augment`).
 """
 
 from __future__ import annotations

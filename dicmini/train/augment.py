@@ -40,10 +40,15 @@ def iteration_rng(config: TrainConfig, step: int, salt: int) -> np.random.Genera
     return np.random.default_rng([int(config.seed or 0), step, salt])
 
 
-def _picks(batch: Batch, config: TrainConfig, step: int, p: float, salt: int) -> tuple[np.ndarray, np.random.Generator]:
-    """The faces of the batch that change this iteration (each with probability ``p``) and the stream to draw with."""
+def _picks(batch: Batch, config: TrainConfig, step: int, p: float,
+           salt: int) -> tuple[np.ndarray, np.random.Generator] | None:
+    """The faces of the batch that change this iteration (each with probability ``p``) and the stream to draw with;
+    None when none does."""
+    if p <= 0:
+        return None
     rng = iteration_rng(config, step, salt)
-    return np.flatnonzero(rng.random(batch["hr"].size(0)) < p), rng
+    picks = np.flatnonzero(rng.random(batch["hr"].size(0)) < p)
+    return (picks, rng) if len(picks) else None
 
 
 def crop_rule(batch: Batch, config: TrainConfig, step: int) -> Batch:
@@ -51,15 +56,13 @@ def crop_rule(batch: Batch, config: TrainConfig, step: int) -> Batch:
     (:func:`dicmini.data.crop.crop_with_landmarks`: the square of side 1.6 x the landmarks' extent, centred between
     the eyes and the mouth, border pixels replicated, PIL bicubic back to the HR size); its landmarks, heatmaps and
     LR input are made again from the new HR face."""
-    if config.hr_crop_rule <= 0:
-        return batch
-    picks, _ = _picks(batch, config, step, config.hr_crop_rule, 0x6372)
-    if not len(picks):
+    chosen = _picks(batch, config, step, config.hr_crop_rule, 0x6372)
+    if chosen is None:
         return batch
     hr, lr, heat, points = (batch[k].clone() for k in ("hr", "lr", "heatmaps", "landmarks"))
     size, grid = hr.size(-1), heat.size(-1)
     scale = size // lr.size(-1)     # the SR factor of the data (x8)
-    for i in picks:
+    for i in chosen[0]:
         face, moved, _ = crop_with_landmarks(to_uint8(denormalize(hr[i])), points[i].numpy(), size)
         hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
         points[i] = torch.from_numpy(moved.astype(np.float32))
@@ -70,11 +73,10 @@ def crop_rule(batch: Batch, config: TrainConfig, step: int) -> Batch:
 def remake(batch: Batch, config: TrainConfig, step: int, p: float, salt: int, effect: FaceEffect) -> Batch:
     """Each face, with probability ``p``, through ``effect``; its LR input is made again from the new HR face by the
     x8 degradation. Landmarks and heatmaps are kept (the effect moves no pixel)."""
-    if p <= 0:
+    chosen = _picks(batch, config, step, p, salt)
+    if chosen is None:
         return batch
-    picks, rng = _picks(batch, config, step, p, salt)
-    if not len(picks):
-        return batch
+    picks, rng = chosen
     hr, lr = batch["hr"].clone(), batch["lr"].clone()
     scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
     for i in picks:
