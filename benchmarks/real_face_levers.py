@@ -1,7 +1,7 @@
 """Real faces: what each change to the synthetic training faces buys, measured on the real-face benchmark.
 
-Each lever is a short fine-tune of the shipped tiny DIC through ``dicmini train`` (1,500 iterations, Adam 5e-4 with
-a cosine decay, the tiny recipe otherwise), beside a *control* fine-tune with the same settings and no lever, so
+Each lever is a short fine-tune of a trained tiny DIC, the *start* model, through ``dicmini train`` (1,500 iterations,
+Adam 5e-4 with a cosine decay, the tiny recipe of its time otherwise: equal step weights, alignment weight 1), beside a *control* fine-tune with the same settings and no lever, so
 that the effect of fine-tuning itself is not credited to the lever. Each checkpoint is then scored on the 62
 faces of the real-face benchmark (``benchmarks/real_faces_eval.py``, notebook 09b) and on 200 held-out synthetic
 faces (``dicmini test``). This script reads those results and writes the table: per run, the last-step PSNR
@@ -9,18 +9,23 @@ gain over bicubic on real faces (mean +- standard error), on how many faces SR i
 identity than bicubic (dlib descriptor), the landmark NME, the synthetic figures, and the paired difference to
 the control on the same real faces.
 
-Runs (the commands are in :data:`RUNS`; ``runs/levers/`` is not committed, the evaluations are)::
+The start model is the tiny DIC shipped until the recipe weighed later steps more (``step_decay``); it is in the
+history, and the table was measured before that change. Runs (the commands are in :data:`RUNS`; ``runs/levers/``
+is not committed, the evaluations are)::
 
+    mkdir -p runs/levers && git show 7b42a82:dicmini/assets/dic_tiny.pt > runs/levers/start.pt
     dicmini train --config tiny --out runs/levers/NAME --set hourglass_stage= --set iterations=1500 \\
-        --set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set init_generator=tiny --set hr_camera=P
+        --set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set step_decay=1 --set align_weight=1 \\
+        --set init_generator=runs/levers/start.pt --set hr_camera=P
     OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py --checkpoint runs/levers/NAME/last.pt \\
         --out benchmarks/results/real_face_levers/NAME.json --crops-dir ''
     dicmini test --checkpoint runs/levers/NAME/last.pt --data synthetic --n 200 --no-identity --no-lpips \\
         --json benchmarks/results/real_face_levers/NAME.synthetic.json
     python benchmarks/real_face_levers.py        # -> benchmarks/results/real_face_levers/summary.json, SUMMARY.md
 
-The shipped model's rows come from ``notebooks/artifacts/real_faces.json`` and ``dicmini test --checkpoint tiny
---data synthetic --n 200 --no-identity --no-lpips --json benchmarks/results/real_face_levers/shipped.synthetic.json``.
+The start model's row comes from ``python benchmarks/real_faces_eval.py --checkpoint runs/levers/start.pt --out
+benchmarks/results/real_face_levers/start.json --crops-dir ''`` and ``dicmini test --checkpoint runs/levers/start.pt
+--data synthetic --n 200 --no-identity --no-lpips --json benchmarks/results/real_face_levers/start.synthetic.json``.
 """
 
 from __future__ import annotations
@@ -39,37 +44,41 @@ from dicmini.utils import atomic_write
 ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "benchmarks" / "results" / "real_face_levers"
-SHIPPED_REAL = ROOT / "notebooks" / "artifacts" / "real_faces.json"
+
+#: the row of the model every fine-tune starts from
+START = "the start model: the tiny DIC shipped before the recipe weighed later steps more"
+START_COMMAND = "git show 7b42a82:dicmini/assets/dic_tiny.pt > runs/levers/start.pt"
 
 #: run name -> (what changes, the `--set` values beyond the common fine-tune :data:`FINE_TUNE`)
 RUNS: dict[str, tuple[str, str]] = {
-    "control": ("no lever: the fine-tune alone", "--set init_generator=tiny --set hr_camera=0"),
+    "control": ("no lever: the fine-tune alone", "--set init_generator=runs/levers/start.pt --set hr_camera=0"),
     "camera25": ("a random camera (blur, noise, JPEG) on 25 % of the HR faces",
-                 "--set init_generator=tiny --set hr_camera=0.25"),
+                 "--set init_generator=runs/levers/start.pt --set hr_camera=0.25"),
     "camera": ("a random camera (blur, noise, JPEG) on 50 % of the HR faces",
-               "--set init_generator=tiny --set hr_camera=0.5"),
+               "--set init_generator=runs/levers/start.pt --set hr_camera=0.5"),
     "camera100": ("a random camera (blur, noise, JPEG) on every HR face",
-                  "--set init_generator=tiny --set hr_camera=1.0"),
+                  "--set init_generator=runs/levers/start.pt --set hr_camera=1.0"),
     "controlx2": ("control, then 1,500 more iterations (no lever)",
                   "--set init_generator=runs/levers/control/last.pt --set hr_camera=0"),
     "camera100x2": ("camera100, then 1,500 more iterations with the camera on every face",
                     "--set init_generator=runs/levers/camera100/last.pt --set hr_camera=1.0"),
     "croprule": ("every face re-framed by the real-photo crop rule (eyes higher, tighter spread)",
-                 "--set init_generator=tiny --set hr_crop_rule=1.0"),
+                 "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0"),
     "croprule_camera": ("the crop rule and the camera on every face",
-                        "--set init_generator=tiny --set hr_crop_rule=1.0 --set hr_camera=1.0"),
+                        "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0 --set hr_camera=1.0"),
     "all3": ("the crop rule, the camera and the wider yaw on every face",
-             "--set init_generator=tiny --set hr_crop_rule=1.0 --set hr_camera=1.0 --set synthetic_yaw=20,40"),
+             "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0 --set hr_camera=1.0 --set synthetic_yaw=20,40"),
     "light": ("every face relit (a directional light, uneven shading, a colour cast, an exposure curve)",
-              "--set init_generator=tiny --set hr_lighting=1.0"),
+              "--set init_generator=runs/levers/start.pt --set hr_lighting=1.0"),
     "light_camera": ("every face relit, then through the camera",
-                     "--set init_generator=tiny --set hr_lighting=1.0 --set hr_camera=1.0"),
+                     "--set init_generator=runs/levers/start.pt --set hr_lighting=1.0 --set hr_camera=1.0"),
     "camera_priordrop": ("the camera on every face, and steps 2..T guided by no landmarks on half the iterations",
-                         "--set init_generator=tiny --set hr_camera=1.0 --set prior_dropout=0.5"),
+                         "--set init_generator=runs/levers/start.pt --set hr_camera=1.0 --set prior_dropout=0.5"),
 }
-#: the fine-tune every run shares: the tiny recipe from a trained generator, 1,500 iterations at Adam 5e-4 (cosine)
+#: the fine-tune every run shares: the tiny recipe of the start model's time (equal step weights, alignment weight 1)
+#: from a trained generator, 1,500 iterations at Adam 5e-4 (cosine)
 FINE_TUNE = ("dicmini train --config tiny --out runs/levers/{name} --set hourglass_stage= --set iterations=1500 "
-             "--set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 {sets}")
+             "--set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set step_decay=1 --set align_weight=1 {sets}")
 #: each run's control: the fine-tune of the same length without the lever
 CONTROLS = {"camera25": "control", "camera": "control", "camera100": "control", "camera100x2": "controlx2",
             "croprule": "control", "croprule_camera": "camera100", "all3": "camera100",
@@ -92,8 +101,8 @@ def row(name: str, real: dict[str, Any], synthetic: dict[str, Any], control: dic
     run's control, if any) the paired difference to the control, face by face."""
     real_summary = real["summary"]
     out: dict[str, Any] = {
-        "run": name, "what": RUNS[name][0] if name in RUNS else "the shipped tiny DIC",
-        "command": FINE_TUNE.format(name=name, sets=RUNS[name][1]) if name in RUNS else "the packaged checkpoint",
+        "run": name, "what": RUNS[name][0] if name in RUNS else START,
+        "command": FINE_TUNE.format(name=name, sets=RUNS[name][1]) if name in RUNS else START_COMMAND,
         "real_faces": real_summary["faces"],
         "real_gain_db": (real_summary["psnr_gain_last_step"], real_summary["psnr_gain_sem"]),
         "real_faces_above_bicubic": real_summary["faces_last_step_above_bicubic_psnr"],
@@ -117,18 +126,19 @@ def row(name: str, real: dict[str, Any], synthetic: dict[str, Any], control: dic
 
 def summarise(results: Path = RESULTS) -> dict[str, Any]:
     """The table from the committed evaluations (runs without both files are left out)."""
-    reals = {"shipped": json.loads(SHIPPED_REAL.read_text())}
-    synthetics = {}
-    for name in ["shipped", *RUNS]:
+    reals, synthetics = {}, {}
+    for name in ["start", *RUNS]:
         real, synth = results / f"{name}.json", results / f"{name}.synthetic.json"
-        if synth.is_file() and (name == "shipped" or real.is_file()):
+        if synth.is_file() and real.is_file():
             synthetics[name] = json.loads(synth.read_text())
-            if name != "shipped":
-                reals[name] = json.loads(real.read_text())
-    keys = sorted(reals["shipped"]["faces"])
+            reals[name] = json.loads(real.read_text())
+    if "start" not in reals:
+        raise SystemExit(f"real_face_levers: {results}/start.json and start.synthetic.json (the start model's "
+                         "evaluations) are missing; see the docstring")
+    keys = sorted(reals["start"]["faces"])
     for name, real in reals.items():
         if sorted(real["faces"]) != keys:
-            raise SystemExit(f"real_face_levers: {name}.json scores other faces than real_faces.json; re-run it")
+            raise SystemExit(f"real_face_levers: {name}.json scores other faces than start.json; re-run it")
     rows = [row(n, reals[n], synthetics[n], reals.get(CONTROLS.get(n, "")), keys) for n in synthetics]
     return {"what": __doc__.split("\n\n")[0], "fine_tune": FINE_TUNE, "rows": rows}
 

@@ -21,9 +21,9 @@ def test_table_rederives_from_the_per_face_evaluations(levers):
     rfe = load_benchmark("real_faces_eval")
     summary = json.loads((RESULTS / "summary.json").read_text())
     rows = {r["run"]: r for r in summary["rows"]}
-    assert {"shipped", "control", "camera"} <= set(rows)
+    assert {"start", "control", "camera"} <= set(rows)
     for name, r in rows.items():
-        real = json.loads((RESULTS / f"{name}.json" if name != "shipped" else levers.SHIPPED_REAL).read_text())
+        real = json.loads((RESULTS / f"{name}.json").read_text())
         again = rfe.summarise(real["faces"])       # the evaluation's own summary of the same per-face records
         assert r["real_gain_db"][0] == pytest.approx(again["psnr_gain_last_step"], abs=1e-5)
         assert r["real_identity_closer"] == again["faces_last_step_identity_below_bicubic"]
@@ -51,8 +51,9 @@ def test_table_rederives_from_the_per_face_evaluations(levers):
 
 
 def test_a_run_on_other_faces_is_refused(levers, tmp_path):
-    for name in ("shipped", "control"):
+    for name in ("start", "control"):
         (tmp_path / f"{name}.synthetic.json").write_text((RESULTS / f"{name}.synthetic.json").read_text())
+    (tmp_path / "start.json").write_text((RESULTS / "start.json").read_text())
     control = json.loads((RESULTS / "control.json").read_text())
     control["faces"].pop(sorted(control["faces"])[0])
     (tmp_path / "control.json").write_text(json.dumps(control))

@@ -59,7 +59,8 @@ def test_tiny_and_hourglass_recipes():
     assert tiny.hourglass_stage == "tiny-hourglass" and tiny.face_pool
     assert (tiny.init, tiny.reconstruction_init_scale, tiny.lr, tiny.lr_schedule, tiny.min_lr_ratio) == \
         ("kaiming-sr", 0.1, 2e-3, "cosine", 0.05)
-    assert (tiny.heatmap_sigma, tiny.align_kind, tiny.align_weight, tiny.num_fusion_blocks) == (2.0, "mse", 1.0, 7)
+    assert (tiny.heatmap_sigma, tiny.align_kind, tiny.align_weight, tiny.num_fusion_blocks) == (2.0, "mse", 3.0, 7)
+    assert tiny.step_decay == 0.25  # later steps weigh more (benchmarks/results/recipe_log.md §7)
     assert 1000 <= tiny.iterations <= 10_000 and tiny.seed == 0 and tiny.threads == 1
     hg = get_config("hourglass")
     assert hg.task == "hourglass" and hg.hg_mid_channels == 256 and hg.hg_num_keypoints == 68

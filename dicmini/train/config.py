@@ -410,7 +410,7 @@ def _tiny() -> TrainConfig:
         mid_channels=16, num_blocks=2, hg_mid_channels=64, num_steps=3, upscale_factor=2, num_fusion_blocks=7,
         init="kaiming-sr", reconstruction_init_scale=0.1, hourglass_stage="tiny-hourglass", hourglass_lr_scale=0.2,
         truth_guidance=0.5, lr=2e-3, lr_schedule="cosine", min_lr_ratio=0.05,
-        iterations=6500, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=1.0,
+        iterations=6500, batch_size=4, heatmap_sigma=2.0, align_kind="mse", align_weight=3.0, step_decay=0.25,
         release_hourglass_step=1000, val_every=500, ckpt_every=500, log_every=50, seed=0, threads=1)
     # channels_last, hr_transitions and prelu_backward keep their defaults (channels-last, summed transitions,
     # fused PReLU backward on the CPU: 1.4x the iterations per minute, benchmarks/results/bench_dicnet.json);
