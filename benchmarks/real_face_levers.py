@@ -1,13 +1,13 @@
 """Real faces: what each change to the synthetic training faces buys, measured on the real-face benchmark.
 
 Each lever is a short fine-tune of a trained tiny DIC, the *start* model, through ``dicmini train`` (1,500 iterations,
-Adam 5e-4 with a cosine decay, the tiny recipe of its time otherwise: equal step weights, alignment weight 1), beside a *control* fine-tune with the same settings and no lever, so
-that the effect of fine-tuning itself is not credited to the lever. Each checkpoint is then scored on the 62
-faces of the real-face benchmark (``benchmarks/real_faces_eval.py``, notebook 09b) and on 200 held-out synthetic
-faces (``dicmini test``). This script reads those results and writes the table: per run, the last-step PSNR
-gain over bicubic on real faces (mean +- standard error), on how many faces SR is closer to the person's
-identity than bicubic (dlib descriptor), the landmark NME, the synthetic figures, and the paired difference to
-the control on the same real faces.
+Adam 5e-4 with a cosine decay, the tiny recipe of its time otherwise: equal step weights, alignment weight 1),
+beside a *control* fine-tune with the same settings and no lever, so that the effect of fine-tuning itself is not
+credited to the lever. Each checkpoint is then scored on the 62 faces of the real-face benchmark
+(``benchmarks/real_faces_eval.py``, notebook 09b) and on 200 held-out synthetic faces (``dicmini test``). This
+script reads those results and writes the table: per run, the last-step PSNR gain over bicubic on real faces (mean
++- standard error), on how many faces SR is closer to the person's identity than bicubic (dlib descriptor), the
+landmark NME, the synthetic figures, and the paired difference to the control on the same real faces.
 
 The start model is the tiny DIC shipped until the recipe weighed later steps more (``step_decay``); it is in the
 history, and the table was measured before that change. Runs (the commands are in :data:`RUNS`; ``runs/levers/``
@@ -67,7 +67,8 @@ RUNS: dict[str, tuple[str, str]] = {
     "croprule_camera": ("the crop rule and the camera on every face",
                         "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0 --set hr_camera=1.0"),
     "all3": ("the crop rule, the camera and the wider yaw on every face",
-             "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0 --set hr_camera=1.0 --set synthetic_yaw=20,40"),
+             "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0 --set hr_camera=1.0 "
+             "--set synthetic_yaw=20,40"),
     "light": ("every face relit (a directional light, uneven shading, a colour cast, an exposure curve)",
               "--set init_generator=runs/levers/start.pt --set hr_lighting=1.0"),
     "light_camera": ("every face relit, then through the camera",
@@ -78,7 +79,8 @@ RUNS: dict[str, tuple[str, str]] = {
 #: the fine-tune every run shares: the tiny recipe of the start model's time (equal step weights, alignment weight 1)
 #: from a trained generator, 1,500 iterations at Adam 5e-4 (cosine)
 FINE_TUNE = ("dicmini train --config tiny --out runs/levers/{name} --set hourglass_stage= --set iterations=1500 "
-             "--set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set step_decay=1 --set align_weight=1 {sets}")
+             "--set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set step_decay=1 --set align_weight=1 "
+             "{sets}")
 #: each run's control: the fine-tune of the same length without the lever
 CONTROLS = {"camera25": "control", "camera": "control", "camera100": "control", "camera100x2": "controlx2",
             "croprule": "control", "croprule_camera": "camera100", "all3": "camera100",
