@@ -48,33 +48,35 @@ RESULTS = ROOT / "benchmarks" / "results" / "real_face_levers"
 #: the row of the model every fine-tune starts from
 START = "the start model: the tiny DIC shipped before the recipe weighed later steps more"
 START_COMMAND = "git show 7b42a82:dicmini/assets/dic_tiny.pt > runs/levers/start.pt"
+#: the ``--set`` of the runs that start from the start model
+FROM_START = "--set init_generator=runs/levers/start.pt"
 
 #: run name -> (what changes, the `--set` values beyond the common fine-tune :data:`FINE_TUNE`)
 RUNS: dict[str, tuple[str, str]] = {
-    "control": ("no lever: the fine-tune alone", "--set init_generator=runs/levers/start.pt --set hr_camera=0"),
+    "control": ("no lever: the fine-tune alone", f"{FROM_START} --set hr_camera=0"),
     "camera25": ("a random camera (blur, noise, JPEG) on 25 % of the HR faces",
-                 "--set init_generator=runs/levers/start.pt --set hr_camera=0.25"),
+                 f"{FROM_START} --set hr_camera=0.25"),
     "camera": ("a random camera (blur, noise, JPEG) on 50 % of the HR faces",
-               "--set init_generator=runs/levers/start.pt --set hr_camera=0.5"),
+               f"{FROM_START} --set hr_camera=0.5"),
     "camera100": ("a random camera (blur, noise, JPEG) on every HR face",
-                  "--set init_generator=runs/levers/start.pt --set hr_camera=1.0"),
+                  f"{FROM_START} --set hr_camera=1.0"),
     "controlx2": ("control, then 1,500 more iterations (no lever)",
                   "--set init_generator=runs/levers/control/last.pt --set hr_camera=0"),
     "camera100x2": ("camera100, then 1,500 more iterations with the camera on every face",
                     "--set init_generator=runs/levers/camera100/last.pt --set hr_camera=1.0"),
     "croprule": ("every face re-framed by the real-photo crop rule (eyes higher, tighter spread)",
-                 "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0"),
+                 f"{FROM_START} --set hr_crop_rule=1.0"),
     "croprule_camera": ("the crop rule and the camera on every face",
-                        "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0 --set hr_camera=1.0"),
+                        f"{FROM_START} --set hr_crop_rule=1.0 --set hr_camera=1.0"),
     "all3": ("the crop rule, the camera and the wider yaw on every face",
-             "--set init_generator=runs/levers/start.pt --set hr_crop_rule=1.0 --set hr_camera=1.0 "
+             f"{FROM_START} --set hr_crop_rule=1.0 --set hr_camera=1.0 "
              "--set synthetic_yaw=20,40"),
     "light": ("every face relit (a directional light, uneven shading, a colour cast, an exposure curve)",
-              "--set init_generator=runs/levers/start.pt --set hr_lighting=1.0"),
+              f"{FROM_START} --set hr_lighting=1.0"),
     "light_camera": ("every face relit, then through the camera",
-                     "--set init_generator=runs/levers/start.pt --set hr_lighting=1.0 --set hr_camera=1.0"),
+                     f"{FROM_START} --set hr_lighting=1.0 --set hr_camera=1.0"),
     "camera_priordrop": ("the camera on every face, and steps 2..T guided by no landmarks on half the iterations",
-                         "--set init_generator=runs/levers/start.pt --set hr_camera=1.0 --set prior_dropout=0.5"),
+                         f"{FROM_START} --set hr_camera=1.0 --set prior_dropout=0.5"),
 }
 #: the fine-tune every run shares: the tiny recipe of the start model's time (equal step weights, alignment weight 1)
 #: from a trained generator, 1,500 iterations at Adam 5e-4 (cosine)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from dicmini.train import get_config
+from dicmini.train.log import JsonlLog
 from dicmini.utils import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,8 +79,8 @@ def project(name: str, times: dict[str, float]) -> float:
 
 
 def read_elapsed(log: Path) -> dict[int, float]:
-    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    return {r["step"]: r["elapsed_s"] for r in rows if r["type"] == "train"}
+    """``step -> elapsed_s`` of the ``train`` records of a run's log."""
+    return {r["step"]: r["elapsed_s"] for r in JsonlLog(log).read() if r["type"] == "train"}
 
 
 def run(short: int = SHORT) -> dict[str, Any]:
