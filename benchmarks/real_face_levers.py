@@ -1,31 +1,36 @@
 """Real faces: what each change to the synthetic training faces buys, measured on the real-face benchmark.
 
-Each lever is a short fine-tune of a trained tiny DIC, the *start* model, through ``dicmini train`` (1,500 iterations,
-Adam 5e-4 with a cosine decay, the tiny recipe of its time otherwise: equal step weights, alignment weight 1),
-beside a *control* fine-tune with the same settings and no lever, so that the effect of fine-tuning itself is not
-credited to the lever. Each checkpoint is then scored on the 62 faces of the real-face benchmark
-(``benchmarks/real_faces_eval.py``, notebook 09b) and on 200 held-out synthetic faces (``dicmini test``). This
-script reads those results and writes the table: per run, the last-step PSNR gain over bicubic on real faces (mean
-+- standard error), on how many faces SR is closer to the person's identity than bicubic (dlib descriptor), the
-landmark NME, the synthetic figures, and the paired difference to the control on the same real faces.
+Each lever is a short fine-tune of a trained tiny DIC, the *start* model of its series, through ``dicmini train``
+(1,500 iterations, Adam 5e-4 with a cosine decay, the tiny recipe of the series otherwise), beside a *control*
+fine-tune with the same settings and no lever, so that the effect of fine-tuning itself is not credited to the lever.
+Each checkpoint is then scored on the 62 faces of the real-face benchmark (``benchmarks/real_faces_eval.py``,
+notebook 09b) and on 200 held-out synthetic faces (``dicmini test``). This script reads those results and writes
+the table: per run, the last-step PSNR gain over bicubic on real faces (mean +- standard error), on how many faces
+SR is closer to the person's identity than bicubic (dlib descriptor), the landmark NME, the synthetic figures, and
+the paired difference to the control on the same real faces.
 
-The start model is the tiny DIC shipped until the recipe weighed later steps more (``step_decay``); it is in the
-history, and the table was measured before that change. Runs (the commands are in :data:`RUNS`; ``runs/levers/``
-is not committed, the evaluations are)::
+Two series (:data:`SERIES`), each with its start model (in the history) and its fine-tune:
+
+* ``start``: the tiny DIC shipped until the recipe weighed later steps more (``git show 7b42a82:...``), fine-tuned
+  with the recipe of its time (equal step weights, alignment weight 1): the framing, light and camera levers;
+* ``shipped``: the tiny DIC shipped at ``5e013dc`` (the step-weighted recipe), fine-tuned with today's ``tiny``
+  recipe: the control and the best lever set again, then the softened features and the jittered guidance.
+
+Runs (the commands are in each series' ``runs``; ``runs/levers*/`` is not committed, the evaluations are)::
 
     mkdir -p runs/levers && git show 7b42a82:dicmini/assets/dic_tiny.pt > runs/levers/start.pt
+    mkdir -p runs/levers2 && git show 5e013dc:dicmini/assets/dic_tiny.pt > runs/levers2/shipped.pt
     dicmini train --config tiny --out runs/levers/NAME --set hourglass_stage= --set iterations=1500 \\
         --set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set step_decay=1 --set align_weight=1 \\
-        --set init_generator=runs/levers/start.pt --set hr_camera=P
+        --set init_generator=runs/levers/start.pt --set hr_camera=P          # (the series' fine-tune + the lever)
     OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py --checkpoint runs/levers/NAME/last.pt \\
         --out benchmarks/results/real_face_levers/NAME.json --crops-dir ''
     dicmini test --checkpoint runs/levers/NAME/last.pt --data synthetic --n 200 --no-identity --no-lpips \\
         --json benchmarks/results/real_face_levers/NAME.synthetic.json
     python benchmarks/real_face_levers.py        # -> benchmarks/results/real_face_levers/summary.json, SUMMARY.md
 
-The start model's row comes from ``python benchmarks/real_faces_eval.py --checkpoint runs/levers/start.pt --out
-benchmarks/results/real_face_levers/start.json --crops-dir ''`` and ``dicmini test --checkpoint runs/levers/start.pt
---data synthetic --n 200 --no-identity --no-lpips --json benchmarks/results/real_face_levers/start.synthetic.json``.
+A start model's row comes from the same two evaluations of its checkpoint (``runs/levers/start.pt``,
+``runs/levers2/shipped.pt``), written as ``start.json`` / ``shipped.json`` and their ``.synthetic.json``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import argparse
 import json
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,48 +51,102 @@ ROOT = Path(__file__).resolve().parents[1]
 
 RESULTS = ROOT / "benchmarks" / "results" / "real_face_levers"
 
-#: the row of the model every fine-tune starts from
-START = "the start model: the tiny DIC shipped before the recipe weighed later steps more"
-START_COMMAND = "git show 7b42a82:dicmini/assets/dic_tiny.pt > runs/levers/start.pt"
-#: the ``--set`` of the runs that start from the start model
-FROM_START = "--set init_generator=runs/levers/start.pt"
 
-#: run name -> (what changes, the `--set` values beyond the common fine-tune :data:`FINE_TUNE`)
-RUNS: dict[str, tuple[str, str]] = {
-    "control": ("no lever: the fine-tune alone", f"{FROM_START} --set hr_camera=0"),
-    "camera25": ("a random camera (blur, noise, JPEG) on 25 % of the HR faces",
-                 f"{FROM_START} --set hr_camera=0.25"),
-    "camera": ("a random camera (blur, noise, JPEG) on 50 % of the HR faces",
-               f"{FROM_START} --set hr_camera=0.5"),
-    "camera100": ("a random camera (blur, noise, JPEG) on every HR face",
-                  f"{FROM_START} --set hr_camera=1.0"),
-    "controlx2": ("control, then 1,500 more iterations (no lever)",
-                  "--set init_generator=runs/levers/control/last.pt --set hr_camera=0"),
-    "camera100x2": ("camera100, then 1,500 more iterations with the camera on every face",
-                    "--set init_generator=runs/levers/camera100/last.pt --set hr_camera=1.0"),
-    "croprule": ("every face re-framed by the real-photo crop rule (eyes higher, tighter spread)",
-                 f"{FROM_START} --set hr_crop_rule=1.0"),
-    "croprule_camera": ("the crop rule and the camera on every face",
-                        f"{FROM_START} --set hr_crop_rule=1.0 --set hr_camera=1.0"),
-    "all3": ("the crop rule, the camera and the wider yaw on every face",
-             f"{FROM_START} --set hr_crop_rule=1.0 --set hr_camera=1.0 "
-             "--set synthetic_yaw=20,40"),
-    "light": ("every face relit (a directional light, uneven shading, a colour cast, an exposure curve)",
-              f"{FROM_START} --set hr_lighting=1.0"),
-    "light_camera": ("every face relit, then through the camera",
-                     f"{FROM_START} --set hr_lighting=1.0 --set hr_camera=1.0"),
-    "camera_priordrop": ("the camera on every face, and steps 2..T guided by no landmarks on half the iterations",
-                         f"{FROM_START} --set hr_camera=1.0 --set prior_dropout=0.5"),
-}
-#: the fine-tune every run shares: the tiny recipe of the start model's time (equal step weights, alignment weight 1)
-#: from a trained generator, 1,500 iterations at Adam 5e-4 (cosine)
-FINE_TUNE = ("dicmini train --config tiny --out runs/levers/{name} --set hourglass_stage= --set iterations=1500 "
-             "--set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set step_decay=1 --set align_weight=1 "
-             "{sets}")
-#: each run's control: the fine-tune of the same length without the lever
-CONTROLS = {"camera25": "control", "camera": "control", "camera100": "control", "camera100x2": "controlx2",
-            "croprule": "control", "croprule_camera": "camera100", "all3": "camera100",
-            "light": "control", "light_camera": "camera100", "camera_priordrop": "camera100"}
+@dataclass(frozen=True)
+class Series:
+    """Fine-tunes of one start model, each beside its control."""
+
+    #: the start model's run name (its evaluations are ``<start>.json`` and ``<start>.synthetic.json``)
+    start: str
+    #: what the start model is, and how its checkpoint is made
+    start_what: str
+    start_command: str
+    #: the command every run of the series shares, with ``{name}`` and ``{sets}`` (the run's own ``--set``)
+    fine_tune: str
+    #: run name -> (what changes, the run's own ``--set`` values)
+    runs: dict[str, tuple[str, str]]
+    #: run name -> the run it is paired with (its control)
+    controls: dict[str, str]
+
+
+#: the ``--set`` of the runs that start from the first series' start model
+FROM_START = "--set init_generator=runs/levers/start.pt"
+#: ... and from the second's (the model shipped at 5e013dc)
+FROM_SHIPPED = "--set init_generator=runs/levers2/shipped.pt"
+#: the framing, light and camera levers, the whole set
+ALL3 = "--set hr_crop_rule=1.0 --set hr_camera=1.0 --set synthetic_yaw=20,40"
+
+SERIES: tuple[Series, ...] = (
+    Series(
+        start="start",
+        start_what="the start model: the tiny DIC shipped before the recipe weighed later steps more",
+        start_command="git show 7b42a82:dicmini/assets/dic_tiny.pt > runs/levers/start.pt",
+        # the tiny recipe of the start model's time (equal step weights, alignment weight 1)
+        fine_tune=("dicmini train --config tiny --out runs/levers/{name} --set hourglass_stage= --set iterations=1500 "
+                   "--set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 --set step_decay=1 "
+                   "--set align_weight=1 {sets}"),
+        runs={
+            "control": ("no lever: the fine-tune alone", f"{FROM_START} --set hr_camera=0"),
+            "camera25": ("a random camera (blur, noise, JPEG) on 25 % of the HR faces",
+                         f"{FROM_START} --set hr_camera=0.25"),
+            "camera": ("a random camera (blur, noise, JPEG) on 50 % of the HR faces",
+                       f"{FROM_START} --set hr_camera=0.5"),
+            "camera100": ("a random camera (blur, noise, JPEG) on every HR face",
+                          f"{FROM_START} --set hr_camera=1.0"),
+            "controlx2": ("control, then 1,500 more iterations (no lever)",
+                          "--set init_generator=runs/levers/control/last.pt --set hr_camera=0"),
+            "camera100x2": ("camera100, then 1,500 more iterations with the camera on every face",
+                            "--set init_generator=runs/levers/camera100/last.pt --set hr_camera=1.0"),
+            "croprule": ("every face re-framed by the real-photo crop rule (eyes higher, tighter spread)",
+                         f"{FROM_START} --set hr_crop_rule=1.0"),
+            "croprule_camera": ("the crop rule and the camera on every face",
+                                f"{FROM_START} --set hr_crop_rule=1.0 --set hr_camera=1.0"),
+            "all3": ("the crop rule, the camera and the wider yaw on every face", f"{FROM_START} {ALL3}"),
+            "light": ("every face relit (a directional light, uneven shading, a colour cast, an exposure curve)",
+                      f"{FROM_START} --set hr_lighting=1.0"),
+            "light_camera": ("every face relit, then through the camera",
+                             f"{FROM_START} --set hr_lighting=1.0 --set hr_camera=1.0"),
+            "camera_priordrop": ("the camera on every face, and steps 2..T guided by no landmarks on half the "
+                                 "iterations", f"{FROM_START} --set hr_camera=1.0 --set prior_dropout=0.5"),
+        },
+        controls={"camera25": "control", "camera": "control", "camera100": "control", "camera100x2": "controlx2",
+                  "croprule": "control", "croprule_camera": "camera100", "all3": "camera100",
+                  "light": "control", "light_camera": "camera100", "camera_priordrop": "camera100"}),
+    Series(
+        start="shipped",
+        start_what="the tiny DIC shipped at 5e013dc (later steps weigh more, 3x alignment)",
+        start_command="git show 5e013dc:dicmini/assets/dic_tiny.pt > runs/levers2/shipped.pt",
+        # today's tiny recipe (step weights 0.25^(T-t), alignment weight 3, truth guidance on half the iterations)
+        fine_tune=("dicmini train --config tiny --out runs/levers2/{name} --set hourglass_stage= "
+                   "--set iterations=1500 --set lr=5e-4 --set release_hourglass_step=0 --set val_every=500 {sets}"),
+        runs={
+            "shipped_control": ("no lever: the fine-tune alone", FROM_SHIPPED),
+            "shipped_all3": ("the crop rule, the camera and the wider yaw on every face", f"{FROM_SHIPPED} {ALL3}"),
+            "shipped_soft": ("every face's eyes, brows and lips softened to a photo's contrast",
+                             f"{FROM_SHIPPED} --set hr_soft_features=1.0"),
+            "shipped_jitter": ("steps 2..T guided by ground-truth landmarks moved ~0.1 eye-corner distances (as far "
+                               "as a real face's estimate is off)", f"{FROM_SHIPPED} --set guidance_jitter=0.1"),
+            "shipped_all3_soft": ("the crop rule, the camera, the wider yaw and the softened features on every face",
+                                  f"{FROM_SHIPPED} {ALL3} --set hr_soft_features=1.0"),
+            "shipped_all5": ("all five: the crop rule, the camera, the wider yaw, the softened features and the "
+                             "jittered guidance", f"{FROM_SHIPPED} {ALL3} --set hr_soft_features=1.0 "
+                             "--set guidance_jitter=0.1"),
+        },
+        controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
+                  "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
+                  "shipped_all5": "shipped_all3_soft"}),
+)
+
+
+def find_run(name: str) -> tuple[Series, str, str]:
+    """``(series, what, command)`` of a run or a start model named ``name``."""
+    for series in SERIES:
+        if name == series.start:
+            return series, series.start_what, series.start_command
+        if name in series.runs:
+            what, sets = series.runs[name]
+            return series, what, series.fine_tune.format(name=name, sets=sets)
+    raise KeyError(name)
 
 
 def last_step_gain(real: dict[str, Any], keys: list[str]) -> np.ndarray:
@@ -104,9 +164,9 @@ def row(name: str, real: dict[str, Any], synthetic: dict[str, Any], control: dic
     (``benchmarks/real_faces_eval.py``), the synthetic ones, and (``control``: the real-face evaluation of this
     run's control, if any) the paired difference to the control, face by face."""
     real_summary = real["summary"]
+    series, what, command = find_run(name)
     out: dict[str, Any] = {
-        "run": name, "what": RUNS[name][0] if name in RUNS else START,
-        "command": FINE_TUNE.format(name=name, sets=RUNS[name][1]) if name in RUNS else START_COMMAND,
+        "run": name, "series": series.start, "what": what, "command": command,
         "real_faces": real_summary["faces"],
         "real_gain_db": (real_summary["psnr_gain_last_step"], real_summary["psnr_gain_sem"]),
         "real_faces_above_bicubic": real_summary["faces_last_step_above_bicubic_psnr"],
@@ -122,29 +182,36 @@ def row(name: str, real: dict[str, Any], synthetic: dict[str, Any], control: dic
     }
     if control is not None:
         d = last_step_gain(real, keys) - last_step_gain(control, keys)
-        out["control"] = CONTROLS[name]
+        out["control"] = series.controls[name]
         out["vs_control_db"] = mean_sem(d)
         out["vs_control_better_faces"] = int((d > 0).sum())
     return out
 
 
 def summarise(results: Path = RESULTS) -> dict[str, Any]:
-    """The table from the committed evaluations (runs without both files are left out)."""
+    """The table from the committed evaluations (runs without both files are left out; a series without its start
+    model's evaluations is refused)."""
     reals, synthetics = {}, {}
-    for name in ["start", *RUNS]:
+    for name in [n for series in SERIES for n in (series.start, *series.runs)]:
         real, synth = results / f"{name}.json", results / f"{name}.synthetic.json"
         if synth.is_file() and real.is_file():
             synthetics[name] = json.loads(synth.read_text())
             reals[name] = json.loads(real.read_text())
-    if "start" not in reals:
-        raise SystemExit(f"real_face_levers: {results}/start.json and start.synthetic.json (the start model's "
+    for series in SERIES:
+        if series.start not in reals and any(n in reals for n in series.runs):
+            raise SystemExit(f"real_face_levers: {results}/{series.start}.json and {series.start}.synthetic.json "
+                             "(the start model's evaluations) are missing; see the docstring")
+    first = SERIES[0].start
+    if first not in reals:
+        raise SystemExit(f"real_face_levers: {results}/{first}.json and {first}.synthetic.json (the start model's "
                          "evaluations) are missing; see the docstring")
-    keys = sorted(reals["start"]["faces"])
+    keys = sorted(reals[first]["faces"])
     for name, real in reals.items():
         if sorted(real["faces"]) != keys:
-            raise SystemExit(f"real_face_levers: {name}.json scores other faces than start.json; re-run it")
-    rows = [row(n, reals[n], synthetics[n], reals.get(CONTROLS.get(n, "")), keys) for n in synthetics]
-    return {"what": __doc__.split("\n\n")[0], "fine_tune": FINE_TUNE, "rows": rows}
+            raise SystemExit(f"real_face_levers: {name}.json scores other faces than {first}.json; re-run it")
+    rows = [row(n, reals[n], synthetics[n], reals.get(find_run(n)[0].controls.get(n, "")), keys)
+            for n in synthetics]
+    return {"what": __doc__.split("\n\n")[0], "fine_tunes": {s.start: s.fine_tune for s in SERIES}, "rows": rows}
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -154,20 +221,29 @@ def markdown(summary: dict[str, Any]) -> str:
              "faces. Paired: the same real faces, this run minus its control (the fine-tune of the same length without "
              "the lever).", "",
              "Last two columns: the same model on the real faces with steps 2..T guided by no landmarks (all-zero "
-             "maps) and by the true (dlib) landmarks.", "",
-             "| run | what | real gain (dB) | > bicubic | identity closer | real NME | synthetic gain (dB) | "
-             "synthetic NME (step 1 → last) | vs its control (dB) | real gain, no prior | real gain, true landmarks |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in summary["rows"]:
-        g, s = r["real_gain_db"], r.get("vs_control_db")
-        paired = (f"{s[0]:+.3f} ± {s[1]:.3f} vs {r['control']} ({r['vs_control_better_faces']}/{r['real_faces']} "
-                  "faces)") if s else "–"
-        lines.append(f"| {r['run']} | {r['what']} | {g[0]:+.3f} ± {g[1]:.3f} | {r['real_faces_above_bicubic']}/"
-                     f"{r['real_faces']} | {r['real_identity_closer']}/{r['real_faces']} | "
-                     f"{100 * r['real_nme_last']:.1f} % | {r['synthetic_gain_db']:+.2f} | "
-                     f"{100 * r['synthetic_nme'][0]:.2f} → {100 * r['synthetic_nme'][-1]:.2f} % | {paired} | "
-                     f"{r['real_gain_no_prior_db'][0]:+.3f} | {r['real_gain_true_landmarks_db'][0]:+.3f} |")
+             "maps) and by the true (dlib) landmarks."]
+    for series in SERIES:
+        rows = [r for r in summary["rows"] if r["series"] == series.start]
+        if not rows:
+            continue
+        lines += ["", f"## From {series.start_what}", "", f"Fine-tune: `{series.fine_tune}`", "",
+                  "| run | what | real gain (dB) | > bicubic | identity closer | real NME | synthetic gain (dB) | "
+                  "synthetic NME (step 1 → last) | vs its control (dB) | real gain, no prior | real gain, true "
+                  "landmarks |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [_line(r) for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def _line(r: dict[str, Any]) -> str:
+    """One row of the markdown table."""
+    g, s = r["real_gain_db"], r.get("vs_control_db")
+    paired = (f"{s[0]:+.3f} ± {s[1]:.3f} vs {r['control']} ({r['vs_control_better_faces']}/{r['real_faces']} "
+              "faces)") if s else "–"
+    return (f"| {r['run']} | {r['what']} | {g[0]:+.3f} ± {g[1]:.3f} | {r['real_faces_above_bicubic']}/"
+            f"{r['real_faces']} | {r['real_identity_closer']}/{r['real_faces']} | "
+            f"{100 * r['real_nme_last']:.1f} % | {r['synthetic_gain_db']:+.2f} | "
+            f"{100 * r['synthetic_nme'][0]:.2f} → {100 * r['synthetic_nme'][-1]:.2f} % | {paired} | "
+            f"{r['real_gain_no_prior_db'][0]:+.3f} | {r['real_gain_true_landmarks_db'][0]:+.3f} |")
 
 
 def main(argv: list[str] | None = None) -> int:

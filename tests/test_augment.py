@@ -1,5 +1,5 @@
 """The per-iteration changes of training faces together (dicmini.train.augment): defaults, bounds and order.
-Each change on its own: test_real_crop_framing.py, test_lighting.py, test_camera_effects.py."""
+Each change on its own: test_real_crop_framing.py, test_soft_features.py, test_lighting.py, test_camera_effects.py."""
 
 import pytest
 import torch
@@ -15,7 +15,8 @@ def _batch(sigma: float = 2.0):
 
 
 @pytest.mark.parametrize("setting, change", [("hr_crop_rule", augment.crop_rule), ("hr_lighting", augment.lighting),
-                                             ("hr_camera", augment.camera)])
+                                             ("hr_camera", augment.camera),
+                                             ("hr_soft_features", augment.soft_features)])
 def test_each_change_is_off_by_default_and_its_setting_is_a_probability(setting, change):
     config = get_config("tiny")
     assert getattr(config, setting) == 0.0
@@ -26,12 +27,13 @@ def test_each_change_is_off_by_default_and_its_setting_is_a_probability(setting,
             apply_overrides(config, {setting: bad})
 
 
-def test_augment_frames_then_lights_then_films_each_face():
+def test_augment_frames_then_softens_then_lights_then_films_each_face():
     config = apply_overrides(get_config("tiny"), {"hr_crop_rule": 1.0, "hr_lighting": 1.0, "hr_camera": 1.0,
-                                                  "face_pool": False})
+                                                  "hr_soft_features": 1.0, "face_pool": False})
     batch = collate([make_sample(*render_face(seed), name=str(seed), sigma=config.heatmap_sigma) for seed in (1, 2)])
     out = augment.augment(batch, config, step=4)
-    again = augment.camera(augment.lighting(augment.crop_rule(batch, config, 4), config, 4), config, 4)
+    framed = augment.soft_features(augment.crop_rule(batch, config, 4), config, 4)
+    again = augment.camera(augment.lighting(framed, config, 4), config, 4)
     for key in ("hr", "lr", "heatmaps", "landmarks"):
         assert torch.equal(out[key], again[key])
     assert augment.augment(batch, get_config("tiny"), step=4) is batch      # none of them by default

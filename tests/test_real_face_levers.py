@@ -21,8 +21,10 @@ def test_table_rederives_from_the_per_face_evaluations(levers):
     rfe = load_benchmark("real_faces_eval")
     summary = json.loads((RESULTS / "summary.json").read_text())
     rows = {r["run"]: r for r in summary["rows"]}
-    assert {"start", "control", "camera"} <= set(rows)
+    assert {"start", "control", "camera", "shipped", "shipped_control"} <= set(rows)
     for name, r in rows.items():
+        series, what, command = levers.find_run(name)
+        assert r["series"] == series.start and r["what"] == what and r["command"] == command
         real = json.loads((RESULTS / f"{name}.json").read_text())
         again = rfe.summarise(real["faces"])       # the evaluation's own summary of the same per-face records
         assert r["real_gain_db"][0] == pytest.approx(again["psnr_gain_last_step"], abs=1e-5)
@@ -35,8 +37,8 @@ def test_table_rederives_from_the_per_face_evaluations(levers):
             f["steps"][-1]["psnr"] <= f["bicubic"]["psnr"] for f in real["faces"].values())
         synthetic = json.loads((RESULTS / f"{name}.synthetic.json").read_text())
         assert r["synthetic_gain_db"] == pytest.approx(synthetic["psnr"][-1] - synthetic["bicubic_psnr"])
-        if name in levers.CONTROLS:
-            assert r["control"] == levers.CONTROLS[name]
+        if name in series.controls:
+            assert r["control"] == series.controls[name]
             control = json.loads((RESULTS / f"{r['control']}.json").read_text())
             d = [real["faces"][k]["steps"][-1]["psnr"] - real["faces"][k]["bicubic"]["psnr"]
                  - control["faces"][k]["steps"][-1]["psnr"] + control["faces"][k]["bicubic"]["psnr"]
@@ -44,7 +46,7 @@ def test_table_rederives_from_the_per_face_evaluations(levers):
             assert r["vs_control_db"][0] == pytest.approx(np.mean(d), abs=1e-9)
             assert r["vs_control_better_faces"] == sum(x > 0 for x in d)
             assert r["command"].startswith("dicmini train --config tiny ")
-            assert r["command"].endswith(levers.RUNS[name][1])
+            assert r["command"].endswith(series.runs[name][1])
         else:
             assert "vs_control_db" not in r
     assert (RESULTS / "SUMMARY.md").read_text() == levers.markdown(summary)

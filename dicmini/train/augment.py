@@ -3,10 +3,12 @@
 Each change applies, face by face, with the probability its :class:`~dicmini.train.config.TrainConfig` setting
 gives (0 = never, as the references), before the batch reaches the model. Every draw comes from
 :func:`iteration_rng`, a function of the seed, the iteration and a salt, so a resumed run sees the same faces. The
-order is the one a photograph goes through: framing, light, camera.
+order is the one a photograph goes through: framing, the face itself, light, camera.
 
 * :func:`crop_rule` (``hr_crop_rule``): the face re-framed by the crop rule of real photos
   (:mod:`dicmini.data.crop`); landmarks, heatmaps and input made again.
+* :func:`soft_features` (``hr_soft_features``): the eyes, brows and lips softened to a photo's contrast
+  (:mod:`dicmini.data.soft_features`); input made again.
 * :func:`lighting` (``hr_lighting``): the HR face relit (:mod:`dicmini.data.lighting`); input made again.
 * :func:`camera` (``hr_camera``): the HR face through a random camera (:mod:`dicmini.data.camera_effects`); input
   made again.
@@ -27,6 +29,7 @@ from ..data.crop import crop_with_landmarks
 from ..data.degrade import denormalize, downsample, normalize, to_uint8
 from ..data.landmarks import landmarks_to_heatmaps
 from ..data.lighting import relight
+from ..data.soft_features import soften_features
 from .config import TrainConfig
 
 Batch = Mapping[str, Any]
@@ -85,6 +88,21 @@ def remake(batch: Batch, config: TrainConfig, step: int, p: float, salt: int, ef
     return {**batch, "hr": hr, "lr": lr}
 
 
+def soft_features(batch: Batch, config: TrainConfig, step: int) -> Batch:
+    """Each HR face, with probability ``hr_soft_features``, with its eyes, brows and lips softened
+    (:func:`dicmini.data.soft_features.soften_features`, which reads the face's landmarks)."""
+    chosen = _picks(batch, config, step, config.hr_soft_features, 0x7366)
+    if chosen is None:
+        return batch
+    picks, rng = chosen
+    hr, lr = batch["hr"].clone(), batch["lr"].clone()
+    scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
+    for i in picks:
+        face = soften_features(to_uint8(denormalize(hr[i])), batch["landmarks"][i].numpy(), rng)
+        hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
+    return {**batch, "hr": hr, "lr": lr}
+
+
 def lighting(batch: Batch, config: TrainConfig, step: int) -> Batch:
     """Each HR face, with probability ``hr_lighting``, under a random light (:func:`dicmini.data.lighting.relight`)."""
     return remake(batch, config, step, config.hr_lighting, 0x6c69, relight)
@@ -96,9 +114,37 @@ def camera(batch: Batch, config: TrainConfig, step: int) -> Batch:
     return remake(batch, config, step, config.hr_camera, 0x6361, camera_effects)
 
 
+def jittered_guidance(batch: Batch, config: TrainConfig, step: int) -> torch.Tensor:
+    """The ground-truth heatmaps of the batch made from landmarks moved as a real face's estimate is
+    (``guidance_jitter`` = j): each face shifted by N(0, j), scaled by exp(N(0, j / 2)) and rotated by N(0, j / 2)
+    radians about its centre, then each point by N(0, j / 2), all in units of its outer-eye-corner distance
+    (points 36, 45). dicmini: on real faces the landmark branch is ~0.14 off, not ~0.03 as on synthetic ones,
+    so steps 2..T must not trust the prior's exact place."""
+    j = config.guidance_jitter
+    if j <= 0:
+        return batch["heatmaps"]
+    points = batch["landmarks"].double()
+    rng = iteration_rng(config, step, 0x6a74)
+    n = points.size(0)
+    scale = torch.linalg.vector_norm(points[:, 45] - points[:, 36], dim=-1)[:, None, None]
+    centre = points.mean(dim=1, keepdim=True)
+    angle = torch.from_numpy(rng.normal(0.0, j / 2, n))
+    rot = torch.stack([torch.stack([angle.cos(), -angle.sin()], -1), torch.stack([angle.sin(), angle.cos()], -1)], -2)
+    zoom = torch.from_numpy(np.exp(rng.normal(0.0, j / 2, n)))[:, None, None]
+    shift = torch.from_numpy(rng.normal(0.0, j, (n, 1, 2))) * scale
+    wobble = torch.from_numpy(rng.normal(0.0, j / 2, points.shape)) * scale
+    moved = (points - centre) @ rot.transpose(-1, -2) * zoom + centre + shift + wobble
+    heat = batch["heatmaps"]
+    maps = landmarks_to_heatmaps(moved, batch["hr"].size(-1), heat.size(-1), config.heatmap_sigma)
+    return maps.to(heat.dtype)
+
+
 def augment(batch: Batch, config: TrainConfig, step: int) -> Batch:
-    """All of them, in a photograph's order: framing, light, camera (the batch itself is never changed)."""
-    return camera(lighting(crop_rule(batch, config, step), config, step), config, step)
+    """All of them, in a photograph's order: framing, the face's features, light, camera (the batch itself is
+    never changed)."""
+    batch = soft_features(crop_rule(batch, config, step), config, step)
+    return camera(lighting(batch, config, step), config, step)
 
 
-__all__ = ["iteration_rng", "crop_rule", "remake", "lighting", "camera", "augment"]
+__all__ = ["iteration_rng", "crop_rule", "remake", "soft_features", "lighting", "camera", "augment",
+           "jittered_guidance"]

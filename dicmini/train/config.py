@@ -194,6 +194,10 @@ class TrainConfig:
     #: landmark prior; dicmini: the SR branch must also do well without the prior, so wrong landmarks cost less;
     #: 0 = never, as the references).
     prior_dropout: float = 0.0
+    #: on iterations guided by the ground truth, how far its landmarks are moved first, in outer-eye-corner
+    #: distances (:func:`dicmini.train.augment.jittered_guidance`; dicmini: real faces' estimates are that far off;
+    #: 0 = exact, as the references).
+    guidance_jitter: float = 0.0
     #: ``dic``/``dicgan`` tasks: probability that a training HR face goes through a random camera (blur, sensor
     #: noise, JPEG; :mod:`dicmini.data.camera_effects`) before its LR input is made from it (dicmini, for faces
     #: that look more like photos; 0 = never, as the references).
@@ -207,6 +211,10 @@ class TrainConfig:
     #: degradation, landmarks and heatmaps moved with it (dicmini: the procedural faces sit lower and vary less in
     #: the frame than the crops of the real-face benchmark; 0 = never, as the references).
     hr_crop_rule: float = 0.0
+    #: ``dic``/``dicgan`` tasks: probability that a training HR face has its eyes, brows and lips softened to the
+    #: contrast of a photo (:mod:`dicmini.data.soft_features`) before the light, the camera and the x8 degradation
+    #: (dicmini: the procedural faces draw them as crisp strokes; 0 = never, as the references).
+    hr_soft_features: float = 0.0
     #: synthetic data only: (standard deviation, limit) in degrees of the training faces' yaw
     #: (:func:`dicmini.data.face_shape.sample_shape`; dicmini's default is mild, the real-face benchmark's crops spread
     #: wider: ``face_shape.REAL_CROP_YAW``). Validation faces keep the default.
@@ -378,9 +386,12 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
         for name in ("truth_guidance", "prior_dropout", "hourglass_degrade", "hr_camera", "hr_crop_rule",
-                     "hr_lighting"):
+                     "hr_lighting", "hr_soft_features"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
+        if not 0 <= self.guidance_jitter <= 1:
+            raise ValueError(f"config guidance_jitter: expected a distance in [0, 1] eye-corner distances, got "
+                             f"{self.guidance_jitter}")
         if not 0 < self.step_decay <= 1:
             raise ValueError(f"config step_decay: expected a number in (0, 1], got {self.step_decay}")
         sd, limit = self.synthetic_yaw

@@ -34,7 +34,7 @@ from ..models.hourglass import FeedbackHourglass, run_hourglass
 from ..models.lightcnn import LightCNN, LightCNNFeature
 from ..models.vgg import VGG16Features
 from . import performance
-from .augment import augment, iteration_rng
+from .augment import augment, iteration_rng, jittered_guidance
 from .checkpoint import unwrap
 from .config import TrainConfig
 from .evaluate import EvalResult, evaluate, evaluate_hourglass
@@ -210,11 +210,11 @@ class DICTraining(Task):
         p = self.config.truth_guidance
         return p > 0 and bool(iteration_rng(self.config, step, 0x7467).random() < p)
 
-    def guidance(self, heatmaps: Tensor, step: int) -> Tensor | None:
-        """What guides steps 2..T at iteration ``step``: the ground-truth ``heatmaps`` (``truth_guidance``), else
-        all-zero maps (``prior_dropout``), else None (the model's own estimate)."""
+    def guidance(self, heatmaps: Tensor, step: int, truth: Tensor | None = None) -> Tensor | None:
+        """What guides steps 2..T at iteration ``step``: the ground-truth maps (``truth_guidance``; ``truth``,
+        default ``heatmaps``), else all-zero maps (``prior_dropout``), else None (the model's own estimate)."""
         if self.truth_guided(step):
-            return heatmaps
+            return heatmaps if truth is None else truth
         p = self.config.prior_dropout
         if p > 0 and iteration_rng(self.config, step, 0x7064).random() < p:
             return torch.zeros_like(heatmaps)
@@ -224,7 +224,10 @@ class DICTraining(Task):
                        adversarial: bool) -> tuple[Tensor, dict[str, Tensor], Tensor]:
         batch = augment(batch, self.config, step)
         lr, hr, heat = (performance.as_input(batch[k], device, channels_last) for k in ("lr", "hr", "heatmaps"))
-        out = model(lr, guidance=self.guidance(heat, step))
+        truth = None
+        if self.config.guidance_jitter > 0 and self.truth_guided(step):
+            truth = performance.as_input(jittered_guidance(batch, self.config, step), device, channels_last)
+        out = model(lr, guidance=self.guidance(heat, step, truth))
         loss, terms = dic_generator_loss(
             out, hr, heat, self.recipe, feature_net=self.feature_net if adversarial else None,
             discriminator=self.discriminator if adversarial else None,
