@@ -73,8 +73,13 @@ class Series:
 FROM_START = "--set init_generator=runs/levers/start.pt"
 #: ... and from the second's (the model shipped at 5e013dc)
 FROM_SHIPPED = "--set init_generator=runs/levers2/shipped.pt"
-#: the framing, light and camera levers, the whole set
+#: the framing, pose and camera levers together
 ALL3 = "--set hr_crop_rule=1.0 --set hr_camera=1.0 --set synthetic_yaw=20,40"
+#: ... with the softened features and the jittered guidance
+ALL5 = f"{ALL3} --set hr_soft_features=1.0 --set guidance_jitter=0.1"
+#: ... with the crop rule, the camera and the softened features on half of the faces
+ALL5_HALF = ("--set hr_crop_rule=0.5 --set hr_camera=0.5 --set synthetic_yaw=20,40 --set hr_soft_features=0.5 "
+             "--set guidance_jitter=0.1")
 
 SERIES: tuple[Series, ...] = (
     Series(
@@ -129,12 +134,15 @@ SERIES: tuple[Series, ...] = (
             "shipped_all3_soft": ("the crop rule, the camera, the wider yaw and the softened features on every face",
                                   f"{FROM_SHIPPED} {ALL3} --set hr_soft_features=1.0"),
             "shipped_all5": ("all five: the crop rule, the camera, the wider yaw, the softened features and the "
-                             "jittered guidance", f"{FROM_SHIPPED} {ALL3} --set hr_soft_features=1.0 "
-                             "--set guidance_jitter=0.1"),
+                             "jittered guidance", f"{FROM_SHIPPED} {ALL5}"),
+            "shipped_all5x2": ("shipped_all5, then 1,500 more iterations with all five",
+                               f"--set init_generator=runs/levers2/shipped_all5/last.pt {ALL5}"),
+            "shipped_all5_half": ("all five, the crop rule, the camera and the softened features on half of the faces",
+                                  f"{FROM_SHIPPED} {ALL5_HALF}"),
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
-                  "shipped_all5": "shipped_all3_soft"}),
+                  "shipped_all5": "shipped_all3_soft", "shipped_all5_half": "shipped_all5"}),
 )
 
 
