@@ -142,7 +142,8 @@ SERIES: tuple[Series, ...] = (
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
-                  "shipped_all5": "shipped_all3_soft", "shipped_all5_half": "shipped_all5"}),
+                  "shipped_all5": "shipped_all3_soft", "shipped_all5x2": "shipped_all5",
+                  "shipped_all5_half": "shipped_all5"}),
 )
 
 
