@@ -8,7 +8,6 @@ import torch
 
 from dicmini.data import soft_features
 from dicmini.data.datasets import make_sample
-from dicmini.data.degrade import denormalize, downsample, normalize
 from dicmini.data.landmarks import heatmaps_to_landmarks
 from dicmini.data.synthetic import render_face
 from dicmini.metrics import nme
@@ -46,21 +45,6 @@ def test_soften_rejects_bad_images_and_points():
         soft_features.soften_features(face[:, :100], points, np.random.default_rng(0))
     with pytest.raises(ValueError, match="68 finite"):
         soft_features.soften_features(face, points[:5], np.random.default_rng(0))
-
-
-def test_dic_task_softens_hr_remakes_the_input_and_keeps_the_landmarks():
-    config = apply_overrides(get_config("tiny"), {"hr_soft_features": 1.0, "face_pool": False, "hourglass_stage": "",
-                                                  "batch_size": 4, "progress": False})
-    task = tasks.make_task(config, "x")
-    batch = collate([make_sample(*render_face(seed), name=str(seed)) for seed in range(4)])
-    out = augment.soft_features(batch, task.config, step=5)
-    assert torch.equal(out["heatmaps"], batch["heatmaps"]) and torch.equal(out["landmarks"], batch["landmarks"])
-    for i in range(4):
-        face = np.rint(denormalize(out["hr"][i])).astype(np.uint8)
-        assert not torch.equal(out["hr"][i], batch["hr"][i])
-        assert torch.equal(out["lr"][i], normalize(downsample(face)))
-    assert torch.equal(augment.soft_features(batch, task.config, step=5)["hr"], out["hr"])    # resume-exact
-    assert augment.soft_features(batch, get_config("tiny"), step=5) is batch                 # off by default
 
 
 def test_jittered_guidance_moves_the_landmarks_about_as_far_as_asked():

@@ -33,8 +33,8 @@ from ..data.soft_features import soften_features
 from .config import TrainConfig
 
 Batch = Mapping[str, Any]
-#: a change of one uint8 HR face that moves no pixel, drawing from the stream it is given
-FaceEffect = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+#: a change of one uint8 HR face (given with its 68 landmarks) that moves no pixel, drawing from the stream it is given
+FaceEffect = Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]
 
 
 def iteration_rng(config: TrainConfig, step: int, salt: int) -> np.random.Generator:
@@ -83,7 +83,7 @@ def remake(batch: Batch, config: TrainConfig, step: int, p: float, salt: int, ef
     hr, lr = batch["hr"].clone(), batch["lr"].clone()
     scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
     for i in picks:
-        face = effect(to_uint8(denormalize(hr[i])), rng)
+        face = effect(to_uint8(denormalize(hr[i])), batch["landmarks"][i].numpy(), rng)
         hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
     return {**batch, "hr": hr, "lr": lr}
 
@@ -91,27 +91,18 @@ def remake(batch: Batch, config: TrainConfig, step: int, p: float, salt: int, ef
 def soft_features(batch: Batch, config: TrainConfig, step: int) -> Batch:
     """Each HR face, with probability ``hr_soft_features``, with its eyes, brows and lips softened
     (:func:`dicmini.data.soft_features.soften_features`, which reads the face's landmarks)."""
-    chosen = _picks(batch, config, step, config.hr_soft_features, 0x7366)
-    if chosen is None:
-        return batch
-    picks, rng = chosen
-    hr, lr = batch["hr"].clone(), batch["lr"].clone()
-    scale = hr.size(-1) // lr.size(-1)     # the SR factor of the data (x8)
-    for i in picks:
-        face = soften_features(to_uint8(denormalize(hr[i])), batch["landmarks"][i].numpy(), rng)
-        hr[i], lr[i] = normalize(face), normalize(downsample(face, scale))
-    return {**batch, "hr": hr, "lr": lr}
+    return remake(batch, config, step, config.hr_soft_features, 0x7366, soften_features)
 
 
 def lighting(batch: Batch, config: TrainConfig, step: int) -> Batch:
     """Each HR face, with probability ``hr_lighting``, under a random light (:func:`dicmini.data.lighting.relight`)."""
-    return remake(batch, config, step, config.hr_lighting, 0x6c69, relight)
+    return remake(batch, config, step, config.hr_lighting, 0x6c69, lambda face, _, rng: relight(face, rng))
 
 
 def camera(batch: Batch, config: TrainConfig, step: int) -> Batch:
     """Each HR face, with probability ``hr_camera``, through a random camera
     (:func:`dicmini.data.camera_effects.camera_effects`)."""
-    return remake(batch, config, step, config.hr_camera, 0x6361, camera_effects)
+    return remake(batch, config, step, config.hr_camera, 0x6361, lambda face, _, rng: camera_effects(face, rng))
 
 
 def jittered_guidance(batch: Batch, config: TrainConfig, step: int) -> torch.Tensor:
