@@ -29,6 +29,11 @@ Runs (the commands are in each series' ``runs``; ``runs/levers*/`` is not commit
         --json benchmarks/results/real_face_levers/NAME.synthetic.json
     python benchmarks/real_face_levers.py        # -> benchmarks/results/real_face_levers/summary.json, SUMMARY.md
 
+The collaboration goals of the recipe on synthetic faces (does the recovery use *this* face's landmarks?) for some of
+the second series' runs: ``OMP_NUM_THREADS=2 python benchmarks/recipe_targets.py --checkpoint
+runs/levers2/shipped_control/last.pt runs/levers2/shipped_jitter/last.pt runs/levers2/shipped_soft/last.pt
+runs/levers2/shipped_all5/last.pt --out benchmarks/results/real_face_levers/recipe_targets.jsonl``.
+
 A start model's row comes from the same two evaluations of its checkpoint (``runs/levers/start.pt``,
 ``runs/levers2/shipped.pt``), written as ``start.json`` / ``shipped.json`` and their ``.synthetic.json``.
 """

@@ -61,3 +61,23 @@ def test_a_run_on_other_faces_is_refused(levers, tmp_path):
     (tmp_path / "control.json").write_text(json.dumps(control))
     with pytest.raises(SystemExit, match="control.json scores other faces"):
         levers.summarise(tmp_path)
+
+
+def test_the_levers_collaboration_figures_rederive_from_their_per_face_values():
+    """benchmarks/results/real_face_levers/recipe_targets.jsonl (the docstring's recipe_targets.py command on the
+    second series' fine-tunes): each run's own-vs-other contrast and NME figures follow from its per-face values,
+    and the jittered guidance fails the own-vs-other goal that its control meets."""
+    from dicmini import analysis as A
+
+    lines = [json.loads(x) for x in (RESULTS / "recipe_targets.jsonl").read_text().splitlines() if x.strip()]
+    by_run = {Path(x["checkpoint"]).parent.name: x for x in lines}
+    assert {"shipped_control", "shipped_jitter", "shipped_soft", "shipped_all5"} <= set(by_run)
+    for line in lines:
+        per_face = {k: np.asarray(v) for k, v in line["per_face"].items() if k != "names"}
+        own_other = A.paired(per_face["other_last_psnr"], per_face["own_last_psnr"])
+        assert own_other.mean == pytest.approx(line["values"]["own_minus_other_db"], abs=1e-9)
+        assert line["passed"]["own_minus_other_db"] == (own_other.mean >= 0.5)
+        nme_steps = per_face["own_nme"]
+        assert float(nme_steps[-1].mean()) == pytest.approx(line["values"]["nme_last"], abs=1e-12)
+    assert by_run["shipped_control"]["passed"]["own_minus_other_db"]
+    assert not by_run["shipped_jitter"]["passed"]["own_minus_other_db"]
