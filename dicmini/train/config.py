@@ -219,6 +219,10 @@ class TrainConfig:
     #: (:func:`dicmini.data.face_shape.sample_shape`; dicmini's default is mild, the real-face benchmark's crops spread
     #: wider: ``face_shape.REAL_CROP_YAW``). Validation faces keep the default.
     synthetic_yaw: tuple[float, float] = PORTRAIT_YAW
+    #: synthetic data only: share of the training faces whose background is a dead-leaves backdrop (occluding discs
+    #: of every size; :mod:`dicmini.data.synthetic.dead_leaves`; dicmini: real backgrounds have edges at every
+    #: scale, the default background a few smooth blobs). Validation faces keep the default background.
+    synthetic_backdrop: float = 0.0
     #: ``hourglass`` task: probability that a training image is replaced by a blurred copy (area-downsampled by
     #: 2, 4 or 8, then bicubic-upsampled), so that the pretrained branch also reads the blurry SR of early steps.
     hourglass_degrade: float = 0.0
@@ -386,7 +390,7 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
         for name in ("truth_guidance", "prior_dropout", "hourglass_degrade", "hr_camera", "hr_crop_rule",
-                     "hr_lighting", "hr_soft_features"):
+                     "hr_lighting", "hr_soft_features", "synthetic_backdrop"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
         if not 0 <= self.guidance_jitter <= 1:

@@ -12,6 +12,7 @@ from .background import draw_background
 from .body import draw_ears, draw_neck_and_clothes
 from .brows import draw_brows
 from .camera import develop
+from .dead_leaves import backdrop_stream, dead_leaves
 from .eyes import draw_eyes
 from .hair import composite_hair, draw_front_hair, hair_texture, sample_hair
 from .mouth import draw_mouth
@@ -33,12 +34,15 @@ def supersampling_factor(size: int) -> int:
     return max(2, -(-256 // size))
 
 
-def paint(scene: Scene) -> np.ndarray:
+def paint(scene: Scene, backdrop: np.random.Generator | None = None) -> np.ndarray:
     """Paint the whole face, back to front; returns the canvas pixels.
 
-    The order is part of the output: every stage draws from ``scene.rng`` in turn.
+    The order is part of the output: every stage draws from ``scene.rng`` in turn. With a ``backdrop`` stream the
+    background is then replaced by a dead-leaves backdrop drawn from it (:mod:`.dead_leaves`).
     """
     draw_background(scene)
+    if backdrop is not None:
+        scene.canvas.pixels[:] = dead_leaves(backdrop, scene.canvas.size)
     hair = sample_hair(scene)
     texture = hair_texture(scene, hair)
     composite_hair(scene, hair, texture, hair.back)
@@ -54,20 +58,27 @@ def paint(scene: Scene) -> np.ndarray:
     return scene.canvas.pixels
 
 
-def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_YAW) -> tuple[np.ndarray, np.ndarray]:
+def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_YAW,
+                backdrop: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Render synthetic face ``seed``: ``(image uint8 size x size x 3 RGB, landmarks float32 68 x 2)``.
 
     Landmarks are ``(x, y)`` pixels of the returned image (pixel centres at integers), in the iBUG
     68-point order, and are exactly the points the face was drawn from. Deterministic per seed; seeds
     ``>= HELD_OUT_SEED_START`` are reserved for held-out evaluation. ``yaw`` = (standard deviation, limit) of
-    the head's yaw in degrees (:func:`dicmini.data.face_shape.sample_shape`).
+    the head's yaw in degrees (:func:`dicmini.data.face_shape.sample_shape`). ``backdrop`` is the chance (0-1) that
+    the background is a dead-leaves backdrop (:mod:`.dead_leaves`); the face itself is the same either way.
     """
     seed = check_seed(seed, "seed")
     size = check_size(size)
+    if not 0.0 <= backdrop <= 1.0:
+        raise ValueError(f"backdrop: expected a chance in [0, 1], got {backdrop!r}")
     rng = np.random.default_rng(seed)
     shape = sample_shape(rng, size, yaw)
     scene = new_scene(shape, rng, supersampling_factor(size))
-    image = develop(paint(scene), size, rng, scene.noise)
+    leaves = backdrop_stream(seed) if backdrop > 0 else None
+    if leaves is not None and leaves.random() >= backdrop:
+        leaves = None
+    image = develop(paint(scene, leaves), size, rng, scene.noise)
     points = shape.landmarks.astype(np.float32)
     assert points.shape == (NUM_LANDMARKS, 2)
     return image, points
