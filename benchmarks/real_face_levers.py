@@ -85,6 +85,10 @@ ALL5 = f"{ALL3} --set hr_soft_features=1.0 --set guidance_jitter=0.1"
 #: ... with the crop rule, the camera and the softened features on half of the faces
 ALL5_HALF = ("--set hr_crop_rule=0.5 --set hr_camera=0.5 --set synthetic_yaw=20,40 --set hr_soft_features=0.5 "
              "--set guidance_jitter=0.1")
+#: a stronger camera than the default (each effect with probability 0.6, blur sigma 0.3-1.2 HR px) ...
+CAMERA_STRONG = "--set hr_camera_effects=0.8 --set hr_camera_blur=0.5,2"
+#: ... and stronger still
+CAMERA_3 = "--set hr_camera_effects=0.9 --set hr_camera_blur=0.8,3"
 
 SERIES: tuple[Series, ...] = (
     Series(
@@ -144,11 +148,24 @@ SERIES: tuple[Series, ...] = (
                                f"--set init_generator=runs/levers2/shipped_all5/last.pt {ALL5}"),
             "shipped_all5_half": ("all five, the crop rule, the camera and the softened features on half of the faces",
                                   f"{FROM_SHIPPED} {ALL5_HALF}"),
+            "shipped_leaves": ("every face on a dead-leaves backdrop (occluding discs of every size) instead of the "
+                               "smooth background", f"{FROM_SHIPPED} --set synthetic_backdrop=1.0"),
+            "shipped_all3_soft_leaves": ("the crop rule, the camera, the wider yaw, the softened features and the "
+                                         "dead-leaves backdrop on every face",
+                                         f"{FROM_SHIPPED} {ALL3} --set hr_soft_features=1.0 "
+                                         "--set synthetic_backdrop=1.0"),
+            "shipped_all5_camera_strong": ("all five with a stronger camera: each effect with probability 0.8 (was "
+                                           "0.6), blur sigma 0.5-2 HR px (was 0.3-1.2)",
+                                           f"{FROM_SHIPPED} {ALL5} {CAMERA_STRONG}"),
+            "shipped_all5_camera_3": ("all five with a stronger camera still: each effect with probability 0.9, blur "
+                                      "sigma 0.8-3 HR px", f"{FROM_SHIPPED} {ALL5} {CAMERA_3}"),
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
                   "shipped_all5": "shipped_all3_soft", "shipped_all5x2": "shipped_all5",
-                  "shipped_all5_half": "shipped_all5"}),
+                  "shipped_all5_half": "shipped_all5", "shipped_leaves": "shipped_control",
+                  "shipped_all3_soft_leaves": "shipped_all3_soft", "shipped_all5_camera_strong": "shipped_all5",
+                  "shipped_all5_camera_3": "shipped_all5"}),
 )
 
 

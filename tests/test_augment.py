@@ -59,3 +59,17 @@ def test_each_pixel_change_remakes_the_input_and_keeps_the_landmarks(setting, ch
     assert torch.equal(change(batch, config, step=7)["hr"], out["hr"])      # a function of seed and iteration
     assert not torch.equal(change(batch, config, step=8)["hr"], out["hr"])
     assert torch.equal(batch["hr"][0], make_sample(*render_face(0), name="0")["hr"])      # the batch is not changed
+
+
+def test_the_camera_settings_reach_the_camera():
+    with pytest.raises(ValueError, match="hr_camera_blur"):
+        apply_overrides(get_config("tiny"), {"hr_camera_blur": (2.0, 1.0)})
+    with pytest.raises(ValueError, match="hr_camera_effects"):
+        apply_overrides(get_config("tiny"), {"hr_camera_effects": 1.5})
+    base = apply_overrides(get_config("tiny"), {"hr_camera": 1.0})
+    off = apply_overrides(base, {"hr_camera_effects": 0.0})
+    strong = apply_overrides(base, {"hr_camera_effects": 1.0, "hr_camera_blur": (2.5, 3.0)})
+    batch = _batch()
+    assert torch.equal(augment.camera(batch, off, 0)["hr"], batch["hr"])         # a camera with no effect
+    soft, hard = augment.camera(batch, base, 0)["hr"], augment.camera(batch, strong, 0)["hr"]
+    assert not torch.equal(soft, hard)

@@ -71,7 +71,7 @@ def test_tiny_and_hourglass_recipes():
     probe = get_config("tiny-probe")  # stage 1's recipe on sharp faces only, another seed: an independent estimator
     changed = {k for k, v in dataclasses.asdict(probe).items() if v != getattr(stage, k)}
     assert changed == {"name", "hourglass_degrade", "seed", "iterations"} and probe.hourglass_degrade == 0
-    assert set(CONFIGS) == {"tiny", "tiny-hourglass", "tiny-probe", "tiny-dicgan", "hourglass", *SPEC}
+    assert set(CONFIGS) == {"tiny", "tiny-hourglass", "tiny-probe", "tiny-dicgan", "tiny-real", "hourglass", *SPEC}
 
 
 def test_get_config_returns_fresh_copies_and_unknown_name_suggests():

@@ -23,14 +23,16 @@ JPEG_QUALITY = (40, 95)
 EFFECT_PROBABILITY = 0.6
 
 
-def camera_effects(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def camera_effects(image: np.ndarray, rng: np.random.Generator, blur_sigma: tuple[float, float] = BLUR_SIGMA,
+                   probability: float = EFFECT_PROBABILITY) -> np.ndarray:
     """``image`` (uint8 ``H x W x 3`` RGB) through a random camera: each effect, in the order blur, noise, JPEG,
-    with probability :data:`EFFECT_PROBABILITY` and a strength drawn from its range. Returns a new uint8 image."""
+    with ``probability`` and a strength drawn from its range (the blur's: ``blur_sigma``, HR pixels). Returns a new
+    uint8 image. The draws are the same for any ``blur_sigma`` and ``probability``."""
     image = np.asarray(image)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image: expected a uint8 H x W x 3 RGB image, got {image.dtype} {list(image.shape)}")
-    blur, noise, jpeg = rng.random(3) < EFFECT_PROBABILITY
-    sigma, level, quality = rng.uniform(*BLUR_SIGMA), rng.uniform(*NOISE_SIGMA), rng.integers(*JPEG_QUALITY)
+    blur, noise, jpeg = rng.random(3) < probability
+    sigma, level, quality = rng.uniform(*blur_sigma), rng.uniform(*NOISE_SIGMA), rng.integers(*JPEG_QUALITY)
     out = image.astype(np.float32)
     if blur:
         out = cv2.GaussianBlur(out, (0, 0), sigma)

@@ -101,8 +101,12 @@ def lighting(batch: Batch, config: TrainConfig, step: int) -> Batch:
 
 def camera(batch: Batch, config: TrainConfig, step: int) -> Batch:
     """Each HR face, with probability ``hr_camera``, through a random camera
-    (:func:`dicmini.data.camera_effects.camera_effects`)."""
-    return remake(batch, config, step, config.hr_camera, 0x6361, lambda face, _, rng: camera_effects(face, rng))
+    (:func:`dicmini.data.camera_effects.camera_effects`: each effect with probability ``hr_camera_effects``, the
+    blur's sigma drawn from ``hr_camera_blur``)."""
+    def effect(face: np.ndarray, _: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return camera_effects(face, rng, config.hr_camera_blur, config.hr_camera_effects)
+
+    return remake(batch, config, step, config.hr_camera, 0x6361, effect)
 
 
 def jittered_guidance(batch: Batch, config: TrainConfig, step: int) -> torch.Tensor:

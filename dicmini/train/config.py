@@ -21,6 +21,10 @@ Named recipes (:data:`CONFIGS`):
 ``tiny-probe``
     The independent landmark estimator of the causal experiments (notebooks 03-05): ``tiny-hourglass`` on sharp HR
     faces only, from seed 1, 2,000 iterations (``benchmarks/ship_probe.py`` ships it).
+``tiny-real``
+    The packaged tiny DIC fine-tuned for real photos (``dic_tiny_real.pt``; docs/real_faces.md): 1,500 iterations at
+    Adam 5e-4 (cosine) on synthetic faces of which a share is framed by the real-photo crop rule, put through a
+    random camera and has its eyes, brows and lips softened, with the wider yaw of real crops.
 ``tiny-dicgan``
     DICGAN as a short fine-tune of the packaged tiny DIC: discriminator warm-up, then G and D in turn; a VGG16
     perceptual loss in the slot of the LightCNN identity loss (``benchmarks/dicgan_finetune.py``).
@@ -60,7 +64,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..data.face_shape import PORTRAIT_YAW
+from ..data.camera_effects import BLUR_SIGMA as CAMERA_BLUR_SIGMA
+from ..data.camera_effects import EFFECT_PROBABILITY as CAMERA_EFFECT_PROBABILITY
+from ..data.face_shape import PORTRAIT_YAW, REAL_CROP_YAW
 
 # The allowed values of the fields this module owns. Those of ``init`` / ``d_init`` live with the schemes
 # (:mod:`dicmini.train.init`), those of ``fusion`` and the DICNet arguments with the model
@@ -202,6 +208,11 @@ class TrainConfig:
     #: noise, JPEG; :mod:`dicmini.data.camera_effects`) before its LR input is made from it (dicmini, for faces
     #: that look more like photos; 0 = never, as the references).
     hr_camera: float = 0.0
+    #: the camera of ``hr_camera``: the probability of each of its effects (blur, noise, JPEG), and the range of the
+    #: blur's sigma in HR pixels (:mod:`dicmini.data.camera_effects`; dicmini: the real-face benchmark's crops are
+    #: softer than the default camera makes the procedural faces).
+    hr_camera_effects: float = CAMERA_EFFECT_PROBABILITY
+    hr_camera_blur: tuple[float, float] = CAMERA_BLUR_SIGMA
     #: ``dic``/``dicgan`` tasks: probability that a training HR face is relit (a directional light, uneven shading,
     #: a colour cast, an exposure curve; :mod:`dicmini.data.lighting`) before the camera and the x8 degradation
     #: (dicmini: real photos are lit less evenly than the procedural faces; 0 = never, as the references).
@@ -390,7 +401,7 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
         for name in ("truth_guidance", "prior_dropout", "hourglass_degrade", "hr_camera", "hr_crop_rule",
-                     "hr_lighting", "hr_soft_features", "synthetic_backdrop"):
+                     "hr_lighting", "hr_soft_features", "synthetic_backdrop", "hr_camera_effects"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
         if not 0 <= self.guidance_jitter <= 1:
@@ -398,6 +409,10 @@ class TrainConfig:
                              f"{self.guidance_jitter}")
         if not 0 < self.step_decay <= 1:
             raise ValueError(f"config step_decay: expected a number in (0, 1], got {self.step_decay}")
+        lo, hi = self.hr_camera_blur
+        if not 0 < lo <= hi <= 10:
+            raise ValueError(f"config hr_camera_blur: expected 0 < low <= high <= 10 (blur sigma in HR pixels), got "
+                             f"{list(self.hr_camera_blur)}")
         sd, limit = self.synthetic_yaw
         if not (sd > 0 and 0 <= limit <= 60):
             raise ValueError(f"config synthetic_yaw: expected a standard deviation > 0 and a limit in [0, 60] degrees, "
@@ -499,6 +514,15 @@ def _tiny_dicgan() -> TrainConfig:
         ckpt_every=50, log_every=10)
 
 
+def _tiny_real() -> TrainConfig:
+    # The tiny DIC fine-tuned for real photos: the levers of the real-face series (docs/real_faces.md, "Synthetic
+    # faces that transfer") on part of the training faces, at the series' fine-tune length and rate; no jittered
+    # guidance, which costs the collaboration (own landmarks vs another face's) more than it gives real faces.
+    return dataclasses.replace(
+        _tiny(), name="tiny-real", init_generator="tiny", hourglass_stage="", release_hourglass_step=0, lr=5e-4,
+        iterations=1500, hr_crop_rule=0.5, hr_camera=0.5, synthetic_yaw=REAL_CROP_YAW, hr_soft_features=0.5)
+
+
 def _tiny_hourglass() -> TrainConfig:
     # Stage 1 of the tiny recipe: the landmark branch alone on HR faces and blurred copies of them.
     return TrainConfig(
@@ -536,6 +560,7 @@ CONFIGS: dict[str, Callable[[], TrainConfig]] = {
     "tiny-hourglass": _tiny_hourglass,
     "tiny-dicgan": _tiny_dicgan,
     "tiny-probe": _tiny_probe,
+    "tiny-real": _tiny_real,
 }
 
 
