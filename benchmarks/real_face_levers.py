@@ -14,7 +14,8 @@ Two series (:data:`SERIES`), each with its start model (in the history) and its 
 * ``start``: the tiny DIC shipped until the recipe weighed later steps more (``git show 7b42a82:...``), fine-tuned
   with the recipe of its time (equal step weights, alignment weight 1): the framing, light and camera levers;
 * ``shipped``: the tiny DIC shipped at ``5e013dc`` (the step-weighted recipe), fine-tuned with today's ``tiny``
-  recipe: the control and the best lever set again, then the softened features and the jittered guidance.
+  recipe: the control and the best lever set again, then the softened features and the jittered guidance; then the
+  dead-leaves backdrop (``synthetic_backdrop``) and a stronger camera (``hr_camera_effects``, ``hr_camera_blur``).
 
 Runs (the commands are in each series' ``runs``; ``runs/levers*/`` is not committed, the evaluations are)::
 
