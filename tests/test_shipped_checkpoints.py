@@ -16,9 +16,10 @@ def _trained(stored: dict) -> dict:
     return {k: v for k, v in full.items() if k not in RUN_ONLY_KEYS}
 
 
-#: the shipped checkpoints and the named config each was made with: the packaged tiny DIC
-#: (``benchmarks/quality_bar.py --ship``) and the tiny DICGAN of notebook 08 (``benchmarks/dicgan_finetune.py --ship``)
-SHIPPED = {"tiny": (PRETRAINED_NAMES["tiny"], "tiny"),
+#: the shipped checkpoints and the named config each was made with: the packaged tiny DIC and its fine-tune for real
+#: photos (``benchmarks/quality_bar.py --ship``) and the tiny DICGAN of notebook 08
+#: (``benchmarks/dicgan_finetune.py --ship``)
+SHIPPED = {"tiny": (PRETRAINED_NAMES["tiny"], "tiny"), "tiny-real": (PRETRAINED_NAMES["tiny-real"], "tiny-real"),
            "dicgan_tiny": (Path(__file__).resolve().parent.parent / "notebooks" / "artifacts" / "dicgan_tiny.pt",
                            "tiny-dicgan")}
 

@@ -148,7 +148,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN", help="input photo")
     p.add_argument("output", metavar="OUT", help="output photo, or with --simulate the figure (.png or .jpg)")
     p.add_argument("--checkpoint", default="tiny",
-                   help="DIC checkpoint (dicmini, MMagic or official) or 'tiny' (the packaged model; default)")
+                   help="DIC checkpoint (dicmini, MMagic or official) or a packaged model: 'tiny' (trained on "
+                        "synthetic faces; default) or 'tiny-real' (tiny fine-tuned for real photos)")
     p.add_argument("--simulate", action="store_true",
                    help="shrink the larger faces to 16 px and write a LR | bicubic | SR | original figure")
     p.add_argument("--max-face", type=int, default=SMALL_FACE_MAX,

@@ -62,9 +62,10 @@ StateDict = dict[str, Tensor]
 
 DICMINI_FORMAT = "dicmini"
 DICMINI_CHECKPOINT_VERSION = 1
-#: Packaged weights known to :func:`load_pretrained` by name.
+#: Packaged weights known to :func:`load_pretrained` by name, each made by the named training config of the same
+#: name: ``tiny`` (synthetic faces; the course's model) and ``tiny-real`` (``tiny`` fine-tuned for real photos).
 ASSETS_DIR = Path(__file__).resolve().parents[1] / "assets"
-PRETRAINED_NAMES: dict[str, Path] = {"tiny": ASSETS_DIR / "dic_tiny.pt"}
+PRETRAINED_NAMES: dict[str, Path] = {"tiny": ASSETS_DIR / "dic_tiny.pt", "tiny-real": ASSETS_DIR / "dic_tiny_real.pt"}
 
 #: dicmini top-level module -> MMagic name.
 DICMINI_TO_MMAGIC_TOP: dict[str, str] = {

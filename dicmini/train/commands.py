@@ -280,7 +280,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     sr.add_argument("output", metavar="OUT", help="output PNG, or a folder (for a folder IN; never IN itself)")
     sr.add_argument("--any-size", action="store_true",
                     help="accept inputs other than 16x16 (sides multiples of 8; the output is 8x larger)")
-    sr.add_argument("--checkpoint", default="tiny", help="DICNet checkpoint or packaged name (default tiny)")
+    sr.add_argument("--checkpoint", default="tiny",
+                    help="DICNet checkpoint or packaged name: tiny (default) or tiny-real (fine-tuned for real photos)")
     sr.add_argument("--device", help="e.g. cpu, cuda (default: CUDA if available, else CPU)")
     sr.set_defaults(run=run_sr)
 
