@@ -271,7 +271,8 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", default="tiny", help="'tiny' (packaged) or a DIC checkpoint path")
+    parser.add_argument("--checkpoint", default="tiny",
+                        help="'tiny' or 'tiny-real' (packaged) or a DIC checkpoint path")
     parser.add_argument("--out", type=Path, default=OUT_JSON, help=f"JSON file (default {OUT_JSON.relative_to(ROOT)})")
     parser.add_argument("--crops-dir", default=str(CROPS_DIR),
                         help="where the public-domain HR crops go ('' to write none)")

@@ -259,7 +259,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.set_defaults(run=run_train)
 
     test = sub.add_parser("test", help="per-step PSNR/SSIM/LPIPS/NME of a checkpoint, with the bicubic baseline")
-    test.add_argument("--checkpoint", required=True, help="dicmini / MMagic / official DICNet checkpoint, or 'tiny'")
+    test.add_argument("--checkpoint", required=True,
+                      help="dicmini / MMagic / official DICNet checkpoint, or a packaged name: 'tiny' or 'tiny-real'")
     test.add_argument("--data", default="synthetic", help="a prepared face folder, or 'synthetic' (held-out faces)")
     test.add_argument("--n", type=int, help="number of images (synthetic default 100; folder default all)")
     test.add_argument("--protocol", choices=protocols, default="mmagic",
