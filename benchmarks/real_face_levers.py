@@ -160,13 +160,15 @@ SERIES: tuple[Series, ...] = (
                                            f"{FROM_SHIPPED} {ALL5} {CAMERA_STRONG}"),
             "shipped_all5_camera_3": ("all five with a stronger camera still: each effect with probability 0.9, blur "
                                       "sigma 0.8-3 HR px", f"{FROM_SHIPPED} {ALL5} {CAMERA_3}"),
+            "shipped_all5_camera_3_light": ("shipped_all5_camera_3, and every face relit",
+                                            f"{FROM_SHIPPED} {ALL5} {CAMERA_3} --set hr_lighting=1.0"),
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
                   "shipped_all5": "shipped_all3_soft", "shipped_all5x2": "shipped_all5",
                   "shipped_all5_half": "shipped_all5", "shipped_leaves": "shipped_control",
                   "shipped_all3_soft_leaves": "shipped_all3_soft", "shipped_all5_camera_strong": "shipped_all5",
-                  "shipped_all5_camera_3": "shipped_all5"}),
+                  "shipped_all5_camera_3": "shipped_all5", "shipped_all5_camera_3_light": "shipped_all5_camera_3"}),
 )
 
 
