@@ -43,8 +43,6 @@ REGIONS: dict[str, tuple[tuple[int, ...], ...]] = {
 ALL_REGIONS = (*REGIONS, "skin", "outside")
 DILATE_PX = 2
 CROP_BORDER = 8
-#: as in real_faces_eval: dlib's points farther than this (NME) from a photo's human annotation belong to another face
-MAX_SAME_FACE_NME = 0.25
 
 
 def region_masks(points: np.ndarray, size: int) -> dict[str, np.ndarray]:
