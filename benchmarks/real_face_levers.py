@@ -9,13 +9,17 @@ the table: per run, the last-step PSNR gain over bicubic on real faces (mean +- 
 SR is closer to the person's identity than bicubic (dlib descriptor), the landmark NME, the synthetic figures, and
 the paired difference to the control on the same real faces.
 
-Two series (:data:`SERIES`), each with its start model (in the history) and its fine-tune:
+Three series (:data:`SERIES`), each with its start model and its fine-tune:
 
 * ``start``: the tiny DIC shipped until the recipe weighed later steps more (``git show 7b42a82:...``), fine-tuned
   with the recipe of its time (equal step weights, alignment weight 1): the framing, light and camera levers;
 * ``shipped``: the tiny DIC shipped at ``5e013dc`` (the step-weighted recipe), fine-tuned with today's ``tiny``
   recipe: the control and the best lever set again, then the softened features and the jittered guidance; then the
-  dead-leaves backdrop (``synthetic_backdrop``) and a stronger camera (``hr_camera_effects``, ``hr_camera_blur``).
+  dead-leaves backdrop (``synthetic_backdrop``) and a stronger camera (``hr_camera_effects``, ``hr_camera_blur``);
+  then a stronger camera still, a squared-error pixel loss (``pixel_kind``) and smiling faces (``synthetic_grin``);
+* ``tiny_real``: the packaged ``tiny-real`` (``dicmini/assets/dic_tiny_real.pt``) is itself the control, and each
+  lever is its config with one more ``--set`` (``runs/levers3/NAME``); its row is evaluated from the packaged file
+  (``--checkpoint tiny-real``).
 
 Runs (the commands are in each series' ``runs``; ``runs/levers*/`` is not committed, the evaluations are)::
 
@@ -36,7 +40,8 @@ runs/levers2/shipped_control/last.pt runs/levers2/shipped_jitter/last.pt runs/le
 runs/levers2/shipped_all5/last.pt --out benchmarks/results/real_face_levers/recipe_targets.jsonl``.
 
 A start model's row comes from the same two evaluations of its checkpoint (``runs/levers/start.pt``,
-``runs/levers2/shipped.pt``), written as ``start.json`` / ``shipped.json`` and their ``.synthetic.json``.
+``runs/levers2/shipped.pt``, ``tiny-real``), written as ``start.json`` / ``shipped.json`` / ``tiny_real.json`` and
+their ``.synthetic.json``.
 """
 
 from __future__ import annotations
@@ -90,6 +95,11 @@ ALL5_HALF = ("--set hr_crop_rule=0.5 --set hr_camera=0.5 --set synthetic_yaw=20,
 CAMERA_STRONG = "--set hr_camera_effects=0.8 --set hr_camera_blur=0.5,2"
 #: ... and stronger still
 CAMERA_3 = "--set hr_camera_effects=0.9 --set hr_camera_blur=0.8,3"
+#: ... and the strongest: every effect on every face, blur sigma 1.2-4 HR px
+CAMERA_4 = "--set hr_camera_effects=1.0 --set hr_camera_blur=1.2,4"
+#: the pixel loss as PSNR counts it: squared error, weighted so that its gradients are about L1's at the error
+#: these models leave (about 0.03)
+MSE = "--set pixel_kind=mse --set pixel_weight=20"
 
 SERIES: tuple[Series, ...] = (
     Series(
@@ -162,13 +172,36 @@ SERIES: tuple[Series, ...] = (
                                       "sigma 0.8-3 HR px", f"{FROM_SHIPPED} {ALL5} {CAMERA_3}"),
             "shipped_all5_camera_3_light": ("shipped_all5_camera_3, and every face relit",
                                             f"{FROM_SHIPPED} {ALL5} {CAMERA_3} --set hr_lighting=1.0"),
+            "shipped_all5_camera_4": ("all five with the strongest camera: every effect on every face, blur sigma "
+                                      "1.2-4 HR px", f"{FROM_SHIPPED} {ALL5} {CAMERA_4}"),
+            "shipped_all5_camera_3_mse": ("shipped_all5_camera_3 with a squared-error pixel loss (20 x MSE in place "
+                                          "of L1)", f"{FROM_SHIPPED} {ALL5} {CAMERA_3} {MSE}"),
+            "shipped_all5_camera_3_grin": ("shipped_all5_camera_3, and half of the faces smile as people in photos "
+                                           "do (wider, open mouths with teeth)",
+                                           f"{FROM_SHIPPED} {ALL5} {CAMERA_3} --set synthetic_grin=0.5"),
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
                   "shipped_all5": "shipped_all3_soft", "shipped_all5x2": "shipped_all5",
                   "shipped_all5_half": "shipped_all5", "shipped_leaves": "shipped_control",
                   "shipped_all3_soft_leaves": "shipped_all3_soft", "shipped_all5_camera_strong": "shipped_all5",
-                  "shipped_all5_camera_3": "shipped_all5", "shipped_all5_camera_3_light": "shipped_all5_camera_3"}),
+                  "shipped_all5_camera_3": "shipped_all5", "shipped_all5_camera_3_light": "shipped_all5_camera_3",
+                  "shipped_all5_camera_4": "shipped_all5_camera_3",
+                  "shipped_all5_camera_3_mse": "shipped_all5_camera_3",
+                  "shipped_all5_camera_3_grin": "shipped_all5_camera_3"}),
+    Series(
+        start="tiny_real",
+        start_what="tiny-real, the packaged model for real photos (its own config: a fine-tune of tiny with the crop "
+                   "rule, the camera and the softened features on half of the faces)",
+        start_command="dicmini train --config tiny-real --out runs/tiny-real  # = dicmini/assets/dic_tiny_real.pt",
+        # the tiny-real config: 1,500 iterations from the packaged tiny; its own run is the control
+        fine_tune="dicmini train --config tiny-real --out runs/levers3/{name} {sets}",
+        runs={
+            "tiny_real_mse": ("a squared-error pixel loss (20 x MSE in place of L1)", MSE),
+            "tiny_real_grin": ("half of the faces smile as people in photos do (wider, open mouths with teeth)",
+                               "--set synthetic_grin=0.5"),
+        },
+        controls={"tiny_real_mse": "tiny_real", "tiny_real_grin": "tiny_real"}),
 )
 
 

@@ -67,12 +67,15 @@ def step_weights(num_steps: int, decay: float = 1.0) -> list[float]:
     return [decay ** (num_steps - 1 - t) for t in range(num_steps)]
 
 
-def pixel_loss(sr_steps: Sequence[torch.Tensor] | torch.Tensor, hr: torch.Tensor, decay: float = 1.0) -> torch.Tensor:
+def pixel_loss(sr_steps: Sequence[torch.Tensor] | torch.Tensor, hr: torch.Tensor, decay: float = 1.0,
+               kind: str = "l1") -> torch.Tensor:
     """Reconstruction loss ``sum_t L1(SR_t, HR)`` (mean L1 per step, equal weights, summed — not
     averaged — over steps, as both references do). A single tensor is treated as one step. ``decay < 1`` weighs
-    step ``t`` by :func:`step_weights`."""
+    step ``t`` by :func:`step_weights`. ``kind="mse"`` puts the mean squared error in place of L1 (dicmini's option,
+    not DIC's: the estimate that minimises it is the mean of the plausible faces, which is what PSNR rewards)."""
+    crit = _criterion(kind, "pixel kind")
     steps = _steps(sr_steps, "sr_steps", hr)
-    return sum(w * F.l1_loss(s, hr) for w, s in zip(step_weights(len(steps), decay), steps))
+    return sum(w * crit(s, hr) for w, s in zip(step_weights(len(steps), decay), steps))
 
 
 def alignment_loss(heatmap_steps: Sequence[torch.Tensor] | torch.Tensor, gt_heatmaps: torch.Tensor,
@@ -151,6 +154,8 @@ class LossRecipe:
     #: step ``t`` of ``T`` weighs ``step_decay ** (T - t)`` in the pixel and alignment sums (1 = equal, as the
     #: references; :func:`step_weights`)
     step_decay: float = 1.0
+    #: criterion of the pixel term: ``"l1"`` (both references) or ``"mse"`` (:func:`pixel_loss`)
+    pixel_kind: str = "l1"
 
 
 #: The loss weights of the references, by name: their one home (the named training configs of
@@ -185,10 +190,10 @@ def dic_generator_loss(output, hr: torch.Tensor, gt_heatmaps: torch.Tensor, reci
 
     ``output`` is DICNet's ``(sr_steps, heatmap_steps)`` (lists of per-step tensors). Terms:
 
-    * ``pixel``: ``pixel_weight * sum_t L1(SR_t, HR)``; with ``official_dicgan_pixel_quirk=True``
-      ``pixel_weight * T * L1(SR_last, HR)`` (the official DICGAN solver's bug, see the module docstring;
-      earlier steps then get no direct image supervision). ``pixel_weight`` defaults to the recipe's
-      (1.0; the official Helen DICGAN used 2).
+    * ``pixel``: ``pixel_weight * sum_t L1(SR_t, HR)`` (MSE with the recipe's ``pixel_kind="mse"``); with
+      ``official_dicgan_pixel_quirk=True`` ``pixel_weight * T * L1(SR_last, HR)`` (the official DICGAN solver's
+      bug, see the module docstring; earlier steps then get no direct image supervision). ``pixel_weight``
+      defaults to the recipe's (1.0; the official Helen DICGAN used 2).
     * ``align``: :func:`alignment_loss` with the recipe's criterion and weight.
     * with the recipe's ``step_decay < 1``, both sums weigh step ``t`` by ``step_decay ** (T - t)``.
     * ``feature`` (only if ``feature_net`` is given): ``0.1 * L1(F(SR_last), F(HR))``.
@@ -210,7 +215,7 @@ def dic_generator_loss(output, hr: torch.Tensor, gt_heatmaps: torch.Tensor, reci
     if official_dicgan_pixel_quirk:
         pix = w_pix * len(sr_steps) * F.l1_loss(sr_last, hr)
     else:
-        pix = w_pix * pixel_loss(sr_steps, hr, recipe.step_decay)
+        pix = w_pix * pixel_loss(sr_steps, hr, recipe.step_decay, recipe.pixel_kind)
     terms: dict[str, torch.Tensor] = {
         "pixel": pix,
         "align": alignment_loss(heatmap_steps, gt_heatmaps, recipe.align_kind, recipe.align_weight,

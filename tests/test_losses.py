@@ -189,3 +189,26 @@ def test_step_decay_reaches_the_training_loss():
     assert get_config("tiny").step_decay == 0.25  # dicmini's recipe weighs later steps more
     with pytest.raises(ValueError, match="step_decay"):
         apply_overrides(get_config("tiny"), {"step_decay": 1.5})
+
+
+def test_pixel_kind_mse_squares_the_error_and_reaches_the_training_loss():
+    hr = full(0.0)
+    steps = [full(1.0), full(-2.0), full(0.5)]
+    assert L.pixel_loss(steps, hr, kind="mse").item() == pytest.approx(1.0 + 4.0 + 0.25)
+    assert L.pixel_loss(steps, hr, 0.5, "mse").item() == pytest.approx(0.25 * 1.0 + 0.5 * 4.0 + 0.25)
+    with pytest.raises(ValueError, match="pixel kind"):
+        L.pixel_loss(steps, hr, kind="huber")
+    out = ([full(1.0), full(2.0)], [full(0.0, (1, 68, 2, 2))] * 2)
+    heat = full(0.0, (1, 68, 2, 2))
+    l1 = L.dic_generator_loss(out, hr, heat, L.LossRecipe("x", "mse", 1.0))[1]
+    mse = L.dic_generator_loss(out, hr, heat, L.LossRecipe("x", "mse", 1.0, pixel_kind="mse"))[1]
+    assert l1["pixel"] == pytest.approx(3.0) and mse["pixel"] == pytest.approx(5.0)
+
+    from dicmini.train import apply_overrides, get_config
+    from dicmini.train.tasks import DICTraining
+
+    assert get_config("tiny").pixel_kind == "l1"                     # both references' L1
+    config = apply_overrides(get_config("tiny"), {"pixel_kind": "mse"})
+    assert DICTraining(config, None).recipe.pixel_kind == "mse"
+    with pytest.raises(ValueError, match="pixel_kind"):
+        apply_overrides(get_config("tiny"), {"pixel_kind": "huber"})

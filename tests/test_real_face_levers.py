@@ -45,11 +45,23 @@ def test_table_rederives_from_the_per_face_evaluations(levers):
                  for k in real["faces"]]
             assert r["vs_control_db"][0] == pytest.approx(np.mean(d), abs=1e-9)
             assert r["vs_control_better_faces"] == sum(x > 0 for x in d)
-            assert r["command"].startswith("dicmini train --config tiny ")
+            assert r["command"].startswith(("dicmini train --config tiny ", "dicmini train --config tiny-real "))
             assert r["command"].endswith(series.runs[name][1])
         else:
             assert "vs_control_db" not in r
     assert (RESULTS / "SUMMARY.md").read_text() == levers.markdown(summary)
+
+
+def test_the_tiny_real_series_starts_from_the_packaged_model_and_its_committed_evaluation():
+    """The third series' control is the packaged tiny-real: its row scores the same file as
+    benchmarks/results/tiny_real/real_faces.json, face by face."""
+    lever = json.loads((RESULTS / "tiny_real.json").read_text())
+    packaged = json.loads((ROOT / "benchmarks" / "results" / "tiny_real" / "real_faces.json").read_text())
+    assert lever["checkpoint_sha256"] == packaged["checkpoint_sha256"]
+    assert sorted(lever["faces"]) == sorted(packaged["faces"])
+    for key, face in packaged["faces"].items():
+        assert lever["faces"][key]["steps"][-1]["psnr"] == pytest.approx(face["steps"][-1]["psnr"], abs=1e-4)
+        assert lever["faces"][key]["steps"][-1]["identity"] == pytest.approx(face["steps"][-1]["identity"], abs=1e-4)
 
 
 def test_a_run_on_other_faces_is_refused(levers, tmp_path):

@@ -67,12 +67,13 @@ class SyntheticFaces(Dataset):
     at that boundary (``first_seed`` is then an offset into the held-out range). ``pool=True`` renders every
     face once into a pool file (:mod:`dicmini.data.face_pool`) and reads the same pixels from it afterwards.
     ``yaw`` = (standard deviation, limit) of the heads' yaw in degrees (:func:`dicmini.data.face_shape.sample_shape`);
-    ``backdrop`` = the share of faces with a dead-leaves background (:mod:`dicmini.data.synthetic.dead_leaves`).
+    ``backdrop`` = the share of faces with a dead-leaves background (:mod:`dicmini.data.synthetic.dead_leaves`);
+    ``grin`` = the share with a photographed expression (:func:`dicmini.data.face_shape.grin`).
     """
 
     def __init__(self, length: int, first_seed: int = 0, held_out: bool = False, size: int = 128,
                  scale: int = 8, sigma: float = 1.0, pool: bool = False,
-                 yaw: tuple[float, float] = PORTRAIT_YAW, backdrop: float = 0.0) -> None:
+                 yaw: tuple[float, float] = PORTRAIT_YAW, backdrop: float = 0.0, grin: float = 0.0) -> None:
         from .synthetic import HELD_OUT_SEED_START
 
         if length <= 0:
@@ -85,12 +86,13 @@ class SyntheticFaces(Dataset):
                 f"first_seed + length = {self.first_seed + length} reaches the held-out seeds "
                 f"(>= {HELD_OUT_SEED_START}); use held_out=True for evaluation sets")
         self.length, self.size, self.scale, self.sigma, self.yaw = length, size, scale, sigma, tuple(yaw)
-        self.backdrop = backdrop
+        self.backdrop, self.grin = backdrop, grin
         self._pool: tuple[np.ndarray, np.ndarray] | None = None
         if pool:
             from .face_pool import load_or_render_pool
 
-            self._pool = load_or_render_pool(self.first_seed, length, size, yaw=self.yaw, backdrop=backdrop)
+            self._pool = load_or_render_pool(self.first_seed, length, size, yaw=self.yaw, backdrop=backdrop,
+                                             grin=grin)
 
     def __len__(self) -> int:
         return self.length
@@ -107,7 +109,7 @@ class SyntheticFaces(Dataset):
         if self._pool is not None:
             image, points = self._pool[0][index], self._pool[1][index]
         else:
-            image, points = render_face(seed, size=self.size, yaw=self.yaw, backdrop=self.backdrop)
+            image, points = render_face(seed, size=self.size, yaw=self.yaw, backdrop=self.backdrop, grin=self.grin)
         return make_sample(image, points, f"seed_{seed}", scale=self.scale, sigma=self.sigma)
 
 

@@ -38,21 +38,23 @@ def renderer_fingerprint(size: int) -> str:
 
 
 def pool_path(first_seed: int, count: int, size: int, folder: Path | None = None,
-              yaw: tuple[float, float] = PORTRAIT_YAW, backdrop: float = 0.0) -> Path:
-    """Where the pool of ``count`` faces from ``first_seed`` at ``size`` pixels (and a ``yaw`` or ``backdrop``
-    other than the default, named in the file) lives."""
+              yaw: tuple[float, float] = PORTRAIT_YAW, backdrop: float = 0.0, grin: float = 0.0) -> Path:
+    """Where the pool of ``count`` faces from ``first_seed`` at ``size`` pixels (and a ``yaw``, ``backdrop`` or
+    ``grin`` other than the default, named in the file) lives."""
     folder = default_pool_dir() if folder is None else Path(folder)
     pose = "" if tuple(yaw) == PORTRAIT_YAW else f"-yaw{yaw[0]:g}-{yaw[1]:g}"
     leaves = f"-leaves{backdrop:g}" if backdrop else ""
-    return folder / f"synthetic-{first_seed}-{count}-{size}px{pose}{leaves}-{renderer_fingerprint(size)}.npz"
+    smiles = f"-grin{grin:g}" if grin else ""
+    return (folder / f"synthetic-{first_seed}-{count}-{size}px{pose}{leaves}{smiles}-"
+            f"{renderer_fingerprint(size)}.npz")
 
 
 def load_or_render_pool(first_seed: int, count: int, size: int = 128, folder: Path | None = None,
-                        progress: bool = True, yaw: tuple[float, float] = PORTRAIT_YAW, backdrop: float = 0.0
-                        ) -> tuple[np.ndarray, np.ndarray]:
+                        progress: bool = True, yaw: tuple[float, float] = PORTRAIT_YAW, backdrop: float = 0.0,
+                        grin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """``(images uint8 [count, size, size, 3], landmarks float32 [count, 68, 2])`` of seeds
     ``first_seed ..``: read from the pool file, or rendered (exactly :func:`render_face`) and written first."""
-    path = pool_path(first_seed, count, size, folder, yaw, backdrop)
+    path = pool_path(first_seed, count, size, folder, yaw, backdrop, grin)
     if path.is_file():
         with np.load(path, allow_pickle=False) as data:
             images, points = data["images"], data["landmarks"]
@@ -67,7 +69,7 @@ def load_or_render_pool(first_seed: int, count: int, size: int = 128, folder: Pa
     images = np.empty((count, size, size, 3), np.uint8)
     points = np.empty((count, 68, 2), np.float32)
     for i in tqdm(range(count), desc=f"rendering the face pool ({path.name})", disable=not progress):
-        images[i], points[i] = render_face(first_seed + i, size=size, yaw=yaw, backdrop=backdrop)
+        images[i], points[i] = render_face(first_seed + i, size=size, yaw=yaw, backdrop=backdrop, grin=grin)
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as handle:

@@ -76,6 +76,7 @@ from ..data.face_shape import PORTRAIT_YAW, REAL_CROP_YAW
 TASKS = ("dic", "dicgan", "hourglass")
 AMP_MODES = ("none", "bf16", "fp16")
 ALIGN_KINDS = ("mse", "l1")
+PIXEL_KINDS = ("l1", "mse")
 LR_SCHEDULES = ("multistep", "cosine")
 CHECKPOINT_GRANULARITIES = ("call", "fine")
 CHANNELS_LAST_MODES = ("auto", "true", "false")
@@ -160,6 +161,9 @@ class TrainConfig:
     #: (docs/reference_implementations.md, Data and degradation).
     heatmap_sigma: float = 1.0
     pixel_weight: float = 1.0
+    #: criterion of the pixel term, ``"l1"`` (both references) or ``"mse"`` (dicmini's option: PSNR's own loss;
+    #: :func:`dicmini.losses.pixel_loss`)
+    pixel_kind: str = "l1"
     align_kind: str = "mse"
     align_weight: float = 0.1
     feature_weight: float = 0.1
@@ -235,6 +239,10 @@ class TrainConfig:
     #: of every size; :mod:`dicmini.data.synthetic.dead_leaves`; dicmini: real backgrounds have edges at every
     #: scale, the default background a few smooth blobs). Validation faces keep the default background.
     synthetic_backdrop: float = 0.0
+    #: synthetic data only: share of the training faces with a photographed expression (a wider, smiling, often
+    #: open mouth with teeth; :func:`dicmini.data.face_shape.grin`; dicmini: people in photos smile more than the
+    #: default faces). Validation faces keep the default expressions.
+    synthetic_grin: float = 0.0
     #: ``hourglass`` task: probability that a training image is replaced by a blurred copy (area-downsampled by
     #: 2, 4 or 8, then bicubic-upsampled), so that the pretrained branch also reads the blurry SR of early steps.
     hourglass_degrade: float = 0.0
@@ -320,6 +328,7 @@ class TrainConfig:
         choice("d_init", INIT_SCHEMES)
         choice("amp", AMP_MODES)
         choice("align_kind", ALIGN_KINDS)
+        choice("pixel_kind", PIXEL_KINDS)
         choice("fusion", FUSIONS)
         choice("lr_schedule", LR_SCHEDULES)
         choice("checkpoint_granularity", CHECKPOINT_GRANULARITIES)
@@ -402,7 +411,7 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"config {name}: expected >= 0, got {getattr(self, name)}")
         for name in ("truth_guidance", "prior_dropout", "hourglass_degrade", "hr_camera", "hr_crop_rule",
-                     "hr_lighting", "hr_soft_features", "synthetic_backdrop", "hr_camera_effects"):
+                     "hr_lighting", "hr_soft_features", "synthetic_backdrop", "synthetic_grin", "hr_camera_effects"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"config {name}: expected a probability in [0, 1], got {getattr(self, name)}")
         if not 0 <= self.guidance_jitter <= 1:

@@ -35,7 +35,8 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
         if config.val_size < 1:
             raise ValueError("config val_size: synthetic validation needs val_size >= 1 held-out faces")
         return (SyntheticFaces(config.train_size, first_seed=0, sigma=config.heatmap_sigma, pool=config.face_pool,
-                               yaw=config.synthetic_yaw, backdrop=config.synthetic_backdrop),
+                               yaw=config.synthetic_yaw, backdrop=config.synthetic_backdrop,
+                               grin=config.synthetic_grin),
                 SyntheticFaces(config.val_size, first_seed=0, held_out=True, sigma=config.heatmap_sigma))
     root = Path(config.data)
     if not root.is_dir():

@@ -160,7 +160,8 @@ class DICTraining(Task):
     def __init__(self, config: TrainConfig, out_dir: Path) -> None:
         super().__init__(config, out_dir)
         self.recipe = LossRecipe(config.name, config.align_kind, config.align_weight, config.pixel_weight,
-                                 config.feature_weight, config.gan_weight, step_decay=config.step_decay)
+                                 config.feature_weight, config.gan_weight, step_decay=config.step_decay,
+                                 pixel_kind=config.pixel_kind)
         self._hourglass_trainable: bool | None = None
         self.feature_net: nn.Module | None = None
         self.discriminator: nn.Module | None = None

@@ -58,7 +58,7 @@ def _teeth(scene: Scene, roi: Roi, lips: LipContours, interior: np.ndarray, gap:
     canvas, rng, u = scene.canvas, scene.rng, scene.canvas.unit
     ui = lips.upper_inner
     down = canvas.vector(0, 1) / u
-    height = min(0.05 * u, 0.6 * gap)
+    height = min(scene.params["teeth"] * u, 0.6 * gap)
     teeth = mask_product(fill(new_mask(roi), roi, [np.concatenate([ui, (ui + down * height)[::-1]])]), interior)
     canvas.blend(roi, teeth, np.array([0.93, 0.9, 0.83]) * rng.uniform(0.75, 1.0) * lit)
     gaps = new_mask(roi)

@@ -58,8 +58,19 @@ def paint(scene: Scene, backdrop: np.random.Generator | None = None) -> np.ndarr
     return scene.canvas.pixels
 
 
+def expression_stream(seed: int) -> np.random.Generator:
+    """The random stream of seed ``seed``'s photographed expression, independent of the face's own stream."""
+    return np.random.default_rng([seed, 0x6772696E])
+
+
+def _chance(name: str, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name}: expected a chance in [0, 1], got {value!r}")
+    return value
+
+
 def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_YAW,
-                backdrop: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                backdrop: float = 0.0, grin: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Render synthetic face ``seed``: ``(image uint8 size x size x 3 RGB, landmarks float32 68 x 2)``.
 
     Landmarks are ``(x, y)`` pixels of the returned image (pixel centres at integers), in the iBUG
@@ -67,13 +78,18 @@ def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_
     ``>= HELD_OUT_SEED_START`` are reserved for held-out evaluation. ``yaw`` = (standard deviation, limit) of
     the head's yaw in degrees (:func:`dicmini.data.face_shape.sample_shape`). ``backdrop`` is the chance (0-1) that
     the background is a dead-leaves backdrop (:mod:`.dead_leaves`); the face itself is the same either way.
+    ``grin`` is the chance that the face wears a photographed expression (a wider, smiling, often open mouth:
+    :func:`dicmini.data.face_shape.grin`); everything else about the face stays the same.
     """
     seed = check_seed(seed, "seed")
     size = check_size(size)
-    if not 0.0 <= backdrop <= 1.0:
-        raise ValueError(f"backdrop: expected a chance in [0, 1], got {backdrop!r}")
+    _chance("backdrop", backdrop)
+    _chance("grin", grin)
     rng = np.random.default_rng(seed)
-    shape = sample_shape(rng, size, yaw)
+    expression = expression_stream(seed) if grin > 0 else None
+    if expression is not None and expression.random() >= grin:
+        expression = None
+    shape = sample_shape(rng, size, yaw, expression)
     scene = new_scene(shape, rng, supersampling_factor(size))
     leaves = backdrop_stream(seed) if backdrop > 0 else None
     if leaves is not None and leaves.random() >= backdrop:
