@@ -16,7 +16,8 @@ Three series (:data:`SERIES`), each with its start model and its fine-tune:
 * ``shipped``: the tiny DIC shipped at ``5e013dc`` (the step-weighted recipe), fine-tuned with today's ``tiny``
   recipe: the control and the best lever set again, then the softened features and the jittered guidance; then the
   dead-leaves backdrop (``synthetic_backdrop``) and a stronger camera (``hr_camera_effects``, ``hr_camera_blur``);
-  then a stronger camera still, a squared-error pixel loss (``pixel_kind``) and smiling faces (``synthetic_grin``);
+  then stronger cameras still, a fourth recurrent step, a squared-error pixel loss (``pixel_kind``) and smiling
+  faces (``synthetic_grin``);
 * ``tiny_real``: the packaged ``tiny-real`` (``dicmini/assets/dic_tiny_real.pt``) is itself the control, and each
   lever is its config with one more ``--set`` (``runs/levers3/NAME``); its row is evaluated from the packaged file
   (``--checkpoint tiny-real``).
@@ -97,6 +98,8 @@ CAMERA_STRONG = "--set hr_camera_effects=0.8 --set hr_camera_blur=0.5,2"
 CAMERA_3 = "--set hr_camera_effects=0.9 --set hr_camera_blur=0.8,3"
 #: ... and the strongest: every effect on every face, blur sigma 1.2-4 HR px
 CAMERA_4 = "--set hr_camera_effects=1.0 --set hr_camera_blur=1.2,4"
+#: ... and beyond: blur sigma 2-6 HR px
+CAMERA_6 = "--set hr_camera_effects=1.0 --set hr_camera_blur=2,6"
 #: the pixel loss as PSNR counts it: squared error, weighted so that its gradients are about L1's at the error
 #: these models leave (about 0.03)
 MSE = "--set pixel_kind=mse --set pixel_weight=20"
@@ -174,6 +177,10 @@ SERIES: tuple[Series, ...] = (
                                             f"{FROM_SHIPPED} {ALL5} {CAMERA_3} --set hr_lighting=1.0"),
             "shipped_all5_camera_4": ("all five with the strongest camera: every effect on every face, blur sigma "
                                       "1.2-4 HR px", f"{FROM_SHIPPED} {ALL5} {CAMERA_4}"),
+            "shipped_all5_camera_6": ("all five with the camera beyond that: every effect on every face, blur sigma "
+                                      "2-6 HR px", f"{FROM_SHIPPED} {ALL5} {CAMERA_6}"),
+            "shipped_all5_camera_3_steps4": ("shipped_all5_camera_3 with one more recurrent step (4, as DIC)",
+                                             f"{FROM_SHIPPED} {ALL5} {CAMERA_3} --set num_steps=4"),
             "shipped_all5_camera_3_mse": ("shipped_all5_camera_3 with a squared-error pixel loss (20 x MSE in place "
                                           "of L1)", f"{FROM_SHIPPED} {ALL5} {CAMERA_3} {MSE}"),
             "shipped_all5_camera_3_grin": ("shipped_all5_camera_3, and half of the faces smile as people in photos "
@@ -186,7 +193,8 @@ SERIES: tuple[Series, ...] = (
                   "shipped_all5_half": "shipped_all5", "shipped_leaves": "shipped_control",
                   "shipped_all3_soft_leaves": "shipped_all3_soft", "shipped_all5_camera_strong": "shipped_all5",
                   "shipped_all5_camera_3": "shipped_all5", "shipped_all5_camera_3_light": "shipped_all5_camera_3",
-                  "shipped_all5_camera_4": "shipped_all5_camera_3",
+                  "shipped_all5_camera_4": "shipped_all5_camera_3", "shipped_all5_camera_6": "shipped_all5_camera_3",
+                  "shipped_all5_camera_3_steps4": "shipped_all5_camera_3",
                   "shipped_all5_camera_3_mse": "shipped_all5_camera_3",
                   "shipped_all5_camera_3_grin": "shipped_all5_camera_3"}),
     Series(

@@ -5,11 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from dicmini.data import face_pool
-from dicmini.data.datasets import SyntheticFaces
 from dicmini.data.synthetic import dead_leaves, render_face
 from dicmini.train import apply_overrides, get_config
-from dicmini.train.data import build_datasets
 
 
 def _face_interior(points: np.ndarray) -> np.ndarray:
@@ -70,15 +67,3 @@ def test_a_bad_backdrop_share_is_refused():
     with pytest.raises(ValueError, match="synthetic_backdrop"):
         apply_overrides(get_config("tiny"), {"synthetic_backdrop": -0.1})
 
-
-def test_training_faces_get_the_backdrop_and_validation_faces_do_not(tmp_path, monkeypatch):
-    monkeypatch.setenv("DICMINI_FACE_POOL", str(tmp_path))
-    config = apply_overrides(get_config("tiny"), {"synthetic_backdrop": 1.0, "train_size": 3, "val_size": 2})
-    train, val = build_datasets(config)
-    assert isinstance(train, SyntheticFaces) and train.backdrop == 1.0 and val.backdrop == 0.0
-    pooled = train[1]["hr"]
-    plain = SyntheticFaces(3, backdrop=1.0)[1]["hr"]
-    assert np.array_equal(np.asarray(pooled), np.asarray(plain))    # the pool holds exactly the rendered faces
-    names = [p.name for p in tmp_path.iterdir()]
-    assert len(names) == 1 and "-leaves1-" in names[0]
-    assert face_pool.pool_path(0, 3, 128, tmp_path) != face_pool.pool_path(0, 3, 128, tmp_path, backdrop=1.0)

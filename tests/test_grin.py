@@ -4,13 +4,10 @@ drawn from a stream of their own so that everything else about a face stays the 
 import numpy as np
 import pytest
 
-from dicmini.data import face_pool
-from dicmini.data.datasets import SyntheticFaces
 from dicmini.data.face_shape import GRIN_MOUTH_WIDTH, grin, sample_params, sample_shape
 from dicmini.data.synthetic import render_face
 from dicmini.data.synthetic.render import expression_stream
 from dicmini.train import apply_overrides, get_config
-from dicmini.train.data import build_datasets
 
 _EYES = slice(36, 48)
 
@@ -64,13 +61,3 @@ def test_the_grin_share_is_drawn_from_its_own_stream_and_the_default_faces_do_no
     with pytest.raises(ValueError, match="synthetic_grin"):
         apply_overrides(get_config("tiny"), {"synthetic_grin": -0.1})
 
-
-def test_training_faces_get_the_grin_and_validation_faces_do_not(tmp_path, monkeypatch):
-    monkeypatch.setenv("DICMINI_FACE_POOL", str(tmp_path))
-    config = apply_overrides(get_config("tiny"), {"synthetic_grin": 1.0, "train_size": 3, "val_size": 2})
-    train, val = build_datasets(config)
-    assert isinstance(train, SyntheticFaces) and train.grin == 1.0 and val.grin == 0.0
-    assert np.array_equal(np.asarray(train[2]["hr"]), np.asarray(SyntheticFaces(3, grin=1.0)[2]["hr"]))
-    names = [p.name for p in tmp_path.iterdir()]
-    assert len(names) == 1 and "-grin1-" in names[0]
-    assert face_pool.pool_path(0, 3, 128, tmp_path) != face_pool.pool_path(0, 3, 128, tmp_path, grin=1.0)
