@@ -63,10 +63,10 @@ def expression_stream(seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, 0x6772696E])
 
 
-def _chance(name: str, value: float) -> float:
+def _check_chance(name: str, value: float) -> None:
+    """A ``ValueError`` naming ``name`` unless ``value`` is a chance in [0, 1]."""
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{name}: expected a chance in [0, 1], got {value!r}")
-    return value
 
 
 def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_YAW,
@@ -83,8 +83,8 @@ def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_
     """
     seed = check_seed(seed, "seed")
     size = check_size(size)
-    _chance("backdrop", backdrop)
-    _chance("grin", grin)
+    _check_chance("backdrop", backdrop)
+    _check_chance("grin", grin)
     rng = np.random.default_rng(seed)
     expression = expression_stream(seed) if grin > 0 else None
     if expression is not None and expression.random() >= grin:
