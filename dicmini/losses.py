@@ -213,7 +213,7 @@ def dic_generator_loss(output, hr: torch.Tensor, gt_heatmaps: torch.Tensor, reci
     w_pix = recipe.pixel_weight if pixel_weight is None else pixel_weight
     sr_last = sr_steps[-1]
     if official_dicgan_pixel_quirk:
-        pix = w_pix * len(sr_steps) * F.l1_loss(sr_last, hr)
+        pix = w_pix * len(sr_steps) * pixel_loss(sr_last, hr, kind=recipe.pixel_kind)
     else:
         pix = w_pix * pixel_loss(sr_steps, hr, recipe.step_decay, recipe.pixel_kind)
     terms: dict[str, torch.Tensor] = {

@@ -168,6 +168,12 @@ def landmark_depth(points: np.ndarray) -> np.ndarray:
 MEAN_SHAPE: np.ndarray = build_shape(MEAN_PARAMS)
 
 
+def _keep_chin_below_lips(p: dict[str, float]) -> None:
+    """In place: the chin stays well below the lower lip."""
+    lowest_lip = p["nose_tip"] + 0.132 + p["mouth_gap"] + p["lip_u"] + p["lip_l"]
+    p["chin_y"] = max(p["chin_y"], lowest_lip + 0.3)
+
+
 def sample_params(rng: np.random.Generator) -> tuple[dict[str, float], dict[str, float]]:
     """Random identity and expression: parameters for the image-left half and the image-right half."""
     u = rng.uniform  # short, for the table below
@@ -188,9 +194,7 @@ def sample_params(rng: np.random.Generator) -> tuple[dict[str, float], dict[str,
     p["smile"] = u(0.0, 1.0) ** 1.5
     p["brow_raise"] = 0.06 * u(-0.3, 1.0) if rng.random() < 0.5 else 0.0
     p["frown"] = u(0.0, 1.0) if rng.random() < 0.2 else 0.0
-    # the chin stays well below the lower lip
-    lowest_lip = p["nose_tip"] + 0.132 + p["mouth_gap"] + p["lip_u"] + p["lip_l"]
-    p["chin_y"] = max(p["chin_y"], lowest_lip + 0.3)
+    _keep_chin_below_lips(p)
     # a slightly different image-right half
     q = dict(p)
     for key, sd in (("eye_x", 0.012), ("eye_y", 0.01), ("eye_w", 0.012), ("eye_hu", 0.006), ("eye_hl", 0.004),
@@ -224,8 +228,7 @@ def grin(rng: np.random.Generator, left: dict[str, float], right: dict[str, floa
     for p in (left, right):
         p["mouth_w"] *= widen
         p["open"], p["smile"], p["teeth"] = opening, smile, teeth
-        lowest_lip = p["nose_tip"] + 0.132 + p["mouth_gap"] + p["lip_u"] + p["lip_l"]
-        p["chin_y"] = max(p["chin_y"], lowest_lip + 0.3)
+        _keep_chin_below_lips(p)
 
 
 @dataclass

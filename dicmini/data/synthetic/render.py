@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -63,10 +63,16 @@ def expression_stream(seed: int) -> np.random.Generator:
     return np.random.default_rng([seed, 0x6772696E])
 
 
-def _check_chance(name: str, value: float) -> None:
-    """A ``ValueError`` naming ``name`` unless ``value`` is a chance in [0, 1]."""
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name}: expected a chance in [0, 1], got {value!r}")
+def _side_stream(name: str, make: Callable[[int], np.random.Generator], seed: int,
+                 chance: float) -> np.random.Generator | None:
+    """Seed ``seed``'s side stream ``make(seed)`` when its first number falls under ``chance`` (the share ``name`` of
+    the faces that get it), else None; the stream is not made at all when ``chance`` is 0."""
+    if not 0.0 <= chance <= 1.0:
+        raise ValueError(f"{name}: expected a chance in [0, 1], got {chance!r}")
+    if chance == 0:
+        return None
+    stream = make(seed)
+    return stream if stream.random() < chance else None
 
 
 def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_YAW,
@@ -83,17 +89,11 @@ def render_face(seed: int, size: int = 128, yaw: tuple[float, float] = PORTRAIT_
     """
     seed = check_seed(seed, "seed")
     size = check_size(size)
-    _check_chance("backdrop", backdrop)
-    _check_chance("grin", grin)
+    leaves = _side_stream("backdrop", backdrop_stream, seed, backdrop)
+    expression = _side_stream("grin", expression_stream, seed, grin)
     rng = np.random.default_rng(seed)
-    expression = expression_stream(seed) if grin > 0 else None
-    if expression is not None and expression.random() >= grin:
-        expression = None
     shape = sample_shape(rng, size, yaw, expression)
     scene = new_scene(shape, rng, supersampling_factor(size))
-    leaves = backdrop_stream(seed) if backdrop > 0 else None
-    if leaves is not None and leaves.random() >= backdrop:
-        leaves = None
     image = develop(paint(scene, leaves), size, rng, scene.noise)
     points = shape.landmarks.astype(np.float32)
     assert points.shape == (NUM_LANDMARKS, 2)
