@@ -17,7 +17,7 @@ Three series (:data:`SERIES`), each with its start model and its fine-tune:
   recipe: the control and the best lever set again, then the softened features and the jittered guidance; then the
   dead-leaves backdrop (``synthetic_backdrop``) and a stronger camera (``hr_camera_effects``, ``hr_camera_blur``);
   then stronger cameras still, a fourth recurrent step, a squared-error pixel loss (``pixel_kind``) and smiling
-  faces (``synthetic_grin``);
+  faces (``synthetic_grin``); then a wider recovery branch (``init_widen``, ``mid_channels``);
 * ``tiny_real``: the packaged ``tiny-real`` (``dicmini/assets/dic_tiny_real.pt``) is itself the control, and each
   lever is its config with one more ``--set`` (``runs/levers3/NAME``); its row is evaluated from the packaged file
   (``--checkpoint tiny-real``).
@@ -103,6 +103,9 @@ CAMERA_6 = "--set hr_camera_effects=1.0 --set hr_camera_blur=2,6"
 #: the pixel loss as PSNR counts it: squared error, weighted so that its gradients are about L1's at the error
 #: these models leave (about 0.03)
 MSE = "--set pixel_kind=mse --set pixel_weight=20"
+#: a wider recovery branch: the start model's 16 channels widened to C (the same images at the start; the new
+#: channels train in the fine-tune, dicmini.models.widen)
+WIDEN = "--set init_widen=true --set mid_channels={}"
 
 SERIES: tuple[Series, ...] = (
     Series(
@@ -186,6 +189,18 @@ SERIES: tuple[Series, ...] = (
             "shipped_all5_camera_3_grin": ("shipped_all5_camera_3, and half of the faces smile as people in photos "
                                            "do (wider, open mouths with teeth)",
                                            f"{FROM_SHIPPED} {ALL5} {CAMERA_3} --set synthetic_grin=0.5"),
+            "shipped_all5_camera_3_wide32": ("shipped_all5_camera_3 with a recovery branch twice as wide (16 -> 32 "
+                                             "channels, widened from the start model)",
+                                             f"{FROM_SHIPPED} {ALL5} {CAMERA_3} {WIDEN.format(32)}"),
+            "shipped_all5_camera_3_wide48": ("shipped_all5_camera_3 with a recovery branch three times as wide (16 "
+                                             "-> 48 channels, DIC's width)",
+                                             f"{FROM_SHIPPED} {ALL5} {CAMERA_3} {WIDEN.format(48)}"),
+            "shipped_all5_camera_3_wide32x2": ("shipped_all5_camera_3_wide32, then 1,500 more iterations",
+                                               "--set init_generator=runs/levers2/shipped_all5_camera_3_wide32/last.pt "
+                                               f"--set mid_channels=32 {ALL5} {CAMERA_3}"),
+            "shipped_all5_camera_3_wide48x2": ("shipped_all5_camera_3_wide48, then 1,500 more iterations",
+                                               "--set init_generator=runs/levers2/shipped_all5_camera_3_wide48/last.pt "
+                                               f"--set mid_channels=48 {ALL5} {CAMERA_3}"),
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
@@ -196,7 +211,11 @@ SERIES: tuple[Series, ...] = (
                   "shipped_all5_camera_4": "shipped_all5_camera_3", "shipped_all5_camera_6": "shipped_all5_camera_3",
                   "shipped_all5_camera_3_steps4": "shipped_all5_camera_3",
                   "shipped_all5_camera_3_mse": "shipped_all5_camera_3",
-                  "shipped_all5_camera_3_grin": "shipped_all5_camera_3"}),
+                  "shipped_all5_camera_3_grin": "shipped_all5_camera_3",
+                  "shipped_all5_camera_3_wide32": "shipped_all5_camera_3",
+                  "shipped_all5_camera_3_wide48": "shipped_all5_camera_3",
+                  "shipped_all5_camera_3_wide32x2": "shipped_all5_camera_3_wide32",
+                  "shipped_all5_camera_3_wide48x2": "shipped_all5_camera_3_wide48"}),
     Series(
         start="tiny_real",
         start_what="tiny-real, the packaged model for real photos (its own config: a fine-tune of tiny with the crop "

@@ -143,6 +143,10 @@ class TrainConfig:
     hourglass_stage: str = ""
     #: DICNet checkpoint the generator starts from (official DICGAN fine-tunes DIC's ``best_ckp.pth``).
     init_generator: str = ""
+    #: start from an ``init_generator`` with a narrower recovery branch (fewer ``mid_channels``): its weights are
+    #: widened so the wider model computes the same images at the start, and the new channels train from there
+    #: (:mod:`dicmini.models.widen`).
+    init_widen: bool = False
     #: LightCNN feature-network weights for the DICGAN feature loss (MMagic ``light_cnn_feature.pth`` or the
     #: official ``LightCNN_feature.pth``). Empty = random weights (a warning says the loss is then not an
     #: identity loss).
@@ -374,6 +378,8 @@ class TrainConfig:
                                  f"layer such as relu3_3, got {self.feature_net!r}")
         if self.hourglass_stage:
             self._validate_stage()
+        if self.init_widen and not self.init_generator:
+            raise ValueError("config init_widen: widens the init_generator checkpoint; set init_generator too")
         if self.task == "hourglass" and (self.init_hourglass or self.init_generator):
             raise ValueError("config init_hourglass / init_generator: not used by the 'hourglass' task "
                              "(it trains the landmark branch alone)")

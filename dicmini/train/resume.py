@@ -24,8 +24,8 @@ from .config import TrainConfig
 #: settings a resumed run cannot change
 FIXED_ON_RESUME = ("task", "mid_channels", "num_blocks", "hg_mid_channels", "hg_num_keypoints", "num_steps",
                    "upscale_factor", "num_fusion_blocks", "fusion", "prelu_init", "init", "d_init", "init_hourglass",
-                   "init_generator", "reconstruction_init_scale", "seed", "hourglass_lr_scale", "hourglass_warmup",
-                   "hourglass_stage")
+                   "init_generator", "init_widen", "reconstruction_init_scale", "seed", "hourglass_lr_scale",
+                   "hourglass_warmup", "hourglass_stage")
 #: settings of the optimisers and their schedules, re-applied on resume when changed
 SCHEDULE_KEYS = ("lr", "betas", "weight_decay", "lr_schedule", "milestones", "gamma", "min_lr_ratio", "iterations",
                  "d_lr", "d_betas", "d_milestones", "d_gamma")

@@ -27,12 +27,13 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from ..losses import LossRecipe, alignment_loss, dic_generator_loss, gan_discriminator_loss
-from ..models.convert import (PRETRAINED_NAMES, load_official_hourglass, load_state_dict_strict, read_checkpoint,
-                              to_dicmini_state_dict)
+from ..models.convert import (PRETRAINED_NAMES, CheckpointError, infer_dicnet_config, load_official_hourglass,
+                              load_state_dict_strict, read_checkpoint, to_dicmini_state_dict)
 from ..models.dic import DICNet
 from ..models.hourglass import FeedbackHourglass, run_hourglass
 from ..models.lightcnn import LightCNN, LightCNNFeature
 from ..models.vgg import VGG16Features
+from ..models.widen import widen_state_dict
 from . import performance
 from .augment import augment, iteration_rng, jittered_guidance
 from .checkpoint import unwrap
@@ -172,7 +173,16 @@ class DICTraining(Task):
         init_generator(model, cfg.init, cfg.reconstruction_init_scale)
         if load_init and cfg.init_generator:
             source = str(PRETRAINED_NAMES.get(cfg.init_generator, cfg.init_generator))
-            load_state_dict_strict(model, to_dicmini_state_dict(read_checkpoint(source), source), source)
+            state = to_dicmini_state_dict(read_checkpoint(source), source)
+            if cfg.init_widen:
+                try:
+                    state = widen_state_dict(state, model)
+                except ValueError as error:
+                    raise CheckpointError(f"{source}: --set init_widen=true: {error}") from None
+            narrower = infer_dicnet_config(state).get("mid_channels", cfg.mid_channels) < cfg.mid_channels
+            load_state_dict_strict(model, state, source, hint=(
+                "a checkpoint with fewer mid_channels starts a wider model with --set init_widen=true"
+                if narrower else ""))
         if load_init and cfg.init_hourglass:
             load_official_hourglass(PRETRAINED_NAMES.get(cfg.init_hourglass, cfg.init_hourglass), model)
         if load_init and cfg.hourglass_stage:
