@@ -84,7 +84,9 @@ def test_a_run_starts_wider_from_a_narrower_checkpoint_only_when_asked(tmp_path)
     settings = {**ARCH, "mid_channels": 8, "init_generator": str(start), "init": "default", "face_pool": False,
                 "hourglass_stage": "", "progress": False}
     config = apply_overrides(get_config("tiny"), {**settings, "init_widen": True})
-    model = tasks.make_task(config, tmp_path / "run").build_model(load_init=True).eval()
+    task = tasks.make_task(config, tmp_path / "run")
+    model = task.build_model(load_init=True).eval()
+    assert any("widened from 4 to 8 recovery channels" in note for note in task.notes)
     lr = torch.rand(1, 3, 16, 16)
     with torch.no_grad():
         torch.testing.assert_close(model(lr).sr[-1], narrow(lr).sr[-1], atol=2e-5, rtol=1e-5)

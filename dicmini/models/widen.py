@@ -48,7 +48,7 @@ def _shuffled_outputs(model: nn.Module) -> set[str]:
         if not isinstance(module, nn.Sequential):
             continue
         children = list(module.named_children())
-        for i, (child_name, child) in enumerate(children):
+        for i, (_, child) in enumerate(children):
             if isinstance(child, nn.PixelShuffle):
                 convs = [n for n, c in children[:i] if isinstance(c, nn.Conv2d)]
                 if convs:
@@ -79,14 +79,13 @@ def widen_state_dict(state_dict: Mapping[str, Tensor], model: nn.Module) -> dict
 
     ``model`` loaded with the result computes what the narrow model computes (up to float rounding).
     Raises ``ValueError`` when the two differ in anything but ``mid_channels``."""
-    narrow = infer_dicnet_config(state_dict).get("mid_channels")
-    wide = model.config["mid_channels"]
+    found = infer_dicnet_config(state_dict)
+    narrow, wide = found.pop("mid_channels", None), model.config["mid_channels"]
     if narrow is None:
         raise ValueError("cannot widen: the state dict has no recovery branch (coarse_block.compress_in.0.weight)")
     if narrow > wide:
         raise ValueError(f"cannot widen {narrow} channels to {wide}: the model is narrower")
-    others = {k: v for k, v in infer_dicnet_config(state_dict).items() if k != "mid_channels"}
-    differ = [f"{k} {v} vs model {model.config[k]}" for k, v in others.items() if model.config[k] != v]
+    differ = [f"{k} {v} vs model {model.config[k]}" for k, v in found.items() if model.config[k] != v]
     if differ:
         raise ValueError(f"cannot widen: only mid_channels may differ, got {', '.join(differ)}")
     own = model.state_dict()

@@ -175,10 +175,14 @@ class DICTraining(Task):
             source = str(PRETRAINED_NAMES.get(cfg.init_generator, cfg.init_generator))
             state = to_dicmini_state_dict(read_checkpoint(source), source)
             if cfg.init_widen:
+                narrow = infer_dicnet_config(state).get("mid_channels")
                 try:
                     state = widen_state_dict(state, model)
                 except ValueError as error:
                     raise CheckpointError(f"{source}: --set init_widen=true: {error}") from None
+                if narrow != cfg.mid_channels:
+                    self.notes.append(f"init_widen: {source} widened from {narrow} to {cfg.mid_channels} recovery "
+                                      "channels (the same images at the start)")
             narrower = infer_dicnet_config(state).get("mid_channels", cfg.mid_channels) < cfg.mid_channels
             load_state_dict_strict(model, state, source, hint=(
                 "a checkpoint with fewer mid_channels starts a wider model with --set init_widen=true"
