@@ -195,6 +195,9 @@ SERIES: tuple[Series, ...] = (
             "shipped_all5_camera_3_wide48": ("shipped_all5_camera_3 with a recovery branch three times as wide (16 "
                                              "-> 48 channels, DIC's width)",
                                              f"{FROM_SHIPPED} {ALL5} {CAMERA_3} {WIDEN.format(48)}"),
+            "shipped_all5_camera_3x2": ("shipped_all5_camera_3, then 1,500 more iterations",
+                                        "--set init_generator=runs/levers2/shipped_all5_camera_3/last.pt "
+                                        f"{ALL5} {CAMERA_3}"),
             "shipped_all5_camera_3_wide32x2": ("shipped_all5_camera_3_wide32, then 1,500 more iterations",
                                                "--set init_generator=runs/levers2/shipped_all5_camera_3_wide32/last.pt "
                                                f"--set mid_channels=32 {ALL5} {CAMERA_3}"),
@@ -214,6 +217,7 @@ SERIES: tuple[Series, ...] = (
                   "shipped_all5_camera_3_grin": "shipped_all5_camera_3",
                   "shipped_all5_camera_3_wide32": "shipped_all5_camera_3",
                   "shipped_all5_camera_3_wide48": "shipped_all5_camera_3",
+                  "shipped_all5_camera_3x2": "shipped_all5_camera_3",
                   "shipped_all5_camera_3_wide32x2": "shipped_all5_camera_3_wide32",
                   "shipped_all5_camera_3_wide48x2": "shipped_all5_camera_3_wide48"}),
     Series(
