@@ -28,33 +28,20 @@ from torch import Tensor, nn
 from .convert import infer_dicnet_config
 
 
-def _weight_axes(model: nn.Module) -> dict[str, tuple[int, int]]:
-    """``{weight key: (output axis, input axis)}`` for every convolution (a transposed convolution stores
-    ``[in, out, kh, kw]``)."""
-    axes = {}
-    for name, module in model.named_modules():
+def _conv_layout(model: nn.Module) -> tuple[dict[str, tuple[int, int]], set[str]]:
+    """``({weight key: (output axis, input axis)}, shuffled keys)`` for the convolutions of ``model``: a transposed
+    convolution stores ``[in, out, kh, kw]``; a convolution whose output feeds a ``PixelShuffle`` is channel-major
+    (the ``r²`` channels of one shuffled channel are adjacent), so its output axis widens by keeping old indices in
+    place."""
+    axes, shuffled, last_conv = {}, set(), None
+    for name, module in model.named_modules():  # depth-first: a Sequential's children follow it in order
         if isinstance(module, nn.ConvTranspose2d):
             axes[f"{name}.weight"] = (1, 0)
         elif isinstance(module, nn.Conv2d):
-            axes[f"{name}.weight"] = (0, 1)
-    return axes
-
-
-def _shuffled_outputs(model: nn.Module) -> set[str]:
-    """Keys of the convolutions whose output feeds a ``PixelShuffle`` (channel-major: the ``r²`` channels of one
-    shuffled channel are adjacent), so their output axis widens by keeping old indices in place."""
-    keys = set()
-    for name, module in model.named_modules():
-        if not isinstance(module, nn.Sequential):
-            continue
-        children = list(module.named_children())
-        for i, (_, child) in enumerate(children):
-            if isinstance(child, nn.PixelShuffle):
-                convs = [n for n, c in children[:i] if isinstance(c, nn.Conv2d)]
-                if convs:
-                    prefix = f"{name}.{convs[-1]}" if name else convs[-1]
-                    keys.update({f"{prefix}.weight", f"{prefix}.bias"})
-    return keys
+            axes[f"{name}.weight"], last_conv = (0, 1), name
+        elif isinstance(module, nn.PixelShuffle) and last_conv is not None:
+            shuffled.update({f"{last_conv}.weight", f"{last_conv}.bias"})
+    return axes, shuffled
 
 
 def _channel_index(key: str, old: int, new: int, narrow: int, wide: int, shuffled: bool) -> Tensor:
@@ -92,7 +79,7 @@ def widen_state_dict(state_dict: Mapping[str, Tensor], model: nn.Module) -> dict
     if set(own) != set(state_dict):
         extra, missing = sorted(set(state_dict) - set(own)), sorted(set(own) - set(state_dict))
         raise ValueError(f"cannot widen: the layouts differ (missing {missing[:3]}, unexpected {extra[:3]})")
-    axes, shuffled = _weight_axes(model), _shuffled_outputs(model)
+    axes, shuffled = _conv_layout(model)
     result = {}
     for key, target in own.items():
         source = state_dict[key]
@@ -110,11 +97,7 @@ def widen_state_dict(state_dict: Mapping[str, Tensor], model: nn.Module) -> dict
             out_axis, in_axis = axes[key]
             view, old = widened.movedim((out_axis, in_axis), (0, 1)), source.movedim((out_axis, in_axis), (0, 1))
             rows, cols = index[out_axis], index[in_axis]
-            new_cols = torch.ones(view.size(1), dtype=torch.bool)
-            new_cols[cols] = False
-            view[rows[:, None], torch.nonzero(new_cols).flatten()[None, :]] = 0.0  # old outputs ignore new inputs
-            kernel = [torch.arange(n) for n in old.shape[2:]]
-            grid = torch.meshgrid(rows, cols, *kernel, indexing="ij")
-            view[grid] = old.to(view.dtype)
+            view[rows] = 0.0  # an old output reads no new input ...
+            view[rows[:, None], cols] = old.to(view.dtype)  # ... and its old inputs through its old weights
         result[key] = widened
     return result

@@ -174,19 +174,19 @@ class DICTraining(Task):
         if load_init and cfg.init_generator:
             source = str(PRETRAINED_NAMES.get(cfg.init_generator, cfg.init_generator))
             state = to_dicmini_state_dict(read_checkpoint(source), source)
+            width = infer_dicnet_config(state).get("mid_channels", cfg.mid_channels)
+            hint = ""
             if cfg.init_widen:
-                narrow = infer_dicnet_config(state).get("mid_channels")
                 try:
                     state = widen_state_dict(state, model)
                 except ValueError as error:
                     raise CheckpointError(f"{source}: --set init_widen=true: {error}") from None
-                if narrow != cfg.mid_channels:
-                    self.notes.append(f"init_widen: {source} widened from {narrow} to {cfg.mid_channels} recovery "
+                if width != cfg.mid_channels:
+                    self.notes.append(f"init_widen: {source} widened from {width} to {cfg.mid_channels} recovery "
                                       "channels (the same images at the start)")
-            narrower = infer_dicnet_config(state).get("mid_channels", cfg.mid_channels) < cfg.mid_channels
-            load_state_dict_strict(model, state, source, hint=(
-                "a checkpoint with fewer mid_channels starts a wider model with --set init_widen=true"
-                if narrower else ""))
+            elif width < cfg.mid_channels:
+                hint = "a checkpoint with fewer mid_channels starts a wider model with --set init_widen=true"
+            load_state_dict_strict(model, state, source, hint=hint)
         if load_init and cfg.init_hourglass:
             load_official_hourglass(PRETRAINED_NAMES.get(cfg.init_hourglass, cfg.init_hourglass), model)
         if load_init and cfg.hourglass_stage:
