@@ -40,6 +40,15 @@ the second series' runs: ``OMP_NUM_THREADS=2 python benchmarks/recipe_targets.py
 runs/levers2/shipped_control/last.pt runs/levers2/shipped_jitter/last.pt runs/levers2/shipped_soft/last.pt
 runs/levers2/shipped_all5/last.pt --out benchmarks/results/real_face_levers/recipe_targets.jsonl``.
 
+The flip ensemble (:mod:`dicmini.models.flip_ensemble`, a test-time option: the mean of the answers for the face
+and its mirror image) is scored on the same checkpoints with ``--flip`` into ``NAME.flip.json`` and
+``NAME.flip.synthetic.json``; its table pairs each with the single pass of the same checkpoint::
+
+    OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py --checkpoint runs/levers2/NAME/last.pt --flip \
+        --out benchmarks/results/real_face_levers/NAME.flip.json --crops-dir ''
+    dicmini test --checkpoint runs/levers2/NAME/last.pt --data synthetic --n 200 --no-identity --no-lpips --flip \
+        --json benchmarks/results/real_face_levers/NAME.flip.synthetic.json
+
 A start model's row comes from the same two evaluations of its checkpoint (``runs/levers/start.pt``,
 ``runs/levers2/shipped.pt``, ``tiny-real``), written as ``start.json`` / ``shipped.json`` / ``tiny_real.json`` and
 their ``.synthetic.json``.
@@ -306,7 +315,32 @@ def summarise(results: Path = RESULTS) -> dict[str, Any]:
             raise SystemExit(f"real_face_levers: {name}.json scores other faces than {first}.json; re-run it")
     rows = [row(n, reals[n], synthetics[n], reals.get(find_run(n)[0].controls.get(n, "")), keys)
             for n in synthetics]
-    return {"what": __doc__.split("\n\n")[0], "fine_tunes": {s.start: s.fine_tune for s in SERIES}, "rows": rows}
+    flips = [flip_row(n, reals[n], json.loads((results / f"{n}.flip.json").read_text()),
+                      json.loads((results / f"{n}.flip.synthetic.json").read_text()), synthetics[n], keys)
+             for n in synthetics if (results / f"{n}.flip.json").is_file()
+             and (results / f"{n}.flip.synthetic.json").is_file()]
+    return {"what": __doc__.split("\n\n")[0], "fine_tunes": {s.start: s.fine_tune for s in SERIES}, "rows": rows,
+            "flip": flips}
+
+
+def flip_row(name: str, plain: dict[str, Any], flipped: dict[str, Any], flipped_synthetic: dict[str, Any],
+             synthetic: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """One checkpoint scored as a single pass (``plain``) and as the flip ensemble (``flipped``), face by face;
+    refused unless both score the same checkpoint on the same faces and ``flipped`` is the ensemble's."""
+    if not flipped.get("flip") or flipped["checkpoint_sha256"] != plain["checkpoint_sha256"]:
+        raise SystemExit(f"real_face_levers: {name}.flip.json is not the flip ensemble of {name}.json's checkpoint")
+    if sorted(flipped["faces"]) != keys or not flipped_synthetic.get("flip"):
+        raise SystemExit(f"real_face_levers: {name}.flip.json / {name}.flip.synthetic.json: re-run with --flip on "
+                         "the benchmark's faces")
+    d = last_step_gain(flipped, keys) - last_step_gain(plain, keys)
+    return {"run": name, "real_gain_db": mean_sem(last_step_gain(plain, keys)),
+            "real_gain_flip_db": mean_sem(last_step_gain(flipped, keys)),
+            "flip_minus_single_db": mean_sem(d), "flip_better_faces": int((d > 0).sum()),
+            "real_identity_closer": plain["summary"]["faces_last_step_identity_below_bicubic"],
+            "real_identity_closer_flip": flipped["summary"]["faces_last_step_identity_below_bicubic"],
+            "real_faces": len(keys),
+            "synthetic_gain_db": synthetic["psnr"][-1] - synthetic["bicubic_psnr"],
+            "synthetic_gain_flip_db": flipped_synthetic["psnr"][-1] - flipped_synthetic["bicubic_psnr"]}
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -326,6 +360,21 @@ def markdown(summary: dict[str, Any]) -> str:
                   "synthetic NME (step 1 → last) | vs its control (dB) | real gain, no prior | real gain, true "
                   "landmarks |", "|---|---|---|---|---|---|---|---|---|---|---|"]
         lines += [_line(r) for r in rows]
+    if summary.get("flip"):
+        n = summary["flip"][0]["real_faces"]
+        lines += ["", "## The flip ensemble (test time)", "",
+                  "The same checkpoints scored with `--flip`: each step's image is the mean of the answers for the "
+                  "face and for its mirror image (`dicmini.models.flip_ensemble`; twice the compute, no training).",
+                  "",
+                  "| run | real gain, single pass (dB) | real gain, flip ensemble (dB) | flip − single, same faces "
+                  "(dB) | identity closer, single → flip | synthetic gain, single → flip (dB) |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {r['run']} | {r['real_gain_db'][0]:+.3f} ± {r['real_gain_db'][1]:.3f} | "
+                  f"{r['real_gain_flip_db'][0]:+.3f} ± {r['real_gain_flip_db'][1]:.3f} | "
+                  f"{r['flip_minus_single_db'][0]:+.3f} ± {r['flip_minus_single_db'][1]:.3f} "
+                  f"({r['flip_better_faces']}/{n} faces) | {r['real_identity_closer']}/{n} → "
+                  f"{r['real_identity_closer_flip']}/{n} | {r['synthetic_gain_db']:+.2f} → "
+                  f"{r['synthetic_gain_flip_db']:+.2f} |" for r in summary["flip"]]
     return "\n".join(lines) + "\n"
 
 

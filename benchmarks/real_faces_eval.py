@@ -56,6 +56,7 @@ from torch import nn
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize, to_uint8
 from dicmini.data.landmarks import heatmaps_to_landmarks, landmarks_to_heatmaps
 from dicmini.metrics import PROTOCOLS, nme, psnr, ssim
+from dicmini.models.flip_ensemble import flip_ensemble
 from dicmini.utils import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +77,7 @@ def file_sha256(path: str | Path) -> str:
 @torch.no_grad()
 def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, identity: IdentityFn | None = None,
                   scale: int = 8, crop_border: int = 8, protocol: str = "mmagic",
-                  guidance_sigma: float | None = None) -> dict[str, Any]:
+                  guidance_sigma: float | None = None, flip: bool = False) -> dict[str, Any]:
     """Every figure of one 128 x 128 face (uint8 ``H x W x 3``) whose 68 reference landmarks are ``reference``.
 
     The LR input is ``downsample(hr, scale)`` (PIL bicubic, x1/8 for DIC); the baseline is its PIL
@@ -89,6 +90,9 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
     steps 2..T guided by other landmarks (:mod:`dicmini.analysis`, "landmarks -> image"): ``"truth"``, the
     reference landmarks' heatmaps, and ``"none"``, all-zero maps (no landmark prior); ``"guided"`` holds each
     one's per-step PSNR.
+
+    ``flip=True``: the steps' images are the flip ensemble's (:mod:`dicmini.models.flip_ensemble`); the heatmaps,
+    the bicubic baseline and the guided runs stay single passes.
     """
     hr = np.asarray(hr)
     if hr.dtype != np.uint8 or hr.ndim != 3 or hr.shape[2] != 3 or hr.shape[0] != hr.shape[1]:
@@ -106,7 +110,7 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
         lr = downsample(hr, scale)
         bicubic = bicubic_upsample(lr, scale)
         x = normalize(lr)[None].to(device)
-        out = model(x)
+        out = flip_ensemble(model, x) if flip else model(x)
         bic_heat, _ = model.landmark_estimator(normalize(bicubic)[None].to(device), None)
         guided = {}
         if guidance_sigma is not None:
@@ -191,8 +195,10 @@ def _rounded(obj: Any, digits: int = 6) -> Any:
     return obj
 
 
-def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: bool = True) -> dict[str, Any]:
-    """Evaluate ``checkpoint`` on every benchmark face; write the public-domain crops into ``crops_dir``."""
+def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: bool = True,
+        flip: bool = False) -> dict[str, Any]:
+    """Evaluate ``checkpoint`` on every benchmark face; write the public-domain crops into ``crops_dir``.
+    ``flip``: score the flip ensemble's images (:func:`evaluate_face`)."""
     from dicmini.analysis import training_sigma
     from dicmini.faces import faces_available
     from dicmini.faces.benchmark_photos import (LEFT_OUT, MIN_EXTENT, UPSAMPLE, PhotosMissing, benchmark_faces,
@@ -226,7 +232,8 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
                 "box": {"left": face.box.left, "top": face.box.top, "side": face.box.side},
                 "box_outside_fraction": face.box.outside_fraction(*found.size),
                 "landmarks_reference": face.reference_name,
-                **evaluate_face(model, face.hr, face.reference, identity=identity_distance, guidance_sigma=sigma)}
+                **evaluate_face(model, face.hr, face.reference, identity=identity_distance, guidance_sigma=sigma,
+                                flip=flip)}
             if photo.name in LIVE or photo.displayable:
                 record["landmarks"] = np.round(face.reference, 3).tolist()
             if photo.displayable and photo.name not in LIVE and crops_dir is not None:
@@ -252,6 +259,7 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
                 "HR -> PIL bicubic 16 px -> SR; benchmarks/real_faces_eval.py",
         "checkpoint": checkpoint if checkpoint in PRETRAINED_NAMES else str(ckpt_path),
         "checkpoint_sha256": file_sha256(ckpt_path),
+        "flip": flip,
         "protocol": "mmagic", "protocol_description": PROTOCOLS["mmagic"], "crop_border": 8,
         "selection": {"upsample": UPSAMPLE, "min_score": MIN_SCORE, "min_landmark_extent_px": MIN_EXTENT},
         "nme": "mean point error / distance of the reference's outer eye corners (36, 45); prediction: soft-argmax "
@@ -276,9 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT_JSON, help=f"JSON file (default {OUT_JSON.relative_to(ROOT)})")
     parser.add_argument("--crops-dir", default=str(CROPS_DIR),
                         help="where the public-domain HR crops go ('' to write none)")
+    parser.add_argument("--flip", action="store_true",
+                        help="score the flip ensemble (the mean of the face's and its mirror image's answers)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    payload = run(args.checkpoint, Path(args.crops_dir) if args.crops_dir else None)
+    payload = run(args.checkpoint, Path(args.crops_dir) if args.crops_dir else None, flip=args.flip)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(payload, indent=1) + "\n"
     atomic_write(args.out, lambda tmp: tmp.write_text(text))

@@ -240,6 +240,7 @@ def test_sr_photo_skips_large_faces_and_writes_nothing(photos, tmp_path, capsys)
 
 def test_sr_photo_simulate_writes_a_figure(photos, tmp_path, capsys):
     from dicmini.faces.photo import SR_SIZE
+    from dicmini.train.inference import super_resolve
 
     out = tmp_path / "gh_sim.png"
     assert main(["sr-photo", str(photos["grace_hopper.jpg"]), str(out), "--simulate",
@@ -251,6 +252,13 @@ def test_sr_photo_simulate_writes_a_figure(photos, tmp_path, capsys):
                                                                        "face0_lr.png", "face0_sr.png"]
     hr = np.asarray(Image.open(tmp_path / "faces" / "face0_hr.png"))
     assert hr.shape == (SR_SIZE, SR_SIZE, 3)
+    # --flip: the SR panel is the flip ensemble's answer for the same 16-px input
+    assert main(["sr-photo", str(photos["grace_hopper.jpg"]), str(tmp_path / "gh_flip.png"), "--simulate", "--flip",
+                 "--faces-dir", str(tmp_path / "flip")]) == 0
+    lr = np.asarray(Image.open(tmp_path / "flip" / "face0_lr.png"))
+    flipped = np.asarray(Image.open(tmp_path / "flip" / "face0_sr.png"))
+    np.testing.assert_array_equal(flipped, super_resolve(lr, "tiny", flip=True))
+    assert not np.array_equal(flipped, np.asarray(Image.open(tmp_path / "faces" / "face0_sr.png")))
 
 
 def test_sr_photo_min_score_keeps_the_badge_out(photos):

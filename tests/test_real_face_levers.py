@@ -93,3 +93,34 @@ def test_the_levers_collaboration_figures_rederive_from_their_per_face_values():
         assert float(nme_steps[-1].mean()) == pytest.approx(line["values"]["nme_last"], abs=1e-12)
     assert by_run["shipped_control"]["passed"]["own_minus_other_db"]
     assert not by_run["shipped_jitter"]["passed"]["own_minus_other_db"]
+
+
+def test_the_flip_rows_pair_each_checkpoint_with_its_own_single_pass(levers):
+    """Each flip-ensemble row (benchmarks/results/real_face_levers/NAME.flip.json) re-derives face by face from the
+    ensemble's and the single pass's evaluations of the same checkpoint; the ensemble's SSIM gain sits beside it."""
+    summary = json.loads((RESULTS / "summary.json").read_text())
+    assert len(summary["flip"]) >= 3
+    for r in summary["flip"]:
+        plain = json.loads((RESULTS / f"{r['run']}.json").read_text())
+        flipped = json.loads((RESULTS / f"{r['run']}.flip.json").read_text())
+        assert flipped["flip"] is True and flipped["checkpoint_sha256"] == plain["checkpoint_sha256"]
+        d = [flipped["faces"][k]["steps"][-1]["psnr"] - plain["faces"][k]["steps"][-1]["psnr"] for k in plain["faces"]]
+        assert r["flip_minus_single_db"][0] == pytest.approx(np.mean(d), abs=1e-9)
+        assert r["flip_better_faces"] == sum(x > 0 for x in d)
+        # the bicubic baseline does not depend on the flip: the gain moves exactly by the images' difference
+        assert r["real_gain_flip_db"][0] - r["real_gain_db"][0] == pytest.approx(np.mean(d), abs=1e-9)
+        assert r["real_identity_closer_flip"] == sum(f["steps"][-1]["identity"] < f["bicubic"]["identity"]
+                                                     for f in flipped["faces"].values())
+        synthetic = json.loads((RESULTS / f"{r['run']}.flip.synthetic.json").read_text())
+        assert synthetic["flip"] is True
+        assert r["synthetic_gain_flip_db"] == pytest.approx(synthetic["psnr"][-1] - synthetic["bicubic_psnr"])
+
+
+def test_a_flip_file_of_another_checkpoint_is_refused(levers, tmp_path):
+    for name in ("start", "control"):
+        for suffix in (".json", ".synthetic.json"):
+            (tmp_path / f"{name}{suffix}").write_text((RESULTS / f"{name}{suffix}").read_text())
+    (tmp_path / "control.flip.json").write_text((RESULTS / "start.json").read_text())    # a single pass, another model
+    (tmp_path / "control.flip.synthetic.json").write_text((RESULTS / "control.synthetic.json").read_text())
+    with pytest.raises(SystemExit, match="control.flip.json is not the flip ensemble"):
+        levers.summarise(tmp_path)

@@ -108,7 +108,7 @@ def run_sr_photo(args: argparse.Namespace) -> int:
     if args.simulate and args.zoom != 1:
         raise ValueError("--zoom scales the output photo; --simulate writes a figure of 128-px faces instead")
     options = dict(upsample=args.upsample, best_only=args.best_only, scale=args.scale, min_score=args.min_score,
-                   max_face=args.max_face, device=args.device)
+                   max_face=args.max_face, device=args.device, flip=args.flip)
     if not args.simulate:
         options.update(zoom=args.zoom, feather=args.feather)
     try:
@@ -140,6 +140,7 @@ def run_sr_photo(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``sr-photo`` to the top-level ``dicmini`` commands."""
+    from ..train.inference import FLIP_HELP
     from .detect import MIN_SCORE
     from .photo import SMALL_FACE_MAX
 
@@ -165,4 +166,5 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="blend ramp width as a fraction of the crop side (default 0.15)")
     p.add_argument("--faces-dir", help="also write each face's 16 px input, bicubic x8 and SR (and original) here")
     p.add_argument("--device", help="torch device (default: the checkpoint's, CPU)")
+    p.add_argument("--flip", action="store_true", help=FLIP_HELP)
     p.set_defaults(run=run_sr_photo)

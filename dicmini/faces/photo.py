@@ -132,11 +132,13 @@ def _detect(img: np.ndarray, upsample: int, best_only: bool, min_score: float, m
 
 def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = False, zoom: int = 1,
              scale: float = CROP_SCALE, feather: float = 0.15, min_score: float | None = None,
-             max_face: int = SMALL_FACE_MAX, device=None) -> tuple[np.ndarray, list[PhotoFace], list[Skipped]]:
+             max_face: int = SMALL_FACE_MAX, device=None,
+             flip: bool = False) -> tuple[np.ndarray, list[PhotoFace], list[Skipped]]:
     """Super-resolve the **small** faces of a uint8 RGB photo and paste them back (module docstring).
     ``model``: a DICNet or anything :func:`dicmini.train.inference.load_model` accepts. Returns ``(output photo,
     faces, skipped)``; the output is ``zoom`` times the input's size and equals the (zoomed) input where no face
-    was used. Raises :class:`NoFaceFound` when the detector finds nothing."""
+    was used. Raises :class:`NoFaceFound` when the detector finds nothing. ``flip``: the flip ensemble
+    (:mod:`dicmini.models.flip_ensemble`)."""
     from ..train.inference import super_resolve
     from .detect import MIN_SCORE, as_rgb
 
@@ -153,7 +155,7 @@ def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
         return out, [], skipped
     boxes = [face_box(f.landmarks, scale) for f in faces]
     lr = np.stack([resize(extract(img, b), LR_SIZE) for b in boxes])
-    sr = super_resolve(lr, model, device=device)
+    sr = super_resolve(lr, model, device=device, flip=flip)
     results = []
     for face, box, lr_i, sr_i in zip(faces, boxes, lr, sr):
         side = box.side * zoom
@@ -165,10 +167,10 @@ def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
 
 def simulate(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = False, scale: float = CROP_SCALE,
              min_score: float | None = None, max_face: int = SMALL_FACE_MAX,
-             device=None) -> tuple[np.ndarray | None, list[PhotoFace], list[Skipped]]:
+             device=None, flip: bool = False) -> tuple[np.ndarray | None, list[PhotoFace], list[Skipped]]:
     """The x8 demonstration on the faces larger than ``max_face``: HR crop (crop rule, 128 px) -> PIL bicubic
     16 px -> SR. Returns ``(figure, faces, skipped)``: the figure (:func:`side_by_side`, None without a face)
-    and each face with ``hr`` set; the photo itself is never returned degraded."""
+    and each face with ``hr`` set; the photo itself is never returned degraded. ``flip``: the flip ensemble."""
     from ..data.degrade import downsample
     from ..train.inference import super_resolve
     from ..data.crop import crop_with_landmarks
@@ -182,7 +184,7 @@ def simulate(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
     crops = [crop_with_landmarks(img, f.landmarks, SR_SIZE, scale) for f in faces]
     hr = np.stack([c[0] for c in crops])
     lr = np.stack([downsample(h, SR_SIZE // LR_SIZE) for h in hr])
-    sr = super_resolve(lr, model, device=device)
+    sr = super_resolve(lr, model, device=device, flip=flip)
     results = [PhotoFace(f.box, f.score, c[2], lr_i, sr_i, hr_i)
                for f, c, lr_i, sr_i, hr_i in zip(faces, crops, lr, sr, hr)]
     return side_by_side(results), results, skipped

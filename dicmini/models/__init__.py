@@ -8,6 +8,7 @@ docs/reference_implementations.md, Architecture and DICGAN networks):
 * :mod:`~dicmini.models.dic`         :class:`DICNet`, the recurrent generator
 * :mod:`~dicmini.models.convert`     dicmini / MMagic / official layouts, checkpoints, :func:`load_pretrained`
 * :mod:`~dicmini.models.widen`       a trained recovery branch widened to more channels, computing the same images
+* :mod:`~dicmini.models.flip_ensemble`  test time: the mean of the answers for a face and its mirror image
 * :mod:`~dicmini.models.lightcnn`    LightCNN-9 discriminator and feature network of DICGAN
 * :mod:`~dicmini.models.vgg`         VGG16 / VGG19 features (perceptual losses, LPIPS trunk)
 """
