@@ -213,6 +213,12 @@ SERIES: tuple[Series, ...] = (
             "shipped_all5_camera_3_wide48x2": ("shipped_all5_camera_3_wide48, then 1,500 more iterations",
                                                "--set init_generator=runs/levers2/shipped_all5_camera_3_wide48/last.pt "
                                                f"--set mid_channels=48 {ALL5} {CAMERA_3}"),
+            "shipped_all5_camera_3_wide48x3": ("shipped_all5_camera_3_wide48x2, then 1,500 more iterations",
+                                               "--set init_generator=runs/levers2/shipped_all5_camera_3_wide48x2/"
+                                               f"last.pt --set mid_channels=48 {ALL5} {CAMERA_3}"),
+            "shipped_all5_camera_4x2": ("shipped_all5_camera_4, then 1,500 more iterations",
+                                        "--set init_generator=runs/levers2/shipped_all5_camera_4/last.pt "
+                                        f"{ALL5} {CAMERA_4}"),
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
@@ -228,7 +234,9 @@ SERIES: tuple[Series, ...] = (
                   "shipped_all5_camera_3_wide48": "shipped_all5_camera_3",
                   "shipped_all5_camera_3x2": "shipped_all5_camera_3",
                   "shipped_all5_camera_3_wide32x2": "shipped_all5_camera_3_wide32",
-                  "shipped_all5_camera_3_wide48x2": "shipped_all5_camera_3_wide48"}),
+                  "shipped_all5_camera_3_wide48x2": "shipped_all5_camera_3_wide48",
+                  "shipped_all5_camera_3_wide48x3": "shipped_all5_camera_3_wide48x2",
+                  "shipped_all5_camera_4x2": "shipped_all5_camera_4"}),
     Series(
         start="tiny_real",
         start_what="tiny-real, the packaged model for real photos (its own config: a fine-tune of tiny with the crop "

@@ -3,8 +3,9 @@
 A test-time option, not part of DIC: the paper reports single passes. Averaging over mirrored inputs is the
 "self-ensemble" of example-based SR (Timofte, Rothe & Van Gool, CVPR 2016, "Seven ways to improve example-based
 single image super resolution"; Lim et al., CVPRW 2017, EDSR+, which also uses rotations). A face is close to
-mirror-symmetric, so its mirror image is a face of the same kind and the model's two answers differ only where it
-is unsure: their mean has a lower error. Rotations are left out: a face on its side is no portrait.
+mirror-symmetric, so its mirror image is a face of the same kind, and the model's two answers differ where it
+guesses. The squared error of their mean is never above the mean of their squared errors, and below it wherever the
+two guesses differ. Rotations are left out: a face on its side is no portrait.
 
 It doubles the cost of a forward pass. Only the images are averaged; the heatmaps are those of the plain pass.
 The heatmap grid puts cell ``u`` at image column ``u * image_size / grid`` (:mod:`dicmini.data.landmarks`), so a
