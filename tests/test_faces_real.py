@@ -255,6 +255,7 @@ def test_sr_photo_simulate_writes_a_figure(photos, tmp_path, capsys):
     # --flip: the SR panel is the flip ensemble's answer for the same 16-px input
     assert main(["sr-photo", str(photos["grace_hopper.jpg"]), str(tmp_path / "gh_flip.png"), "--simulate", "--flip",
                  "--faces-dir", str(tmp_path / "flip")]) == 0
+    assert "flip ensemble" in capsys.readouterr().out
     lr = np.asarray(Image.open(tmp_path / "flip" / "face0_lr.png"))
     flipped = np.asarray(Image.open(tmp_path / "flip" / "face0_sr.png"))
     np.testing.assert_array_equal(flipped, super_resolve(lr, "tiny", flip=True))

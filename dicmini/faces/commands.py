@@ -120,6 +120,8 @@ def run_sr_photo(args: argparse.Namespace) -> int:
         print(f"dicmini: {args.input}: {err}", file=sys.stderr)
         return EXIT_NO_FACE
     what = "shrunk to 16 px -> SR 128 px (simulation)" if args.simulate else "-> 16 px -> SR 128 px, pasted back"
+    if args.flip:
+        what += "; flip ensemble"
     for i, f in enumerate(faces):
         print(f"face {i}: {face_size(f.detector_box)} px, score {f.score:.2f}, crop {f.box.side} px at "
               f"({f.box.left}, {f.box.top}) {what}")

@@ -187,19 +187,20 @@ def simulate(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
     sr = super_resolve(lr, model, device=device, flip=flip)
     results = [PhotoFace(f.box, f.score, c[2], lr_i, sr_i, hr_i)
                for f, c, lr_i, sr_i, hr_i in zip(faces, crops, lr, sr, hr)]
-    return side_by_side(results), results, skipped
+    return side_by_side(results, flip=flip), results, skipped
 
 
-def side_by_side(faces: list[PhotoFace], gap: int = 4) -> np.ndarray:
+def side_by_side(faces: list[PhotoFace], gap: int = 4, flip: bool = False) -> np.ndarray:
     """One row per simulated face: LR 16 px (shown 8x, nearest) | bicubic x8 | DIC SR | original 128 px crop,
-    with a header and each row's PSNR (MMagic protocol) of bicubic and SR against the original."""
+    with a header and each row's PSNR (MMagic protocol) of bicubic and SR against the original; ``flip``: the SR
+    column's header says the flip ensemble made it."""
     from PIL import ImageDraw
 
     from ..data.degrade import bicubic_upsample
     from ..metrics import psnr
 
     header, label = 14, 12
-    cols = ("LR 16 px", "bicubic x8", "DIC SR x8", "original")
+    cols = ("LR 16 px", "bicubic x8", "DIC SR x8" + (" (flip)" if flip else ""), "original")
     width = 4 * SR_SIZE + 5 * gap
     height = header + len(faces) * (SR_SIZE + label + gap) + gap
     canvas = Image.new("RGB", (width, height), (255, 255, 255))
