@@ -323,31 +323,34 @@ def summarise(results: Path = RESULTS) -> dict[str, Any]:
             raise SystemExit(f"real_face_levers: {name}.json scores other faces than {first}.json; re-run it")
     rows = [row(n, reals[n], synthetics[n], reals.get(find_run(n)[0].controls.get(n, "")), keys)
             for n in synthetics]
-    flips = [flip_row(n, reals[n], json.loads((results / f"{n}.flip.json").read_text()),
-                      json.loads((results / f"{n}.flip.synthetic.json").read_text()), synthetics[n], keys)
-             for n in synthetics if (results / f"{n}.flip.json").is_file()
-             and (results / f"{n}.flip.synthetic.json").is_file()]
+    flips = []
+    for r in rows:
+        flip_real, flip_synth = results / f"{r['run']}.flip.json", results / f"{r['run']}.flip.synthetic.json"
+        if flip_real.is_file() and flip_synth.is_file():
+            flips.append(flip_row(r, reals[r["run"]], json.loads(flip_real.read_text()),
+                                  json.loads(flip_synth.read_text()), keys))
     return {"what": __doc__.split("\n\n")[0], "fine_tunes": {s.start: s.fine_tune for s in SERIES}, "rows": rows,
             "flip": flips}
 
 
-def flip_row(name: str, plain: dict[str, Any], flipped: dict[str, Any], flipped_synthetic: dict[str, Any],
-             synthetic: dict[str, Any], keys: list[str]) -> dict[str, Any]:
-    """One checkpoint scored as a single pass (``plain``) and as the flip ensemble (``flipped``), face by face;
-    refused unless both score the same checkpoint on the same faces and ``flipped`` is the ensemble's."""
+def flip_row(single: dict[str, Any], plain: dict[str, Any], flipped: dict[str, Any],
+             flipped_synthetic: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The checkpoint of the table row ``single`` (its real-face evaluation: ``plain``) scored again as the flip
+    ensemble (``flipped``), paired face by face; refused unless both score the same checkpoint on the same faces
+    and ``flipped`` is the ensemble's."""
+    name = single["run"]
     if not flipped.get("flip") or flipped["checkpoint_sha256"] != plain["checkpoint_sha256"]:
         raise SystemExit(f"real_face_levers: {name}.flip.json is not the flip ensemble of {name}.json's checkpoint")
     if sorted(flipped["faces"]) != keys or not flipped_synthetic.get("flip"):
         raise SystemExit(f"real_face_levers: {name}.flip.json / {name}.flip.synthetic.json: re-run with --flip on "
                          "the benchmark's faces")
-    d = last_step_gain(flipped, keys) - last_step_gain(plain, keys)
-    return {"run": name, "real_gain_db": mean_sem(last_step_gain(plain, keys)),
-            "real_gain_flip_db": mean_sem(last_step_gain(flipped, keys)),
+    gain, single_gain = last_step_gain(flipped, keys), last_step_gain(plain, keys)  # unrounded, to pair
+    d = gain - single_gain
+    return {"run": name, "real_gain_db": mean_sem(single_gain), "real_gain_flip_db": mean_sem(gain),
             "flip_minus_single_db": mean_sem(d), "flip_better_faces": int((d > 0).sum()),
-            "real_identity_closer": plain["summary"]["faces_last_step_identity_below_bicubic"],
+            "real_identity_closer": single["real_identity_closer"],
             "real_identity_closer_flip": flipped["summary"]["faces_last_step_identity_below_bicubic"],
-            "real_faces": len(keys),
-            "synthetic_gain_db": synthetic["psnr"][-1] - synthetic["bicubic_psnr"],
+            "real_faces": len(keys), "synthetic_gain_db": single["synthetic_gain_db"],
             "synthetic_gain_flip_db": flipped_synthetic["psnr"][-1] - flipped_synthetic["bicubic_psnr"]}
 
 
