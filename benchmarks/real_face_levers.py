@@ -49,6 +49,17 @@ and its mirror image) is scored on the same checkpoints with ``--flip`` into ``N
     dicmini test --checkpoint runs/levers2/NAME/last.pt --data synthetic --n 200 --no-identity --no-lpips --flip \
         --json benchmarks/results/real_face_levers/NAME.flip.synthetic.json
 
+Consistency with the input (:mod:`dicmini.models.consistency`, a test-time option: every image corrected so that its
+PIL-bicubic x1/8 is exactly the 16-px input) is scored on some of them with ``--consistent`` alone and with ``--flip
+--consistent`` (``NAME.consistent.json``, ``NAME.flip_consistent.json``, ``NAME.flip_consistent.synthetic.json``)::
+
+    OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py --checkpoint runs/levers2/NAME/last.pt --consistent \
+        --out benchmarks/results/real_face_levers/NAME.consistent.json --crops-dir ''
+    OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py --checkpoint runs/levers2/NAME/last.pt --flip \
+        --consistent --out benchmarks/results/real_face_levers/NAME.flip_consistent.json --crops-dir ''
+    dicmini test --checkpoint runs/levers2/NAME/last.pt --data synthetic --n 200 --no-identity --no-lpips --flip \
+        --consistent --json benchmarks/results/real_face_levers/NAME.flip_consistent.synthetic.json
+
 A start model's row comes from the same two evaluations of its checkpoint (``runs/levers/start.pt``,
 ``runs/levers2/shipped.pt``, ``tiny-real``), written as ``start.json`` / ``shipped.json`` / ``tiny_real.json`` and
 their ``.synthetic.json``.
@@ -329,8 +340,17 @@ def summarise(results: Path = RESULTS) -> dict[str, Any]:
         if flip_real.is_file() and flip_synth.is_file():
             flips.append(flip_row(r, reals[r["run"]], json.loads(flip_real.read_text()),
                                   json.loads(flip_synth.read_text()), keys))
+    consistent = []
+    for r in rows:
+        files = [results / f"{r['run']}.{tag}.json" for tag in ("consistent", "flip_consistent",
+                                                                   "flip_consistent.synthetic")]
+        if all(f.is_file() for f in files):
+            flipped = json.loads((results / f"{r['run']}.flip.json").read_text()) if (
+                results / f"{r['run']}.flip.json").is_file() else None
+            consistent.append(consistent_row(r, reals[r["run"]], flipped,
+                                             *(json.loads(f.read_text()) for f in files), keys))
     return {"what": __doc__.split("\n\n")[0], "fine_tunes": {s.start: s.fine_tune for s in SERIES}, "rows": rows,
-            "flip": flips}
+            "flip": flips, "consistent": consistent}
 
 
 def flip_row(single: dict[str, Any], plain: dict[str, Any], flipped: dict[str, Any],
@@ -352,6 +372,38 @@ def flip_row(single: dict[str, Any], plain: dict[str, Any], flipped: dict[str, A
             "real_identity_closer_flip": flipped["summary"]["faces_last_step_identity_below_bicubic"],
             "real_faces": len(keys), "synthetic_gain_db": single["synthetic_gain_db"],
             "synthetic_gain_flip_db": flipped_synthetic["psnr"][-1] - flipped_synthetic["bicubic_psnr"]}
+
+
+def consistent_row(single: dict[str, Any], plain: dict[str, Any], flipped: dict[str, Any] | None,
+                   consistent: dict[str, Any], flip_consistent: dict[str, Any],
+                   flip_consistent_synthetic: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """The checkpoint of the table row ``single`` (its real-face evaluation: ``plain``; its flip ensemble's:
+    ``flipped``, if scored) made consistent with the input, alone and after the flip ensemble, paired face by face;
+    refused unless every file scores the same checkpoint on the same faces with the options its name says."""
+    name = single["run"]
+    for tag, result, flip in (("consistent", consistent, False), ("flip_consistent", flip_consistent, True)):
+        if (not result.get("consistent") or bool(result.get("flip")) != flip
+                or result["checkpoint_sha256"] != plain["checkpoint_sha256"] or sorted(result["faces"]) != keys):
+            raise SystemExit(f"real_face_levers: {name}.{tag}.json is not {name}.json's checkpoint scored with "
+                             f"{'--flip ' if flip else ''}--consistent on the benchmark's faces")
+    if not (flip_consistent_synthetic.get("consistent") and flip_consistent_synthetic.get("flip")):
+        raise SystemExit(f"real_face_levers: {name}.flip_consistent.synthetic.json: re-run with --flip --consistent")
+    single_gain, gain, both = (last_step_gain(r, keys) for r in (plain, consistent, flip_consistent))
+    d = gain - single_gain
+    summary = consistent["summary"]
+    return {"run": name, "real_faces": len(keys), "real_gain_db": mean_sem(single_gain),
+            "real_gain_consistent_db": mean_sem(gain), "consistent_minus_single_db": mean_sem(d),
+            "consistent_better_faces": int((d > 0).sum()),
+            "real_gain_flip_db": None if flipped is None else mean_sem(last_step_gain(flipped, keys)),
+            "real_gain_flip_consistent_db": mean_sem(both),
+            "real_identity_closer": single["real_identity_closer"],
+            "real_identity_closer_consistent": summary["faces_last_step_identity_below_bicubic"],
+            "real_identity_closer_flip_consistent":
+                flip_consistent["summary"]["faces_last_step_identity_below_bicubic"],
+            "bicubic_consistent_gain_db": summary["psnr_gain_bicubic_consistent"],
+            "synthetic_gain_db": single["synthetic_gain_db"],
+            "synthetic_gain_flip_consistent_db": (flip_consistent_synthetic["psnr"][-1]
+                                                  - flip_consistent_synthetic["bicubic_psnr"])}
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -386,6 +438,27 @@ def markdown(summary: dict[str, Any]) -> str:
                   f"({r['flip_better_faces']}/{n} faces) | {r['real_identity_closer']}/{n} → "
                   f"{r['real_identity_closer_flip']}/{n} | {r['synthetic_gain_db']:+.2f} → "
                   f"{r['synthetic_gain_flip_db']:+.2f} |" for r in summary["flip"]]
+    if summary.get("consistent"):
+        n = summary["consistent"][0]["real_faces"]
+        bicubic = summary["consistent"][0]["bicubic_consistent_gain_db"]
+        lines += ["", "## Consistency with the input (test time)", "",
+                  "The same checkpoints scored with `--consistent`: each step's image is corrected, by the least "
+                  "change, so that its PIL-bicubic x1/8 is exactly the 16-px input (`dicmini.models.consistency`; "
+                  "no training). The baseline stays plain bicubic; bicubic made consistent the same way is itself "
+                  f"{bicubic[0]:+.3f} ± {bicubic[1]:.3f} dB over it.", "",
+                  "| run | real gain (dB): single | consistent | flip | flip + consistent | consistent − single, same "
+                  "faces (dB) | identity closer: single → consistent → flip + consistent | synthetic gain, single → "
+                  "flip + consistent (dB) |", "|---|---|---|---|---|---|---|---|"]
+        for r in summary["consistent"]:
+            flip = r["real_gain_flip_db"]
+            lines.append(
+                f"| {r['run']} | {r['real_gain_db'][0]:+.3f} | {r['real_gain_consistent_db'][0]:+.3f} | "
+                + (f"{flip[0]:+.3f}" if flip else "–")
+                + f" | {r['real_gain_flip_consistent_db'][0]:+.3f} ± {r['real_gain_flip_consistent_db'][1]:.3f} | "
+                f"{r['consistent_minus_single_db'][0]:+.3f} ± {r['consistent_minus_single_db'][1]:.3f} "
+                f"({r['consistent_better_faces']}/{n} faces) | {r['real_identity_closer']} → "
+                f"{r['real_identity_closer_consistent']} → {r['real_identity_closer_flip_consistent']} /{n} | "
+                f"{r['synthetic_gain_db']:+.2f} → {r['synthetic_gain_flip_consistent_db']:+.2f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -56,7 +56,8 @@ from torch import nn
 from dicmini.data.degrade import bicubic_upsample, denormalize, downsample, normalize, to_uint8
 from dicmini.data.landmarks import heatmaps_to_landmarks, landmarks_to_heatmaps
 from dicmini.metrics import PROTOCOLS, nme, psnr, ssim
-from dicmini.models.flip_ensemble import flip_ensemble
+from dicmini.models.consistency import make_consistent
+from dicmini.models.test_time import run_model
 from dicmini.utils import atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +78,8 @@ def file_sha256(path: str | Path) -> str:
 @torch.no_grad()
 def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, identity: IdentityFn | None = None,
                   scale: int = 8, crop_border: int = 8, protocol: str = "mmagic",
-                  guidance_sigma: float | None = None, flip: bool = False) -> dict[str, Any]:
+                  guidance_sigma: float | None = None, flip: bool = False,
+                  consistent: bool = False) -> dict[str, Any]:
     """Every figure of one 128 x 128 face (uint8 ``H x W x 3``) whose 68 reference landmarks are ``reference``.
 
     The LR input is ``downsample(hr, scale)`` (PIL bicubic, x1/8 for DIC); the baseline is its PIL
@@ -92,7 +94,9 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
     one's per-step PSNR.
 
     ``flip=True``: the steps' images are the flip ensemble's (:mod:`dicmini.models.flip_ensemble`); the heatmaps,
-    the bicubic baseline and the guided runs stay single passes.
+    the bicubic baseline and the guided runs stay single passes. ``consistent=True``: every step's image is made
+    consistent with the input (:mod:`dicmini.models.consistency`), and ``"bicubic_consistent"`` holds the PSNR
+    and SSIM of the bicubic image made consistent the same way (the baseline is still plain bicubic).
     """
     hr = np.asarray(hr)
     if hr.dtype != np.uint8 or hr.ndim != 3 or hr.shape[2] != 3 or hr.shape[0] != hr.shape[1]:
@@ -110,7 +114,7 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
         lr = downsample(hr, scale)
         bicubic = bicubic_upsample(lr, scale)
         x = normalize(lr)[None].to(device)
-        out = flip_ensemble(model, x) if flip else model(x)
+        out = run_model(model, x, flip=flip, consistent=consistent)
         bic_heat, _ = model.landmark_estimator(normalize(bicubic)[None].to(device), None)
         guided = {}
         if guidance_sigma is not None:
@@ -134,7 +138,12 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
                 "identity": None if identity is None else float(identity(to_uint8(image), hr, reference))}
 
     steps = [entry(denormalize(sr.float())[0], heat) for sr, heat in zip(out.sr, out.heatmaps)]
-    return {"bicubic": entry(bicubic, bic_heat), "steps": steps, **({"guided": guided} if guided else {})}
+    record = {"bicubic": entry(bicubic, bic_heat), "steps": steps, **({"guided": guided} if guided else {})}
+    if consistent:
+        bic = denormalize(make_consistent(normalize(bicubic)[None].double(), normalize(lr)[None].double()))[0]
+        record["bicubic_consistent"] = {"psnr": psnr(bic, hr, crop_border, protocol),
+                                        "ssim": ssim(bic, hr, crop_border, protocol)}
+    return record
 
 
 def _mean_sem(values: Sequence[float]) -> tuple[float, float]:
@@ -173,6 +182,9 @@ def summarise(faces: Mapping[str, Mapping[str, Any]], exclude: Sequence[str] = (
             out[f"step_psnr_guided_{name}"] = [mean(r["guided"][name][t] for r in records) for t in range(num_steps)]
             out[f"psnr_gain_last_step_guided_{name}"] = _mean_sem(
                 [r["guided"][name][-1] - r["bicubic"]["psnr"] for r in records])
+    if all("bicubic_consistent" in r for r in records):
+        out["psnr_gain_bicubic_consistent"] = _mean_sem(
+            [r["bicubic_consistent"]["psnr"] - r["bicubic"]["psnr"] for r in records])
     if all(r["bicubic"]["identity"] is not None for r in records):
         out["bicubic_identity"] = mean(r["bicubic"]["identity"] for r in records)
         out["step_identity"] = [mean(r["steps"][t]["identity"] for r in records) for t in range(num_steps)]
@@ -196,9 +208,9 @@ def _rounded(obj: Any, digits: int = 6) -> Any:
 
 
 def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: bool = True,
-        flip: bool = False) -> dict[str, Any]:
+        flip: bool = False, consistent: bool = False) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on every benchmark face; write the public-domain crops into ``crops_dir``.
-    ``flip``: score the flip ensemble's images (:func:`evaluate_face`)."""
+    ``flip``, ``consistent``: score the images with these test-time options (:func:`evaluate_face`)."""
     from dicmini.analysis import training_sigma
     from dicmini.faces import faces_available
     from dicmini.faces.benchmark_photos import (LEFT_OUT, MIN_EXTENT, UPSAMPLE, PhotosMissing, benchmark_faces,
@@ -233,7 +245,7 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
                 "box_outside_fraction": face.box.outside_fraction(*found.size),
                 "landmarks_reference": face.reference_name,
                 **evaluate_face(model, face.hr, face.reference, identity=identity_distance, guidance_sigma=sigma,
-                                flip=flip)}
+                                flip=flip, consistent=consistent)}
             if photo.name in LIVE or photo.displayable:
                 record["landmarks"] = np.round(face.reference, 3).tolist()
             if photo.displayable and photo.name not in LIVE and crops_dir is not None:
@@ -260,6 +272,7 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
         "checkpoint": checkpoint if checkpoint in PRETRAINED_NAMES else str(ckpt_path),
         "checkpoint_sha256": file_sha256(ckpt_path),
         "flip": flip,
+        **({"consistent": True} if consistent else {}),
         "protocol": "mmagic", "protocol_description": PROTOCOLS["mmagic"], "crop_border": 8,
         "selection": {"upsample": UPSAMPLE, "min_score": MIN_SCORE, "min_landmark_extent_px": MIN_EXTENT},
         "nme": "mean point error / distance of the reference's outer eye corners (36, 45); prediction: soft-argmax "
@@ -286,9 +299,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the public-domain HR crops go ('' to write none)")
     parser.add_argument("--flip", action="store_true",
                         help="score the flip ensemble (the mean of the face's and its mirror image's answers)")
+    parser.add_argument("--consistent", action="store_true",
+                        help="score every image made consistent with its 16-px input (dicmini.models.consistency)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    payload = run(args.checkpoint, Path(args.crops_dir) if args.crops_dir else None, flip=args.flip)
+    payload = run(args.checkpoint, Path(args.crops_dir) if args.crops_dir else None, flip=args.flip,
+                  consistent=args.consistent)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(payload, indent=1) + "\n"
     atomic_write(args.out, lambda tmp: tmp.write_text(text))

@@ -239,6 +239,7 @@ def test_sr_photo_skips_large_faces_and_writes_nothing(photos, tmp_path, capsys)
 
 
 def test_sr_photo_simulate_writes_a_figure(photos, tmp_path, capsys):
+    from dicmini.data.degrade import downsample
     from dicmini.faces.photo import SR_SIZE
     from dicmini.train.inference import super_resolve
 
@@ -260,6 +261,15 @@ def test_sr_photo_simulate_writes_a_figure(photos, tmp_path, capsys):
     flipped = np.asarray(Image.open(tmp_path / "flip" / "face0_sr.png"))
     np.testing.assert_array_equal(flipped, super_resolve(lr, "tiny", flip=True))
     assert not np.array_equal(flipped, np.asarray(Image.open(tmp_path / "faces" / "face0_sr.png")))
+    # --consistent: the SR panel shrinks back to the 16-px face (exact here: the LR is PIL bicubic x1/8)
+    assert main(["sr-photo", str(photos["grace_hopper.jpg"]), str(tmp_path / "gh_cons.png"), "--simulate",
+                 "--consistent", "--faces-dir", str(tmp_path / "cons")]) == 0
+    assert "consistent with the 16-px face" in capsys.readouterr().out
+    fixed = np.asarray(Image.open(tmp_path / "cons" / "face0_sr.png"))
+    np.testing.assert_array_equal(fixed, super_resolve(lr, "tiny", consistent=True))
+    plain = np.asarray(Image.open(tmp_path / "faces" / "face0_sr.png"))
+    assert (np.abs(downsample(fixed).astype(int) - lr).mean()
+            < np.abs(downsample(plain).astype(int) - lr).mean() / 3)
 
 
 def test_sr_photo_min_score_keeps_the_badge_out(photos):

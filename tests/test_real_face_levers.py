@@ -124,3 +124,38 @@ def test_a_flip_file_of_another_checkpoint_is_refused(levers, tmp_path):
     (tmp_path / "control.flip.synthetic.json").write_text((RESULTS / "control.synthetic.json").read_text())
     with pytest.raises(SystemExit, match="control.flip.json is not the flip ensemble"):
         levers.summarise(tmp_path)
+
+
+def test_the_consistency_rows_rederive_face_by_face(levers):
+    """Each consistency row (NAME.consistent.json, NAME.flip_consistent.json) re-derives from the per-face records;
+    making bicubic consistent is recomputed from the committed numbers of every face and is the same for every row."""
+    summary = json.loads((RESULTS / "summary.json").read_text())
+    assert len(summary["consistent"]) >= 3
+    bicubic_gains = set()
+    for r in summary["consistent"]:
+        plain = json.loads((RESULTS / f"{r['run']}.json").read_text())
+        fixed = json.loads((RESULTS / f"{r['run']}.consistent.json").read_text())
+        both = json.loads((RESULTS / f"{r['run']}.flip_consistent.json").read_text())
+        assert fixed["consistent"] and not fixed["flip"] and both["consistent"] and both["flip"]
+        d = [fixed["faces"][k]["steps"][-1]["psnr"] - plain["faces"][k]["steps"][-1]["psnr"] for k in plain["faces"]]
+        assert r["consistent_minus_single_db"][0] == pytest.approx(np.mean(d), abs=1e-5)
+        assert r["consistent_better_faces"] == sum(x > 0 for x in d)
+        gain = [f["steps"][-1]["psnr"] - f["bicubic"]["psnr"] for f in both["faces"].values()]
+        assert r["real_gain_flip_consistent_db"][0] == pytest.approx(np.mean(gain), abs=1e-5)
+        assert r["real_identity_closer_consistent"] == sum(f["steps"][-1]["identity"] < f["bicubic"]["identity"]
+                                                           for f in fixed["faces"].values())
+        bic = np.mean([f["bicubic_consistent"]["psnr"] - f["bicubic"]["psnr"] for f in fixed["faces"].values()])
+        assert r["bicubic_consistent_gain_db"][0] == pytest.approx(bic, abs=1e-5)
+        bicubic_gains.add(round(bic, 4))
+    assert len(bicubic_gains) == 1       # no model in it
+
+
+def test_a_consistent_file_without_the_option_is_refused(levers, tmp_path):
+    for name in ("start", "control"):
+        for suffix in (".json", ".synthetic.json"):
+            (tmp_path / f"{name}{suffix}").write_text((RESULTS / f"{name}{suffix}").read_text())
+    (tmp_path / "control.consistent.json").write_text((RESULTS / "control.json").read_text())  # no --consistent
+    (tmp_path / "control.flip_consistent.json").write_text((RESULTS / "control.json").read_text())
+    (tmp_path / "control.flip_consistent.synthetic.json").write_text((RESULTS / "control.synthetic.json").read_text())
+    with pytest.raises(SystemExit, match="control.consistent.json is not control.json's checkpoint scored with"):
+        levers.summarise(tmp_path)

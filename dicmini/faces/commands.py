@@ -108,7 +108,8 @@ def run_sr_photo(args: argparse.Namespace) -> int:
     if args.simulate and args.zoom != 1:
         raise ValueError("--zoom scales the output photo; --simulate writes a figure of 128-px faces instead")
     options = dict(upsample=args.upsample, best_only=args.best_only, scale=args.scale, min_score=args.min_score,
-                   max_face=args.max_face, device=args.device, flip=args.flip)
+                   max_face=args.max_face, device=args.device, flip=args.flip,
+                   consistent=args.consistent)
     if not args.simulate:
         options.update(zoom=args.zoom, feather=args.feather)
     try:
@@ -122,6 +123,8 @@ def run_sr_photo(args: argparse.Namespace) -> int:
     what = "shrunk to 16 px -> SR 128 px (simulation)" if args.simulate else "-> 16 px -> SR 128 px, pasted back"
     if args.flip:
         what += "; flip ensemble"
+    if args.consistent:
+        what += "; consistent with the 16-px face"
     for i, f in enumerate(faces):
         print(f"face {i}: {face_size(f.detector_box)} px, score {f.score:.2f}, crop {f.box.side} px at "
               f"({f.box.left}, {f.box.top}) {what}")
@@ -142,7 +145,7 @@ def run_sr_photo(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``sr-photo`` to the top-level ``dicmini`` commands."""
-    from ..train.inference import FLIP_HELP
+    from ..train.inference import CONSISTENT_HELP, FLIP_HELP
     from .detect import MIN_SCORE
     from .photo import SMALL_FACE_MAX
 
@@ -169,4 +172,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faces-dir", help="also write each face's 16 px input, bicubic x8 and SR (and original) here")
     p.add_argument("--device", help="torch device (default: the checkpoint's, CPU)")
     p.add_argument("--flip", action="store_true", help=FLIP_HELP)
+    p.add_argument("--consistent", action="store_true", help=CONSISTENT_HELP)
     p.set_defaults(run=run_sr_photo)

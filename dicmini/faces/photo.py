@@ -132,13 +132,14 @@ def _detect(img: np.ndarray, upsample: int, best_only: bool, min_score: float, m
 
 def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = False, zoom: int = 1,
              scale: float = CROP_SCALE, feather: float = 0.15, min_score: float | None = None,
-             max_face: int = SMALL_FACE_MAX, device=None,
-             flip: bool = False) -> tuple[np.ndarray, list[PhotoFace], list[Skipped]]:
+             max_face: int = SMALL_FACE_MAX, device=None, flip: bool = False,
+             consistent: bool = False) -> tuple[np.ndarray, list[PhotoFace], list[Skipped]]:
     """Super-resolve the **small** faces of a uint8 RGB photo and paste them back (module docstring).
     ``model``: a DICNet or anything :func:`dicmini.train.inference.load_model` accepts. Returns ``(output photo,
     faces, skipped)``; the output is ``zoom`` times the input's size and equals the (zoomed) input where no face
     was used. Raises :class:`NoFaceFound` when the detector finds nothing. ``flip``: the flip ensemble
-    (:mod:`dicmini.models.flip_ensemble`)."""
+    (:mod:`dicmini.models.flip_ensemble`); ``consistent``: each SR face's bicubic x1/8 is its 16-px face
+    (:mod:`dicmini.models.consistency`)."""
     from ..train.inference import super_resolve
     from .detect import MIN_SCORE, as_rgb
 
@@ -155,7 +156,7 @@ def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
         return out, [], skipped
     boxes = [face_box(f.landmarks, scale) for f in faces]
     lr = np.stack([resize(extract(img, b), LR_SIZE) for b in boxes])
-    sr = super_resolve(lr, model, device=device, flip=flip)
+    sr = super_resolve(lr, model, device=device, flip=flip, consistent=consistent)
     results = []
     for face, box, lr_i, sr_i in zip(faces, boxes, lr, sr):
         side = box.side * zoom
@@ -167,10 +168,12 @@ def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
 
 def simulate(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = False, scale: float = CROP_SCALE,
              min_score: float | None = None, max_face: int = SMALL_FACE_MAX,
-             device=None, flip: bool = False) -> tuple[np.ndarray | None, list[PhotoFace], list[Skipped]]:
+             device=None, flip: bool = False,
+             consistent: bool = False) -> tuple[np.ndarray | None, list[PhotoFace], list[Skipped]]:
     """The x8 demonstration on the faces larger than ``max_face``: HR crop (crop rule, 128 px) -> PIL bicubic
     16 px -> SR. Returns ``(figure, faces, skipped)``: the figure (:func:`side_by_side`, None without a face)
-    and each face with ``hr`` set; the photo itself is never returned degraded. ``flip``: the flip ensemble."""
+    and each face with ``hr`` set; the photo itself is never returned degraded. ``flip``: the flip ensemble;
+    ``consistent``: each SR face made consistent with its 16-px face (exact here: the LR is PIL bicubic x1/8)."""
     from ..data.degrade import downsample
     from ..train.inference import super_resolve
     from ..data.crop import crop_with_landmarks
@@ -184,23 +187,24 @@ def simulate(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
     crops = [crop_with_landmarks(img, f.landmarks, SR_SIZE, scale) for f in faces]
     hr = np.stack([c[0] for c in crops])
     lr = np.stack([downsample(h, SR_SIZE // LR_SIZE) for h in hr])
-    sr = super_resolve(lr, model, device=device, flip=flip)
+    sr = super_resolve(lr, model, device=device, flip=flip, consistent=consistent)
     results = [PhotoFace(f.box, f.score, c[2], lr_i, sr_i, hr_i)
                for f, c, lr_i, sr_i, hr_i in zip(faces, crops, lr, sr, hr)]
-    return side_by_side(results, flip=flip), results, skipped
+    return side_by_side(results, flip=flip, consistent=consistent), results, skipped
 
 
-def side_by_side(faces: list[PhotoFace], gap: int = 4, flip: bool = False) -> np.ndarray:
+def side_by_side(faces: list[PhotoFace], gap: int = 4, flip: bool = False, consistent: bool = False) -> np.ndarray:
     """One row per simulated face: LR 16 px (shown 8x, nearest) | bicubic x8 | DIC SR | original 128 px crop,
-    with a header and each row's PSNR (MMagic protocol) of bicubic and SR against the original; ``flip``: the SR
-    column's header says the flip ensemble made it."""
+    with a header and each row's PSNR (MMagic protocol) of bicubic and SR against the original; ``flip`` and
+    ``consistent``: the SR column's header names the test-time options that made it."""
     from PIL import ImageDraw
 
     from ..data.degrade import bicubic_upsample
     from ..metrics import psnr
 
     header, label = 14, 12
-    cols = ("LR 16 px", "bicubic x8", "DIC SR x8" + (" (flip)" if flip else ""), "original")
+    options = "+".join(name for name, on in (("flip", flip), ("cons", consistent)) if on)
+    cols = ("LR 16 px", "bicubic x8", "DIC SR x8" + (f" ({options})" if options else ""), "original")
     width = 4 * SR_SIZE + 5 * gap
     height = header + len(faces) * (SR_SIZE + label + gap) + gap
     canvas = Image.new("RGB", (width, height), (255, 255, 255))

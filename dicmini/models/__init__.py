@@ -9,6 +9,8 @@ docs/reference_implementations.md, Architecture and DICGAN networks):
 * :mod:`~dicmini.models.convert`     dicmini / MMagic / official layouts, checkpoints, :func:`load_pretrained`
 * :mod:`~dicmini.models.widen`       a trained recovery branch widened to more channels, computing the same images
 * :mod:`~dicmini.models.flip_ensemble`  test time: the mean of the answers for a face and its mirror image
+* :mod:`~dicmini.models.consistency`  test time: the nearest image whose bicubic x1/8 is the input
+* :mod:`~dicmini.models.test_time`   the model's answer with the test-time options (flip, consistent)
 * :mod:`~dicmini.models.lightcnn`    LightCNN-9 discriminator and feature network of DICGAN
 * :mod:`~dicmini.models.vgg`         VGG16 / VGG19 features (perceptual losses, LPIPS trunk)
 """

@@ -158,7 +158,8 @@ def run_test(args: argparse.Namespace) -> int:
               + (" (with the dlib identity distance)" if with_identity else ""))
     result = evaluate(model, dataset, protocol=args.protocol, crop_border=args.crop_border,
                       batch_size=args.batch_size, limit=args.n, identity=with_identity,
-                      with_lpips=False if args.no_lpips else None, progress=_show_progress(args), flip=args.flip)
+                      with_lpips=False if args.no_lpips else None, progress=_show_progress(args), flip=args.flip,
+                      consistent=args.consistent)
     if not all(math.isfinite(v) for v in result.psnr):
         raise ValueError(f"{args.checkpoint}: the model's output is not finite (PSNR {result.psnr}); the weights "
                          "are unusable")
@@ -213,12 +214,14 @@ def run_sr(args: argparse.Namespace) -> int:
     model = load_model(args.checkpoint, pick_device(args.device))
     for image, target in zip(images, targets):
         try:
-            sr = super_resolve(image, model, flip=args.flip)
+            sr = super_resolve(image, model, flip=args.flip, consistent=args.consistent)
         except ValueError as err:
             raise ValueError(f"{args.checkpoint}: {err}") from None
         atomic_write(target, lambda tmp, a=sr: Image.fromarray(np.asarray(a)).save(tmp, format="PNG"))
     where = targets[0] if len(targets) == 1 else dst
     how = "mean of the face's and its mirror image's last steps" if args.flip else "last recurrent step"
+    if args.consistent:
+        how += ", made consistent with the input"
     print(f"wrote {len(targets)} image(s) of {images[0].shape[1] * 8}x{images[0].shape[0] * 8} to {where} "
           f"({how}, checkpoint {args.checkpoint})")
     return 0
@@ -241,7 +244,7 @@ def run_demo_command(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``train``, ``test``, ``sr`` and ``demo`` to the ``dicmini`` command."""
-    from .inference import FLIP_HELP
+    from .inference import CONSISTENT_HELP, FLIP_HELP
 
     protocols = sorted(PROTOCOLS)
 
@@ -278,6 +281,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--no-lpips", action="store_true",
                       help="skip LPIPS (reported by default when `python -m dicmini.models.vgg_weights fetch` has run)")
     test.add_argument("--flip", action="store_true", help=FLIP_HELP)
+    test.add_argument("--consistent", action="store_true", help=CONSISTENT_HELP)
     test.set_defaults(run=run_test)
 
     sr = sub.add_parser("sr", help="super-resolve a 16x16 face (or a folder of them) x8 with DIC")
@@ -289,6 +293,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     help="DICNet checkpoint or packaged name: tiny (default) or tiny-real (fine-tuned for real photos)")
     sr.add_argument("--device", help="e.g. cpu, cuda (default: CUDA if available, else CPU)")
     sr.add_argument("--flip", action="store_true", help=FLIP_HELP)
+    sr.add_argument("--consistent", action="store_true", help=CONSISTENT_HELP)
     sr.set_defaults(run=run_sr)
 
     demo = sub.add_parser("demo", help="the tiny DIC on held-out synthetic faces: figure + metrics table")

@@ -27,7 +27,7 @@ from ..data.datasets import collate
 from ..data.degrade import bicubic_upsample, denormalize, normalize, to_uint8
 from ..data.landmarks import heatmaps_to_landmarks
 from ..metrics import PROTOCOLS, lpips, nme, psnr, ssim
-from ..models.flip_ensemble import flip_ensemble
+from ..models.test_time import run_model
 from ..models.hourglass import run_hourglass
 
 
@@ -54,6 +54,8 @@ class EvalResult:
     lpips_missing: str | None = None
     #: the images are the flip ensemble's (:mod:`dicmini.models.flip_ensemble`), not a single pass's
     flip: bool = False
+    #: every image was made consistent with its input (:mod:`dicmini.models.consistency`)
+    consistent: bool = False
 
     @property
     def last_psnr(self) -> float:
@@ -88,7 +90,9 @@ class EvalResult:
         tag = f"[{self.protocol}]"
         lines = [f"{self.num_images} images; PSNR/SSIM protocol `{self.protocol}`, crop {self.crop_border}; "
                  "NME = landmark error / outer-eye-corner distance"
-                 + ("; images: flip ensemble (mean of the face's and its mirror image's answers)" if self.flip else ""),
+                 + ("; images: flip ensemble (mean of the face's and its mirror image's answers)" if self.flip else "")
+                 + ("; images: made consistent with the input (their bicubic x1/8 is the LR face)"
+                    if self.consistent else ""),
                  "",
                  f"| | PSNR (dB) {tag} | SSIM {tag} |" + (" LPIPS |" if self.lpips else "") + " NME |",
                  "|---|---|---|---|" + ("---|" if self.lpips else "")]
@@ -112,7 +116,8 @@ def _loader(dataset: Dataset, batch_size: int, limit: int | None) -> DataLoader:
 def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", crop_border: int = 8,
              batch_size: int = 8, device: torch.device | str | None = None, limit: int | None = None,
              bicubic: bool = True, landmarks: bool = True, identity: bool = False,
-             with_lpips: bool | None = False, progress: bool = False, flip: bool = False) -> EvalResult:
+             with_lpips: bool | None = False, progress: bool = False, flip: bool = False,
+             consistent: bool = False) -> EvalResult:
     """Per-step PSNR/SSIM (``protocol``) and NME of a DICNet over ``dataset`` (first ``limit`` samples).
 
     ``identity=True`` also reports the dlib face-descriptor distance between the last step's SR and the
@@ -126,7 +131,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
 
     Runs in eval mode under ``no_grad`` and restores the model's training mode afterwards. ``progress``: a
     progress bar on stderr. ``flip=True`` scores the flip ensemble's images (:mod:`dicmini.models.flip_ensemble`;
-    the heatmaps, hence the NME, are the plain pass's).
+    the heatmaps, hence the NME, are the plain pass's). ``consistent=True`` scores every image made consistent with
+    its input (:mod:`dicmini.models.consistency`).
     """
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol: expected one of {sorted(PROTOCOLS)}, got {protocol!r}")
@@ -157,7 +163,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
         for batch in tqdm(_loader(dataset, batch_size, limit), desc="evaluate", unit="batch", disable=not progress,
                           leave=False, dynamic_ncols=True):
             lr = batch["lr"].to(device)
-            out = flip_ensemble(model, lr) if flip else model(lr)
+            out = run_model(model, lr, flip=flip, consistent=consistent)
             hr_u8 = to_uint8(denormalize(batch["hr"]))
             if not sums_p:
                 steps = len(out.sr)
@@ -199,7 +205,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, protocol: str = "mmagic", cr
                       bicubic_identity=id_bic / count if identity else None,
                       lpips=[s / count for s in sums_l] if with_lpips else [],
                       bicubic_lpips=bic_l / count if with_lpips and bicubic else None,
-                      lpips_missing=lpips_missing, flip=flip)
+                      lpips_missing=lpips_missing, flip=flip, consistent=consistent)
 
 
 @torch.no_grad()

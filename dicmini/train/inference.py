@@ -21,13 +21,16 @@ from ..data.degrade import denormalize, normalize, to_uint8
 from ..data.image_io import is_jpeg
 from ..models.convert import load_pretrained
 from ..models.dic import INPUT_MULTIPLE, OUTPUT_SCALE
-from ..models.flip_ensemble import flip_ensemble
+from ..models.test_time import run_model
 
 #: the side of the LR faces DIC is trained on (``dicmini sr`` refuses other sizes unless ``--any-size``)
 LR_SIDE = 16
 #: the help of ``--flip`` (``dicmini sr``, ``test`` and ``sr-photo``)
 FLIP_HELP = ("flip ensemble: also super-resolve the mirror image and average the two answers (twice the time; "
              "not part of DIC)")
+#: the help of ``--consistent`` (the same commands)
+CONSISTENT_HELP = ("correct each SR image so that its PIL-bicubic x1/8 downscale is exactly the input (right only for "
+                   "inputs made that way, e.g. by the datasets or --simulate; not part of DIC)")
 
 def load_model(checkpoint: str | os.PathLike | nn.Module, device: torch.device | str | None = None) -> nn.Module:
     """A DICNet in eval mode from a checkpoint path, a packaged name (``"tiny"``) or a model (returned as is,
@@ -55,11 +58,13 @@ def check_lr_array(lr: np.ndarray, name: str = "lr") -> np.ndarray:
 
 @torch.no_grad()
 def super_resolve(lr_uint8: np.ndarray, model: nn.Module | str | os.PathLike, *,
-                  device: torch.device | str | None = None, batch_size: int = 16, flip: bool = False) -> np.ndarray:
+                  device: torch.device | str | None = None, batch_size: int = 16, flip: bool = False,
+                  consistent: bool = False) -> np.ndarray:
     """Super-resolve uint8 RGB faces with DIC: ``H x W x 3 -> 8H x 8W x 3`` or ``B x H x W x 3 ->
     B x 8H x 8W x 3`` (uint8, the last step's image, rounded). ``model`` is a DICNet or anything
     :func:`load_model` accepts; its training mode is restored afterwards. ``flip=True``: the mean of the answers
-    for the face and its mirror image (:mod:`dicmini.models.flip_ensemble`; twice the time)."""
+    for the face and its mirror image (:mod:`dicmini.models.flip_ensemble`; twice the time). ``consistent=True``:
+    the image nearest to the model's whose PIL-bicubic downscale is the input (:mod:`dicmini.models.consistency`)."""
     arr = check_lr_array(lr_uint8)
     model = load_model(model, device)
     device = next(model.parameters()).device
@@ -71,7 +76,7 @@ def super_resolve(lr_uint8: np.ndarray, model: nn.Module | str | os.PathLike, *,
     try:
         for start in range(0, batch.shape[0], batch_size):
             x = normalize(np.ascontiguousarray(batch[start:start + batch_size])).to(device)
-            sr = (flip_ensemble(model, x) if flip else model(x)).sr[-1]
+            sr = run_model(model, x, flip=flip, consistent=consistent).sr[-1]
             if not bool(torch.isfinite(sr).all()):
                 raise ValueError("the model's output is not finite (NaN/inf): its weights are unusable")
             outputs.append(to_uint8(denormalize(sr.float())))
