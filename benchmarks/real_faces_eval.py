@@ -79,7 +79,7 @@ def file_sha256(path: str | Path) -> str:
 def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, identity: IdentityFn | None = None,
                   scale: int = 8, crop_border: int = 8, protocol: str = "mmagic",
                   guidance_sigma: float | None = None, flip: bool = False,
-                  consistent: bool = False) -> dict[str, Any]:
+                  consistent: bool = False, dlib_guidance: bool = False) -> dict[str, Any]:
     """Every figure of one 128 x 128 face (uint8 ``H x W x 3``) whose 68 reference landmarks are ``reference``.
 
     The LR input is ``downsample(hr, scale)`` (PIL bicubic, x1/8 for DIC); the baseline is its PIL
@@ -97,6 +97,8 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
     the bicubic baseline and the guided runs stay single passes. ``consistent=True``: every step's image is made
     consistent with the input (:mod:`dicmini.models.consistency`), and ``"bicubic_consistent"`` holds the PSNR
     and SSIM of the bicubic image made consistent the same way (the baseline is still plain bicubic).
+    ``dlib_guidance=True``: steps 2..T are guided by the landmarks dlib finds on the model's own SR image
+    (:mod:`dicmini.faces.guidance`, heatmaps of ``guidance_sigma`` or 1), and ``"dlib_guide_nme"`` is their NME.
     """
     hr = np.asarray(hr)
     if hr.dtype != np.uint8 or hr.ndim != 3 or hr.shape[2] != 3 or hr.shape[0] != hr.shape[1]:
@@ -114,7 +116,13 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
         lr = downsample(hr, scale)
         bicubic = bicubic_upsample(lr, scale)
         x = normalize(lr)[None].to(device)
-        out = run_model(model, x, flip=flip, consistent=consistent)
+        guide = None
+        if dlib_guidance:
+            from dicmini.faces.guidance import detected_landmarks
+
+            guide = detected_landmarks(model, x)
+        out = run_model(model, x, flip=flip, consistent=consistent, guide_points=guide,
+                        sigma=1.0 if guidance_sigma is None else guidance_sigma)
         bic_heat, _ = model.landmark_estimator(normalize(bicubic)[None].to(device), None)
         guided = {}
         if guidance_sigma is not None:
@@ -139,6 +147,8 @@ def evaluate_face(model: nn.Module, hr: np.ndarray, reference: np.ndarray, *, id
 
     steps = [entry(denormalize(sr.float())[0], heat) for sr, heat in zip(out.sr, out.heatmaps)]
     record = {"bicubic": entry(bicubic, bic_heat), "steps": steps, **({"guided": guided} if guided else {})}
+    if guide is not None:
+        record["dlib_guide_nme"] = float(nme(guide[0], reference))
     if consistent:
         bic = denormalize(make_consistent(normalize(bicubic)[None].double(), normalize(lr)[None].double()))[0]
         record["bicubic_consistent"] = {"psnr": psnr(bic, hr, crop_border, protocol),
@@ -182,6 +192,8 @@ def summarise(faces: Mapping[str, Mapping[str, Any]], exclude: Sequence[str] = (
             out[f"step_psnr_guided_{name}"] = [mean(r["guided"][name][t] for r in records) for t in range(num_steps)]
             out[f"psnr_gain_last_step_guided_{name}"] = _mean_sem(
                 [r["guided"][name][-1] - r["bicubic"]["psnr"] for r in records])
+    if all("dlib_guide_nme" in r for r in records):
+        out["dlib_guide_nme"] = mean(r["dlib_guide_nme"] for r in records)
     if all("bicubic_consistent" in r for r in records):
         out["psnr_gain_bicubic_consistent"] = _mean_sem(
             [r["bicubic_consistent"]["psnr"] - r["bicubic"]["psnr"] for r in records])
@@ -208,9 +220,10 @@ def _rounded(obj: Any, digits: int = 6) -> Any:
 
 
 def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: bool = True,
-        flip: bool = False, consistent: bool = False) -> dict[str, Any]:
+        flip: bool = False, consistent: bool = False, dlib_guidance: bool = False) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on every benchmark face; write the public-domain crops into ``crops_dir``.
-    ``flip``, ``consistent``: score the images with these test-time options (:func:`evaluate_face`)."""
+    ``flip``, ``consistent``, ``dlib_guidance``: score the images with these test-time options
+    (:func:`evaluate_face`)."""
     from dicmini.analysis import training_sigma
     from dicmini.faces import faces_available
     from dicmini.faces.benchmark_photos import (LEFT_OUT, MIN_EXTENT, UPSAMPLE, PhotosMissing, benchmark_faces,
@@ -245,7 +258,7 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
                 "box_outside_fraction": face.box.outside_fraction(*found.size),
                 "landmarks_reference": face.reference_name,
                 **evaluate_face(model, face.hr, face.reference, identity=identity_distance, guidance_sigma=sigma,
-                                flip=flip, consistent=consistent)}
+                                flip=flip, consistent=consistent, dlib_guidance=dlib_guidance)}
             if photo.name in LIVE or photo.displayable:
                 record["landmarks"] = np.round(face.reference, 3).tolist()
             if photo.displayable and photo.name not in LIVE and crops_dir is not None:
@@ -273,6 +286,7 @@ def run(checkpoint: str = "tiny", crops_dir: Path | None = CROPS_DIR, progress: 
         "checkpoint_sha256": file_sha256(ckpt_path),
         "flip": flip,
         **({"consistent": True} if consistent else {}),
+        **({"guidance": "dlib"} if dlib_guidance else {}),
         "protocol": "mmagic", "protocol_description": PROTOCOLS["mmagic"], "crop_border": 8,
         "selection": {"upsample": UPSAMPLE, "min_score": MIN_SCORE, "min_landmark_extent_px": MIN_EXTENT},
         "nme": "mean point error / distance of the reference's outer eye corners (36, 45); prediction: soft-argmax "
@@ -301,10 +315,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="score the flip ensemble (the mean of the face's and its mirror image's answers)")
     parser.add_argument("--consistent", action="store_true",
                         help="score every image made consistent with its 16-px input (dicmini.models.consistency)")
+    parser.add_argument("--guidance", choices=("own", "dlib"), default="own",
+                        help="what guides steps 2..T: the model's own landmarks (DIC) or those dlib finds on its SR "
+                             "image (dicmini.faces.guidance)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     payload = run(args.checkpoint, Path(args.crops_dir) if args.crops_dir else None, flip=args.flip,
-                  consistent=args.consistent)
+                  consistent=args.consistent, dlib_guidance=args.guidance == "dlib")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(payload, indent=1) + "\n"
     atomic_write(args.out, lambda tmp: tmp.write_text(text))

@@ -13,6 +13,7 @@ import os
 import shutil
 
 import numpy as np
+import torch
 import pytest
 from PIL import Image
 
@@ -270,6 +271,27 @@ def test_sr_photo_simulate_writes_a_figure(photos, tmp_path, capsys):
     plain = np.asarray(Image.open(tmp_path / "faces" / "face0_sr.png"))
     assert (np.abs(downsample(fixed).astype(int) - lr).mean()
             < np.abs(downsample(plain).astype(int) - lr).mean() / 3)
+    # --guidance dlib: steps 2..T guided by what dlib finds on the model's own SR face
+    assert main(["sr-photo", str(photos["grace_hopper.jpg"]), str(tmp_path / "gh_dlib.png"), "--simulate",
+                 "--guidance", "dlib", "--faces-dir", str(tmp_path / "dlib")]) == 0
+    assert "guided by dlib's landmarks" in capsys.readouterr().out
+    from dicmini.analysis import training_sigma
+    from dicmini.data.degrade import normalize
+    from dicmini.data.landmarks import heatmaps_to_landmarks
+    from dicmini.faces.detect import detect_landmarks
+    from dicmini.faces.guidance import detected_landmarks
+    from dicmini.train.inference import load_model
+
+    model = load_model("tiny").eval()
+    points = detected_landmarks(model, normalize(lr)[None])
+    with torch.no_grad():
+        own = model(normalize(lr)[None])
+    own_points = heatmaps_to_landmarks(own.heatmaps[-1], image_size=SR_SIZE)[0].numpy()
+    box = (own_points[:, 0].min(), own_points[:, 1].min(), own_points[:, 0].max(), own_points[:, 1].max())
+    np.testing.assert_array_equal(points[0], detect_landmarks(plain, box))
+    guided = np.asarray(Image.open(tmp_path / "dlib" / "face0_sr.png"))
+    np.testing.assert_array_equal(guided, super_resolve(lr, model, guide_points=points, sigma=training_sigma("tiny")))
+    assert not np.array_equal(guided, plain)
 
 
 def test_sr_photo_min_score_keeps_the_badge_out(photos):

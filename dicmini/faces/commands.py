@@ -109,7 +109,7 @@ def run_sr_photo(args: argparse.Namespace) -> int:
         raise ValueError("--zoom scales the output photo; --simulate writes a figure of 128-px faces instead")
     options = dict(upsample=args.upsample, best_only=args.best_only, scale=args.scale, min_score=args.min_score,
                    max_face=args.max_face, device=args.device, flip=args.flip,
-                   consistent=args.consistent)
+                   consistent=args.consistent, dlib_guidance=args.guidance == "dlib")
     if not args.simulate:
         options.update(zoom=args.zoom, feather=args.feather)
     try:
@@ -125,6 +125,8 @@ def run_sr_photo(args: argparse.Namespace) -> int:
         what += "; flip ensemble"
     if args.consistent:
         what += "; consistent with the 16-px face"
+    if args.guidance == "dlib":
+        what += "; guided by dlib's landmarks on the SR face"
     for i, f in enumerate(faces):
         print(f"face {i}: {face_size(f.detector_box)} px, score {f.score:.2f}, crop {f.box.side} px at "
               f"({f.box.left}, {f.box.top}) {what}")
@@ -173,4 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="torch device (default: the checkpoint's, CPU)")
     p.add_argument("--flip", action="store_true", help=FLIP_HELP)
     p.add_argument("--consistent", action="store_true", help=CONSISTENT_HELP)
+    p.add_argument("--guidance", choices=("own", "dlib"), default="own",
+                   help="what guides the recovery's steps 2..T: the model's own landmarks (DIC, default) or those "
+                        "dlib finds on the model's SR face (one more pass; not part of DIC)")
     p.set_defaults(run=run_sr_photo)

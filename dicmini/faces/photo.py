@@ -132,15 +132,15 @@ def _detect(img: np.ndarray, upsample: int, best_only: bool, min_score: float, m
 
 def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = False, zoom: int = 1,
              scale: float = CROP_SCALE, feather: float = 0.15, min_score: float | None = None,
-             max_face: int = SMALL_FACE_MAX, device=None, flip: bool = False,
-             consistent: bool = False) -> tuple[np.ndarray, list[PhotoFace], list[Skipped]]:
+             max_face: int = SMALL_FACE_MAX, device=None, flip: bool = False, consistent: bool = False,
+             dlib_guidance: bool = False, sigma: float = 1.0) -> tuple[np.ndarray, list[PhotoFace], list[Skipped]]:
     """Super-resolve the **small** faces of a uint8 RGB photo and paste them back (module docstring).
     ``model``: a DICNet or anything :func:`dicmini.train.inference.load_model` accepts. Returns ``(output photo,
     faces, skipped)``; the output is ``zoom`` times the input's size and equals the (zoomed) input where no face
     was used. Raises :class:`NoFaceFound` when the detector finds nothing. ``flip``: the flip ensemble
     (:mod:`dicmini.models.flip_ensemble`); ``consistent``: each SR face's bicubic x1/8 is its 16-px face
-    (:mod:`dicmini.models.consistency`)."""
-    from ..train.inference import super_resolve
+    (:mod:`dicmini.models.consistency`); ``dlib_guidance``: steps 2..T guided by the landmarks dlib finds on the
+    model's SR face (:mod:`dicmini.faces.guidance`; heatmaps of ``sigma``, the model's training sigma)."""
     from .detect import MIN_SCORE, as_rgb
 
     img = as_rgb(image)
@@ -156,7 +156,7 @@ def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
         return out, [], skipped
     boxes = [face_box(f.landmarks, scale) for f in faces]
     lr = np.stack([resize(extract(img, b), LR_SIZE) for b in boxes])
-    sr = super_resolve(lr, model, device=device, flip=flip, consistent=consistent)
+    sr = _super_resolve(lr, model, device, flip, consistent, dlib_guidance, sigma)
     results = []
     for face, box, lr_i, sr_i in zip(faces, boxes, lr, sr):
         side = box.side * zoom
@@ -166,16 +166,37 @@ def sr_photo(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
     return out, results, skipped
 
 
+def _super_resolve(lr: np.ndarray, model, device, flip: bool, consistent: bool, dlib_guidance: bool,
+                   sigma: float) -> np.ndarray:
+    """:func:`~dicmini.train.inference.super_resolve` of the 16-px faces ``lr`` with the test-time options."""
+    from ..data.degrade import normalize
+    from ..train.inference import load_model, super_resolve
+
+    points = None
+    if dlib_guidance:
+        from .guidance import detected_landmarks
+
+        model = load_model(model, device)
+        was_training = model.training
+        model.eval()
+        try:
+            points = detected_landmarks(model, normalize(lr).to(next(model.parameters()).device))
+        finally:
+            model.train(was_training)
+    return super_resolve(lr, model, device=device, flip=flip, consistent=consistent, guide_points=points,
+                         sigma=sigma)
+
+
 def simulate(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = False, scale: float = CROP_SCALE,
              min_score: float | None = None, max_face: int = SMALL_FACE_MAX,
-             device=None, flip: bool = False,
-             consistent: bool = False) -> tuple[np.ndarray | None, list[PhotoFace], list[Skipped]]:
+             device=None, flip: bool = False, consistent: bool = False, dlib_guidance: bool = False,
+             sigma: float = 1.0) -> tuple[np.ndarray | None, list[PhotoFace], list[Skipped]]:
     """The x8 demonstration on the faces larger than ``max_face``: HR crop (crop rule, 128 px) -> PIL bicubic
     16 px -> SR. Returns ``(figure, faces, skipped)``: the figure (:func:`side_by_side`, None without a face)
     and each face with ``hr`` set; the photo itself is never returned degraded. ``flip``: the flip ensemble;
-    ``consistent``: each SR face made consistent with its 16-px face (exact here: the LR is PIL bicubic x1/8)."""
+    ``consistent``: each SR face made consistent with its 16-px face (exact here: the LR is PIL bicubic x1/8);
+    ``dlib_guidance``, ``sigma``: as for :func:`sr_photo`."""
     from ..data.degrade import downsample
-    from ..train.inference import super_resolve
     from ..data.crop import crop_with_landmarks
     from .detect import MIN_SCORE, as_rgb
 
@@ -187,23 +208,24 @@ def simulate(image: np.ndarray, model, *, upsample: int = 1, best_only: bool = F
     crops = [crop_with_landmarks(img, f.landmarks, SR_SIZE, scale) for f in faces]
     hr = np.stack([c[0] for c in crops])
     lr = np.stack([downsample(h, SR_SIZE // LR_SIZE) for h in hr])
-    sr = super_resolve(lr, model, device=device, flip=flip, consistent=consistent)
+    sr = _super_resolve(lr, model, device, flip, consistent, dlib_guidance, sigma)
     results = [PhotoFace(f.box, f.score, c[2], lr_i, sr_i, hr_i)
                for f, c, lr_i, sr_i, hr_i in zip(faces, crops, lr, sr, hr)]
-    return side_by_side(results, flip=flip, consistent=consistent), results, skipped
+    return side_by_side(results, flip=flip, consistent=consistent, dlib=dlib_guidance), results, skipped
 
 
-def side_by_side(faces: list[PhotoFace], gap: int = 4, flip: bool = False, consistent: bool = False) -> np.ndarray:
+def side_by_side(faces: list[PhotoFace], gap: int = 4, flip: bool = False, consistent: bool = False,
+                 dlib: bool = False) -> np.ndarray:
     """One row per simulated face: LR 16 px (shown 8x, nearest) | bicubic x8 | DIC SR | original 128 px crop,
-    with a header and each row's PSNR (MMagic protocol) of bicubic and SR against the original; ``flip`` and
-    ``consistent``: the SR column's header names the test-time options that made it."""
+    with a header and each row's PSNR (MMagic protocol) of bicubic and SR against the original; ``flip``,
+    ``consistent`` and ``dlib``: the SR column's header names the test-time options that made it."""
     from PIL import ImageDraw
 
     from ..data.degrade import bicubic_upsample
     from ..metrics import psnr
 
     header, label = 14, 12
-    options = "+".join(name for name, on in (("flip", flip), ("cons", consistent)) if on)
+    options = "+".join(name for name, on in (("flip", flip), ("cons", consistent), ("dlib", dlib)) if on)
     cols = ("LR 16 px", "bicubic x8", "DIC SR x8" + (f" ({options})" if options else ""), "original")
     width = 4 * SR_SIZE + 5 * gap
     height = header + len(faces) * (SR_SIZE + label + gap) + gap
@@ -243,6 +265,10 @@ def sr_photo_file(in_path: str | os.PathLike, out_path: str | os.PathLike, check
         raise ValueError(f"{out_path}: unknown image format; use .png or .jpg")
     image = read_photo(in_path)
     model = load_model(checkpoint, kwargs.get("device"))
+    if kwargs.get("dlib_guidance") and "sigma" not in kwargs and isinstance(checkpoint, (str, os.PathLike)):
+        from ..analysis import training_sigma
+
+        kwargs["sigma"] = training_sigma(os.fspath(checkpoint))
     out, faces, skipped = (simulate if simulate_faces else sr_photo)(image, model, **kwargs)
     if not faces:
         return faces, skipped

@@ -3,7 +3,8 @@
 A test-time option, not part of DIC: the paper reports the network's images as they are. When the input was made
 the way the datasets make it (PIL bicubic x1/8, :func:`dicmini.data.degrade.downsample`), the true face ``x``
 satisfies ``A x = y``: ``A`` is that downscaling (linear, one matrix per axis,
-:func:`~dicmini.data.degrade.resize_matrix`) and ``y`` the input. An SR image ``s`` usually does not. Its *projection* onto the images that do,
+:func:`~dicmini.data.degrade.resize_matrix`) and ``y`` the input. An SR image ``s`` usually does not. Its
+*projection* onto the images that do,
 
     ``s' = s + A⁺ (y - A s)``,   ``A⁺ = Aᵀ (A Aᵀ)⁻¹`` (per axis),
 

@@ -20,11 +20,16 @@ from torch import Tensor, nn
 from .dic import DICOutput
 
 
-def flip_ensemble(model: nn.Module, lr: Tensor) -> DICOutput:
+def flip_ensemble(model: nn.Module, lr: Tensor, guidance: Tensor | None = None,
+                  mirrored_guidance: Tensor | None = None) -> DICOutput:
     """``model(lr)`` with every step's image replaced by the mean of that image and the mirrored image of
     ``model(mirrored lr)``; heatmaps from ``model(lr)``. ``lr``: ``[B, 3, h, w]``; ``model`` returns a
-    :class:`~dicmini.models.DICOutput`. The result is mirror-equivariant: mirroring ``lr`` mirrors every image."""
-    plain = model(lr)
-    mirrored = model(torch.flip(lr, dims=[-1]))
+    :class:`~dicmini.models.DICOutput`. The result is mirror-equivariant: mirroring ``lr`` mirrors every image.
+    ``guidance`` / ``mirrored_guidance``: heatmaps that guide steps 2..T of the two passes (both or neither)."""
+    if (guidance is None) != (mirrored_guidance is None):
+        raise ValueError("flip_ensemble: give guidance for both passes or for neither")
+    plain = model(lr) if guidance is None else model(lr, guidance=guidance)
+    flipped = torch.flip(lr, dims=[-1])
+    mirrored = model(flipped) if mirrored_guidance is None else model(flipped, guidance=mirrored_guidance)
     images: list[Tensor] = [(a + torch.flip(b, dims=[-1])) / 2 for a, b in zip(plain.sr, mirrored.sr)]
     return DICOutput(images, plain.heatmaps)

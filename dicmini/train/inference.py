@@ -59,24 +59,30 @@ def check_lr_array(lr: np.ndarray, name: str = "lr") -> np.ndarray:
 @torch.no_grad()
 def super_resolve(lr_uint8: np.ndarray, model: nn.Module | str | os.PathLike, *,
                   device: torch.device | str | None = None, batch_size: int = 16, flip: bool = False,
-                  consistent: bool = False) -> np.ndarray:
+                  consistent: bool = False, guide_points: np.ndarray | None = None, sigma: float = 1.0) -> np.ndarray:
     """Super-resolve uint8 RGB faces with DIC: ``H x W x 3 -> 8H x 8W x 3`` or ``B x H x W x 3 ->
     B x 8H x 8W x 3`` (uint8, the last step's image, rounded). ``model`` is a DICNet or anything
     :func:`load_model` accepts; its training mode is restored afterwards. ``flip=True``: the mean of the answers
     for the face and its mirror image (:mod:`dicmini.models.flip_ensemble`; twice the time). ``consistent=True``:
-    the image nearest to the model's whose PIL-bicubic downscale is the input (:mod:`dicmini.models.consistency`)."""
+    the image nearest to the model's whose PIL-bicubic downscale is the input (:mod:`dicmini.models.consistency`).
+    ``guide_points``: ``[B, 68, 2]`` (or ``[68, 2]`` for one face) landmarks in SR pixels whose heatmaps (``sigma``)
+    guide steps 2..T instead of the model's own (:mod:`dicmini.models.test_time`)."""
     arr = check_lr_array(lr_uint8)
     model = load_model(model, device)
     device = next(model.parameters()).device
     single = arr.ndim == 3
     batch = arr[None] if single else arr
+    points = None if guide_points is None else np.asarray(guide_points, dtype=np.float64).reshape(-1, 68, 2)
+    if points is not None and len(points) != len(batch):
+        raise ValueError(f"guide_points: expected landmarks for {len(batch)} face(s), got {len(points)}")
     was_training = model.training
     model.eval()
     outputs = []
     try:
         for start in range(0, batch.shape[0], batch_size):
             x = normalize(np.ascontiguousarray(batch[start:start + batch_size])).to(device)
-            sr = run_model(model, x, flip=flip, consistent=consistent).sr[-1]
+            guide = None if guide_points is None else points[start:start + batch_size]
+            sr = run_model(model, x, flip=flip, consistent=consistent, guide_points=guide, sigma=sigma).sr[-1]
             if not bool(torch.isfinite(sr).all()):
                 raise ValueError("the model's output is not finite (NaN/inf): its weights are unusable")
             outputs.append(to_uint8(denormalize(sr.float())))
