@@ -60,6 +60,16 @@ PIL-bicubic x1/8 is exactly the 16-px input) is scored on some of them with ``--
     dicmini test --checkpoint runs/levers2/NAME/last.pt --data synthetic --n 200 --no-identity --no-lpips --flip \
         --consistent --json benchmarks/results/real_face_levers/NAME.flip_consistent.synthetic.json
 
+dlib's landmarks as guidance (:mod:`dicmini.faces.guidance`, a test-time option: steps 2..T guided by the 68 points
+dlib's shape predictor finds on the model's own SR face) are scored on some of them alone and with all three
+options (``NAME.dlib.json``, ``NAME.flip_consistent_dlib.json``)::
+
+    OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py --checkpoint runs/levers2/NAME/last.pt --guidance dlib \
+        --out benchmarks/results/real_face_levers/NAME.dlib.json --crops-dir ''
+    OMP_NUM_THREADS=1 python benchmarks/real_faces_eval.py --checkpoint runs/levers2/NAME/last.pt --flip \
+        --consistent --guidance dlib --out benchmarks/results/real_face_levers/NAME.flip_consistent_dlib.json \
+        --crops-dir ''
+
 A start model's row comes from the same two evaluations of its checkpoint (``runs/levers/start.pt``,
 ``runs/levers2/shipped.pt``, ``tiny-real``), written as ``start.json`` / ``shipped.json`` / ``tiny_real.json`` and
 their ``.synthetic.json``.
@@ -230,6 +240,10 @@ SERIES: tuple[Series, ...] = (
             "shipped_all5_camera_4x2": ("shipped_all5_camera_4, then 1,500 more iterations",
                                         "--set init_generator=runs/levers2/shipped_all5_camera_4/last.pt "
                                         f"{ALL5} {CAMERA_4}"),
+            "shipped_all5_camera_3_wide48x2_camera_4": (
+                "shipped_all5_camera_3_wide48x2, then 1,500 iterations with the 1.2-4 px camera",
+                "--set init_generator=runs/levers2/shipped_all5_camera_3_wide48x2/last.pt --set mid_channels=48 "
+                f"{ALL5} {CAMERA_4}"),
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
@@ -247,7 +261,8 @@ SERIES: tuple[Series, ...] = (
                   "shipped_all5_camera_3_wide32x2": "shipped_all5_camera_3_wide32",
                   "shipped_all5_camera_3_wide48x2": "shipped_all5_camera_3_wide48",
                   "shipped_all5_camera_3_wide48x3": "shipped_all5_camera_3_wide48x2",
-                  "shipped_all5_camera_4x2": "shipped_all5_camera_4"}),
+                  "shipped_all5_camera_4x2": "shipped_all5_camera_4",
+                  "shipped_all5_camera_3_wide48x2_camera_4": "shipped_all5_camera_3_wide48x3"}),
     Series(
         start="tiny_real",
         start_what="tiny-real, the packaged model for real photos (its own config: a fine-tune of tiny with the crop "
@@ -349,8 +364,13 @@ def summarise(results: Path = RESULTS) -> dict[str, Any]:
                 results / f"{r['run']}.flip.json").is_file() else None
             consistent.append(consistent_row(r, reals[r["run"]], flipped,
                                              *(json.loads(f.read_text()) for f in files), keys))
+    guided = []
+    for r in rows:
+        files = [results / f"{r['run']}.{tag}.json" for tag in ("dlib", "flip_consistent_dlib")]
+        if all(f.is_file() for f in files):
+            guided.append(dlib_row(r, reals[r["run"]], *(json.loads(f.read_text()) for f in files), keys))
     return {"what": __doc__.split("\n\n")[0], "fine_tunes": {s.start: s.fine_tune for s in SERIES}, "rows": rows,
-            "flip": flips, "consistent": consistent}
+            "flip": flips, "consistent": consistent, "dlib_guidance": guided}
 
 
 def flip_row(single: dict[str, Any], plain: dict[str, Any], flipped: dict[str, Any],
@@ -406,6 +426,32 @@ def consistent_row(single: dict[str, Any], plain: dict[str, Any], flipped: dict[
                                                   - flip_consistent_synthetic["bicubic_psnr"])}
 
 
+def dlib_row(single: dict[str, Any], plain: dict[str, Any], guided: dict[str, Any], all_three: dict[str, Any],
+             keys: list[str]) -> dict[str, Any]:
+    """The checkpoint of the table row ``single`` (its real-face evaluation: ``plain``) guided by dlib's landmarks
+    (``guided``) and with the flip ensemble and consistency as well (``all_three``), paired face by face; refused
+    unless both score the same checkpoint on the same faces with the options their names say."""
+    name = single["run"]
+    for tag, result, options in (("dlib", guided, False), ("flip_consistent_dlib", all_three, True)):
+        if (result.get("guidance") != "dlib" or bool(result.get("flip")) != options
+                or bool(result.get("consistent")) != options or sorted(result["faces"]) != keys
+                or result["checkpoint_sha256"] != plain["checkpoint_sha256"]):
+            raise SystemExit(f"real_face_levers: {name}.{tag}.json is not {name}.json's checkpoint scored with "
+                             f"{'--flip --consistent ' if options else ''}--guidance dlib on the benchmark's faces")
+    single_gain, gain, both = (last_step_gain(r, keys) for r in (plain, guided, all_three))
+    d = gain - single_gain
+    return {"run": name, "real_faces": len(keys), "real_gain_db": mean_sem(single_gain),
+            "real_gain_dlib_db": mean_sem(gain), "dlib_minus_single_db": mean_sem(d),
+            "dlib_better_faces": int((d > 0).sum()),
+            "real_gain_true_landmarks_db": single["real_gain_true_landmarks_db"],
+            "real_gain_flip_consistent_dlib_db": mean_sem(both),
+            "real_nme_own": single["real_nme_last"], "real_nme_dlib_guide": guided["summary"]["dlib_guide_nme"],
+            "real_identity_closer": single["real_identity_closer"],
+            "real_identity_closer_dlib": guided["summary"]["faces_last_step_identity_below_bicubic"],
+            "real_identity_closer_flip_consistent_dlib":
+                all_three["summary"]["faces_last_step_identity_below_bicubic"]}
+
+
 def markdown(summary: dict[str, Any]) -> str:
     lines = ["# Real faces: what each change to the training faces buys", "",
              "Made by `python benchmarks/real_face_levers.py` from the evaluations in this folder (commands in its "
@@ -459,6 +505,23 @@ def markdown(summary: dict[str, Any]) -> str:
                 f"({r['consistent_better_faces']}/{n} faces) | {r['real_identity_closer']} → "
                 f"{r['real_identity_closer_consistent']} → {r['real_identity_closer_flip_consistent']} /{n} | "
                 f"{r['synthetic_gain_db']:+.2f} → {r['synthetic_gain_flip_consistent_db']:+.2f} |")
+    if summary.get("dlib_guidance"):
+        n = summary["dlib_guidance"][0]["real_faces"]
+        lines += ["", "## dlib's landmarks as guidance (test time)", "",
+                  "The same checkpoints with steps 2..T guided by the 68 points dlib's shape predictor finds on the "
+                  "model's own last-step SR image, inside the box of the model's own landmarks "
+                  "(`dicmini.faces.guidance`; one more pass, not DIC). Beside: the model's own landmark NME, dlib's on "
+                  "the SR image, and the gain with the true (dlib on the HR photo) landmarks.", "",
+                  "| run | real gain (dB): own landmarks | dlib's | true | flip + consistent + dlib's | dlib − own, "
+                  "same faces (dB) | NME: own → dlib on SR | identity closer: own → dlib's → all three |",
+                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['run']} | {r['real_gain_db'][0]:+.3f} | {r['real_gain_dlib_db'][0]:+.3f} | "
+                  f"{r['real_gain_true_landmarks_db'][0]:+.3f} | **{r['real_gain_flip_consistent_dlib_db'][0]:+.3f}** "
+                  f"± {r['real_gain_flip_consistent_dlib_db'][1]:.3f} | {r['dlib_minus_single_db'][0]:+.3f} ± "
+                  f"{r['dlib_minus_single_db'][1]:.3f} ({r['dlib_better_faces']}/{n} faces) | "
+                  f"{100 * r['real_nme_own']:.1f} → {100 * r['real_nme_dlib_guide']:.1f} % | "
+                  f"{r['real_identity_closer']} → {r['real_identity_closer_dlib']} → "
+                  f"**{r['real_identity_closer_flip_consistent_dlib']}** /{n} |" for r in summary["dlib_guidance"]]
     return "\n".join(lines) + "\n"
 
 

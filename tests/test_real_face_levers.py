@@ -159,3 +159,24 @@ def test_a_consistent_file_without_the_option_is_refused(levers, tmp_path):
     (tmp_path / "control.flip_consistent.synthetic.json").write_text((RESULTS / "control.synthetic.json").read_text())
     with pytest.raises(SystemExit, match="control.consistent.json is not control.json's checkpoint scored with"):
         levers.summarise(tmp_path)
+
+
+def test_the_dlib_guidance_rows_rederive_face_by_face(levers):
+    """Each dlib-guidance row (NAME.dlib.json, NAME.flip_consistent_dlib.json) re-derives from the per-face records,
+    the guide's NME included."""
+    summary = json.loads((RESULTS / "summary.json").read_text())
+    assert len(summary["dlib_guidance"]) >= 3
+    for r in summary["dlib_guidance"]:
+        plain = json.loads((RESULTS / f"{r['run']}.json").read_text())
+        guided = json.loads((RESULTS / f"{r['run']}.dlib.json").read_text())
+        three = json.loads((RESULTS / f"{r['run']}.flip_consistent_dlib.json").read_text())
+        assert guided["guidance"] == three["guidance"] == "dlib" and three["flip"] and three["consistent"]
+        d = [guided["faces"][k]["steps"][-1]["psnr"] - plain["faces"][k]["steps"][-1]["psnr"] for k in plain["faces"]]
+        assert r["dlib_minus_single_db"][0] == pytest.approx(np.mean(d), abs=1e-5)
+        assert r["dlib_better_faces"] == sum(x > 0 for x in d)
+        guide_nme = np.mean([f["dlib_guide_nme"] for f in guided["faces"].values()])
+        assert r["real_nme_dlib_guide"] == pytest.approx(guide_nme, abs=1e-6)
+        gain = [f["steps"][-1]["psnr"] - f["bicubic"]["psnr"] for f in three["faces"].values()]
+        assert r["real_gain_flip_consistent_dlib_db"][0] == pytest.approx(np.mean(gain), abs=1e-5)
+        assert r["real_identity_closer_flip_consistent_dlib"] == sum(
+            f["steps"][-1]["identity"] < f["bicubic"]["identity"] for f in three["faces"].values())
