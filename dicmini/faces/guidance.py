@@ -1,10 +1,10 @@
 """dlib's landmarks, found on the model's own SR image, to guide the recovery: a test-time option for real faces.
 
 DIC's recovery is guided at steps 2..T by its own landmark branch (paper §3.2). On real photos that branch, trained
-on synthetic faces, is the weak part: on the 62 faces of the real-face benchmark its last-step NME is 11.7-12.3 %
-for the all-five fine-tunes, and the same models guided by the true landmarks gain 0.05-0.07 dB more
+on synthetic faces, is the weak part: on the 62 faces of the real-face benchmark its last-step NME is 11.7-14.6 %
+for the models of the lever table, and the same models guided by the true landmarks gain 0.04-0.17 dB more
 (docs/real_faces.md). dlib's 68-point shape predictor, run on the model's last-step SR image inside the box of the
-model's own landmarks, lands closer (NME 7.6-7.9 % on those faces). :func:`detected_landmarks` returns those
+model's own landmarks, lands closer (NME 6.6-8.7 % on those faces). :func:`detected_landmarks` returns those
 points; :func:`dicmini.models.test_time.run_model` (``guide_points``) guides a second pass with them. This is not
 DIC: it needs the ``dicmini[faces]`` extra and one more pass, and the landmark branch no longer decides.
 """
