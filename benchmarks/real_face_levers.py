@@ -290,6 +290,11 @@ def find_run(name: str) -> tuple[Series, str, str]:
     raise KeyError(name)
 
 
+#: the test-time evaluations a checkpoint may have beside its plain ones (``NAME.<tag>.json``; docstring)
+TEST_TIME_FILES = ("flip", "flip.synthetic", "consistent", "flip_consistent", "flip_consistent.synthetic", "dlib",
+                   "flip_consistent_dlib")
+
+
 def last_step_gain(real: dict[str, Any], keys: list[str]) -> np.ndarray:
     """Per face (in ``keys`` order): last-step PSNR minus bicubic PSNR."""
     return np.array([real["faces"][k]["steps"][-1]["psnr"] - real["faces"][k]["bicubic"]["psnr"] for k in keys])
@@ -349,28 +354,37 @@ def summarise(results: Path = RESULTS) -> dict[str, Any]:
             raise SystemExit(f"real_face_levers: {name}.json scores other faces than {first}.json; re-run it")
     rows = [row(n, reals[n], synthetics[n], reals.get(find_run(n)[0].controls.get(n, "")), keys)
             for n in synthetics]
-    flips = []
+    flips, consistent, guided = [], [], []
     for r in rows:
-        flip_real, flip_synth = results / f"{r['run']}.flip.json", results / f"{r['run']}.flip.synthetic.json"
-        if flip_real.is_file() and flip_synth.is_file():
-            flips.append(flip_row(r, reals[r["run"]], json.loads(flip_real.read_text()),
-                                  json.loads(flip_synth.read_text()), keys))
-    consistent = []
-    for r in rows:
-        files = [results / f"{r['run']}.{tag}.json" for tag in ("consistent", "flip_consistent",
-                                                                   "flip_consistent.synthetic")]
-        if all(f.is_file() for f in files):
-            flipped = json.loads((results / f"{r['run']}.flip.json").read_text()) if (
-                results / f"{r['run']}.flip.json").is_file() else None
-            consistent.append(consistent_row(r, reals[r["run"]], flipped,
-                                             *(json.loads(f.read_text()) for f in files), keys))
-    guided = []
-    for r in rows:
-        files = [results / f"{r['run']}.{tag}.json" for tag in ("dlib", "flip_consistent_dlib")]
-        if all(f.is_file() for f in files):
-            guided.append(dlib_row(r, reals[r["run"]], *(json.loads(f.read_text()) for f in files), keys))
+        tagged = {tag: json.loads(f.read_text()) for tag in TEST_TIME_FILES
+                  if (f := results / f"{r['run']}.{tag}.json").is_file()}
+        plain = reals[r["run"]]
+        if files := _all_of(tagged, "flip", "flip.synthetic"):
+            flips.append(flip_row(r, plain, *files, keys))
+        if files := _all_of(tagged, "consistent", "flip_consistent", "flip_consistent.synthetic"):
+            consistent.append(consistent_row(r, plain, tagged.get("flip"), *files, keys))
+        if files := _all_of(tagged, "dlib", "flip_consistent_dlib"):
+            guided.append(dlib_row(r, plain, *files, keys))
     return {"what": __doc__.split("\n\n")[0], "fine_tunes": {s.start: s.fine_tune for s in SERIES}, "rows": rows,
             "flip": flips, "consistent": consistent, "dlib_guidance": guided}
+
+
+def _all_of(tagged: dict[str, dict[str, Any]], *tags: str) -> list[dict[str, Any]] | None:
+    """The evaluations ``tags`` of one checkpoint, in that order, or None unless every one was found."""
+    return [tagged[t] for t in tags] if all(t in tagged for t in tags) else None
+
+
+def _check_options(name: str, tag: str, result: dict[str, Any], plain: dict[str, Any], keys: list[str],
+                   **options: Any) -> None:
+    """Refuse ``NAME.TAG.json`` unless it scores ``plain``'s checkpoint on the faces ``keys`` with exactly the
+    test-time ``options`` (``flip``, ``consistent``: booleans; ``guidance``: ``"dlib"`` or None)."""
+    recorded = {"flip": bool(result.get("flip")), "consistent": bool(result.get("consistent")),
+                "guidance": result.get("guidance")}
+    if (any(recorded[k] != v for k, v in options.items()) or sorted(result["faces"]) != keys
+            or result["checkpoint_sha256"] != plain["checkpoint_sha256"]):
+        flags = " ".join(f"--{k}" if v is True else f"--{k} {v}" for k, v in options.items() if v)
+        raise SystemExit(f"real_face_levers: {name}.{tag}.json is not {name}.json's checkpoint scored with "
+                         f"{flags} on the benchmark's faces")
 
 
 def flip_row(single: dict[str, Any], plain: dict[str, Any], flipped: dict[str, Any],
@@ -401,11 +415,8 @@ def consistent_row(single: dict[str, Any], plain: dict[str, Any], flipped: dict[
     ``flipped``, if scored) made consistent with the input, alone and after the flip ensemble, paired face by face;
     refused unless every file scores the same checkpoint on the same faces with the options its name says."""
     name = single["run"]
-    for tag, result, flip in (("consistent", consistent, False), ("flip_consistent", flip_consistent, True)):
-        if (not result.get("consistent") or bool(result.get("flip")) != flip
-                or result["checkpoint_sha256"] != plain["checkpoint_sha256"] or sorted(result["faces"]) != keys):
-            raise SystemExit(f"real_face_levers: {name}.{tag}.json is not {name}.json's checkpoint scored with "
-                             f"{'--flip ' if flip else ''}--consistent on the benchmark's faces")
+    _check_options(name, "consistent", consistent, plain, keys, flip=False, consistent=True, guidance=None)
+    _check_options(name, "flip_consistent", flip_consistent, plain, keys, flip=True, consistent=True, guidance=None)
     if not (flip_consistent_synthetic.get("consistent") and flip_consistent_synthetic.get("flip")):
         raise SystemExit(f"real_face_levers: {name}.flip_consistent.synthetic.json: re-run with --flip --consistent")
     single_gain, gain, both = (last_step_gain(r, keys) for r in (plain, consistent, flip_consistent))
@@ -432,12 +443,9 @@ def dlib_row(single: dict[str, Any], plain: dict[str, Any], guided: dict[str, An
     (``guided``) and with the flip ensemble and consistency as well (``all_three``), paired face by face; refused
     unless both score the same checkpoint on the same faces with the options their names say."""
     name = single["run"]
-    for tag, result, options in (("dlib", guided, False), ("flip_consistent_dlib", all_three, True)):
-        if (result.get("guidance") != "dlib" or bool(result.get("flip")) != options
-                or bool(result.get("consistent")) != options or sorted(result["faces"]) != keys
-                or result["checkpoint_sha256"] != plain["checkpoint_sha256"]):
-            raise SystemExit(f"real_face_levers: {name}.{tag}.json is not {name}.json's checkpoint scored with "
-                             f"{'--flip --consistent ' if options else ''}--guidance dlib on the benchmark's faces")
+    _check_options(name, "dlib", guided, plain, keys, flip=False, consistent=False, guidance="dlib")
+    _check_options(name, "flip_consistent_dlib", all_three, plain, keys, flip=True, consistent=True,
+                   guidance="dlib")
     single_gain, gain, both = (last_step_gain(r, keys) for r in (plain, guided, all_three))
     d = gain - single_gain
     return {"run": name, "real_faces": len(keys), "real_gain_db": mean_sem(single_gain),

@@ -37,8 +37,8 @@ def chw(image: np.ndarray) -> torch.Tensor:
 def shrink(image: torch.Tensor, scale: int = 8) -> torch.Tensor:
     """``[..., C, H, W]`` -> PIL bicubic x1/scale through the matrices (float64)."""
     h, w = image.shape[-2:]
-    down_h = torch.from_numpy(resize_matrix(h, h // scale))
-    down_w = torch.from_numpy(resize_matrix(w, w // scale))
+    down_h = torch.tensor(resize_matrix(h, h // scale))
+    down_w = torch.tensor(resize_matrix(w, w // scale))
     return down_h @ image.double() @ down_w.T
 
 

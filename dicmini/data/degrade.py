@@ -44,8 +44,14 @@ def downsample(hr: np.ndarray, scale: int = 8) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=16)
-def _resize_weights(size_in: int, size_out: int) -> np.ndarray:
-    """Cached float64 ``size_out x size_in`` weights of PIL's 1-D bicubic resize (read-only)."""
+def resize_matrix(size_in: int, size_out: int) -> np.ndarray:
+    """PIL's bicubic resize of one row or column, ``size_in -> size_out`` samples, as a float64
+    ``size_out x size_in`` matrix ``R`` (cached, read-only). PIL resizes an image one axis after the other with
+    these weights, so ``downsample(hr)`` is ``R_h @ hr @ R_w.T`` per channel, up to the rounding of PIL's 8-bit
+    passes (``R_h = resize_matrix(H, H // scale)``). Read off PIL itself (it resizes unit impulses), so it is PIL's
+    kernel, antialiasing included, whatever the version."""
+    if size_in < 1 or size_out < 1:
+        raise ValueError(f"resize_matrix: sizes must be positive, got {size_in} -> {size_out}")
     weights = np.empty((size_out, size_in), dtype=np.float64)
     for i in range(size_in):
         impulse = np.zeros((1, size_in), dtype=np.float32)
@@ -53,17 +59,6 @@ def _resize_weights(size_in: int, size_out: int) -> np.ndarray:
         weights[:, i] = np.asarray(Image.fromarray(impulse, mode="F").resize((size_out, 1), Image.BICUBIC))[0]
     weights.setflags(write=False)
     return weights
-
-
-def resize_matrix(size_in: int, size_out: int) -> np.ndarray:
-    """PIL's bicubic resize of one row or column, ``size_in -> size_out`` samples, as a float64
-    ``size_out x size_in`` matrix ``R``. PIL resizes an image one axis after the other with these weights, so
-    ``downsample(hr)`` is ``R_h @ hr @ R_w.T`` per channel, up to the rounding of PIL's 8-bit passes
-    (``R_h = resize_matrix(H, H // scale)``). Read off PIL itself (it resizes unit impulses), so it is PIL's
-    kernel, antialiasing included, whatever the version."""
-    if size_in < 1 or size_out < 1:
-        raise ValueError(f"resize_matrix: sizes must be positive, got {size_in} -> {size_out}")
-    return _resize_weights(int(size_in), int(size_out)).copy()
 
 
 def bicubic_upsample(lr: np.ndarray, scale: int = 8) -> np.ndarray:

@@ -23,8 +23,14 @@ from .detect import detect_landmarks
 @torch.no_grad()
 def detected_landmarks(model: nn.Module, lr: Tensor) -> np.ndarray:
     """``[B, 68, 2]`` landmarks (SR pixels) that dlib finds on ``model(lr)``'s last-step images (``lr``
-    ``[B, 3, h, w]`` normalised), each inside the bounding box of the model's own last-step landmarks."""
-    out = model(lr)
+    ``[B, 3, h, w]`` normalised), each inside the bounding box of the model's own last-step landmarks. The model
+    runs in eval mode; its training mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = model(lr)
+    finally:
+        model.train(was_training)
     size = out.sr[-1].shape[-1]
     own = heatmaps_to_landmarks(out.heatmaps[-1].float().cpu(), image_size=size).numpy()
     images = to_uint8(denormalize(out.sr[-1].float()))

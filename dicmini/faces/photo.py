@@ -177,12 +177,7 @@ def _super_resolve(lr: np.ndarray, model, device, flip: bool, consistent: bool, 
         from .guidance import detected_landmarks
 
         model = load_model(model, device)
-        was_training = model.training
-        model.eval()
-        try:
-            points = detected_landmarks(model, normalize(lr).to(next(model.parameters()).device))
-        finally:
-            model.train(was_training)
+        points = detected_landmarks(model, normalize(lr).to(next(model.parameters()).device))
     return super_resolve(lr, model, device=device, flip=flip, consistent=consistent, guide_points=points,
                          sigma=sigma)
 

@@ -34,7 +34,7 @@ from .dic import DICOutput
 @functools.lru_cache(maxsize=16)
 def _operators(size_in: int, size_out: int) -> tuple[Tensor, Tensor]:
     """The downscaling ``R`` (``size_out x size_in``) and its pseudo-inverse ``Rᵀ (R Rᵀ)⁻¹``, float64, cached."""
-    down = torch.from_numpy(resize_matrix(size_in, size_out))
+    down = torch.tensor(resize_matrix(size_in, size_out))   # a copy: the cached matrix is read-only
     return down, down.T @ torch.linalg.inv(down @ down.T)
 
 
