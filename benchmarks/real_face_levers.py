@@ -244,6 +244,14 @@ SERIES: tuple[Series, ...] = (
                 "shipped_all5_camera_3_wide48x2, then 1,500 iterations with the 1.2-4 px camera",
                 "--set init_generator=runs/levers2/shipped_all5_camera_3_wide48x2/last.pt --set mid_channels=48 "
                 f"{ALL5} {CAMERA_4}"),
+            "shipped_all5_camera_3_wide48x2_camera_4x2": (
+                "shipped_all5_camera_3_wide48x2_camera_4, then 1,500 more iterations with the 1.2-4 px camera",
+                "--set init_generator=runs/levers2/shipped_all5_camera_3_wide48x2_camera_4/last.pt "
+                f"--set mid_channels=48 {ALL5} {CAMERA_4}"),
+            "shipped_all5_camera_4_wide48": (
+                "shipped_all5_camera_4 widened to 48 channels, then 1,500 iterations with the 1.2-4 px camera",
+                f"--set init_generator=runs/levers2/shipped_all5_camera_4/last.pt {ALL5} {CAMERA_4} "
+                f"{WIDEN.format(48)}"),
         },
         controls={"shipped_all3": "shipped_control", "shipped_soft": "shipped_control",
                   "shipped_jitter": "shipped_control", "shipped_all3_soft": "shipped_all3",
@@ -262,7 +270,9 @@ SERIES: tuple[Series, ...] = (
                   "shipped_all5_camera_3_wide48x2": "shipped_all5_camera_3_wide48",
                   "shipped_all5_camera_3_wide48x3": "shipped_all5_camera_3_wide48x2",
                   "shipped_all5_camera_4x2": "shipped_all5_camera_4",
-                  "shipped_all5_camera_3_wide48x2_camera_4": "shipped_all5_camera_3_wide48x3"}),
+                  "shipped_all5_camera_3_wide48x2_camera_4": "shipped_all5_camera_3_wide48x3",
+                  "shipped_all5_camera_3_wide48x2_camera_4x2": "shipped_all5_camera_3_wide48x2_camera_4",
+                  "shipped_all5_camera_4_wide48": "shipped_all5_camera_4x2"}),
     Series(
         start="tiny_real",
         start_what="tiny-real, the packaged model for real photos (its own config: a fine-tune of tiny with the crop "
@@ -274,8 +284,10 @@ SERIES: tuple[Series, ...] = (
             "tiny_real_mse": ("a squared-error pixel loss (20 x MSE in place of L1)", MSE),
             "tiny_real_grin": ("half of the faces smile as people in photos do (wider, open mouths with teeth)",
                                "--set synthetic_grin=0.5"),
+            "tiny_real_wide48": ("a recovery branch three times as wide (16 -> 48 channels, DIC's width; tiny widened "
+                                 "at the start)", WIDEN.format(48)),
         },
-        controls={"tiny_real_mse": "tiny_real", "tiny_real_grin": "tiny_real"}),
+        controls={"tiny_real_mse": "tiny_real", "tiny_real_grin": "tiny_real", "tiny_real_wide48": "tiny_real"}),
 )
 
 
