@@ -17,9 +17,10 @@ Three series (:data:`SERIES`), each with its start model and its fine-tune:
   recipe: the control and the best lever set again, then the softened features and the jittered guidance; then the
   dead-leaves backdrop (``synthetic_backdrop``) and a stronger camera (``hr_camera_effects``, ``hr_camera_blur``);
   then stronger cameras still, a fourth recurrent step, a squared-error pixel loss (``pixel_kind``) and smiling
-  faces (``synthetic_grin``); then a wider recovery branch (``init_widen``, ``mid_channels``);
+  faces (``synthetic_grin``); then a wider recovery branch (``init_widen``, ``mid_channels``), and the 1.2-4 px
+  camera on it;
 * ``tiny_real``: the packaged ``tiny-real`` (``dicmini/assets/dic_tiny_real.pt``) is itself the control, and each
-  lever is its config with one more ``--set`` (``runs/levers3/NAME``); its row is evaluated from the packaged file
+  lever is its config with more ``--set``s (``runs/levers3/NAME``); its row is evaluated from the packaged file
   (``--checkpoint tiny-real``).
 
 Runs (the commands are in each series' ``runs``; ``runs/levers*/`` is not committed, the evaluations are)::
@@ -38,7 +39,8 @@ Runs (the commands are in each series' ``runs``; ``runs/levers*/`` is not commit
 The collaboration goals of the recipe on synthetic faces (does the recovery use *this* face's landmarks?) for some of
 the second series' runs: ``OMP_NUM_THREADS=2 python benchmarks/recipe_targets.py --checkpoint
 runs/levers2/shipped_control/last.pt runs/levers2/shipped_jitter/last.pt runs/levers2/shipped_soft/last.pt
-runs/levers2/shipped_all5/last.pt --out benchmarks/results/real_face_levers/recipe_targets.jsonl``.
+runs/levers2/shipped_all5/last.pt --out benchmarks/results/real_face_levers/recipe_targets.jsonl``; then, appended
+the same way, ``runs/levers3/tiny_real_wide48/last.pt runs/levers2/shipped_all5_camera_3_wide48x2_camera_4x2/last.pt``.
 
 The flip ensemble (:mod:`dicmini.models.flip_ensemble`, a test-time option: the mean of the answers for the face
 and its mirror image) is scored on the same checkpoints with ``--flip`` into ``NAME.flip.json`` and
@@ -136,6 +138,8 @@ MSE = "--set pixel_kind=mse --set pixel_weight=20"
 #: a wider recovery branch: the start model's 16 channels widened to C (the same images at the start; the new
 #: channels train in the fine-tune, dicmini.models.widen)
 WIDEN = "--set init_widen=true --set mid_channels={}"
+#: tiny-real's crop rule, camera and softened features on every face (its config has them on half)
+FULL = "--set hr_crop_rule=1.0 --set hr_camera=1.0 --set hr_soft_features=1.0"
 
 SERIES: tuple[Series, ...] = (
     Series(
@@ -286,8 +290,13 @@ SERIES: tuple[Series, ...] = (
                                "--set synthetic_grin=0.5"),
             "tiny_real_wide48": ("a recovery branch three times as wide (16 -> 48 channels, DIC's width; tiny widened "
                                  "at the start)", WIDEN.format(48)),
+            "tiny_real_full": ("the crop rule, the camera and the softened features on every face (not half)",
+                               FULL),
+            "tiny_real_full_wide48_camera_4": ("all of tiny_real_full, the 1.2-4 px camera and 48 channels",
+                                               f"{WIDEN.format(48)} {FULL} {CAMERA_4}"),
         },
-        controls={"tiny_real_mse": "tiny_real", "tiny_real_grin": "tiny_real", "tiny_real_wide48": "tiny_real"}),
+        controls={"tiny_real_mse": "tiny_real", "tiny_real_grin": "tiny_real", "tiny_real_wide48": "tiny_real",
+                  "tiny_real_full": "tiny_real", "tiny_real_full_wide48_camera_4": "tiny_real"}),
 )
 
 
