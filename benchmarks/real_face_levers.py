@@ -292,11 +292,12 @@ SERIES: tuple[Series, ...] = (
                                  "at the start)", WIDEN.format(48)),
             "tiny_real_full": ("the crop rule, the camera and the softened features on every face (not half)",
                                FULL),
-            "tiny_real_full_wide48_camera_4": ("all of tiny_real_full, the 1.2-4 px camera and 48 channels",
-                                               f"{WIDEN.format(48)} {FULL} {CAMERA_4}"),
+            "tiny_real_full_camera_4": ("all of tiny_real_full and the 1.2-4 px camera", f"{FULL} {CAMERA_4}"),
+            "tiny_real_full_wide48": ("all of tiny_real_full at 48 channels", f"{WIDEN.format(48)} {FULL}"),
         },
         controls={"tiny_real_mse": "tiny_real", "tiny_real_grin": "tiny_real", "tiny_real_wide48": "tiny_real",
-                  "tiny_real_full": "tiny_real", "tiny_real_full_wide48_camera_4": "tiny_real"}),
+                  "tiny_real_full": "tiny_real", "tiny_real_full_camera_4": "tiny_real",
+                  "tiny_real_full_wide48": "tiny_real"}),
 )
 
 
