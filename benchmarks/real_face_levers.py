@@ -40,7 +40,9 @@ The collaboration goals of the recipe on synthetic faces (does the recovery use 
 the second series' runs: ``OMP_NUM_THREADS=2 python benchmarks/recipe_targets.py --checkpoint
 runs/levers2/shipped_control/last.pt runs/levers2/shipped_jitter/last.pt runs/levers2/shipped_soft/last.pt
 runs/levers2/shipped_all5/last.pt --out benchmarks/results/real_face_levers/recipe_targets.jsonl``; then, appended
-the same way, ``runs/levers3/tiny_real_wide48/last.pt runs/levers2/shipped_all5_camera_3_wide48x2_camera_4x2/last.pt``.
+the same way, ``runs/levers3/tiny_real_wide48/last.pt runs/levers2/shipped_all5_camera_3_wide48x2_camera_4x2/last.pt``
+and then ``runs/levers3/NAME/last.pt`` for NAME in tiny_real_full, tiny_real_full_camera_4,
+tiny_real_three_quarters, tiny_real_full_wide48.
 
 The flip ensemble (:mod:`dicmini.models.flip_ensemble`, a test-time option: the mean of the answers for the face
 and its mirror image) is scored on the same checkpoints with ``--flip`` into ``NAME.flip.json`` and
@@ -138,8 +140,10 @@ MSE = "--set pixel_kind=mse --set pixel_weight=20"
 #: a wider recovery branch: the start model's 16 channels widened to C (the same images at the start; the new
 #: channels train in the fine-tune, dicmini.models.widen)
 WIDEN = "--set init_widen=true --set mid_channels={}"
-#: tiny-real's crop rule, camera and softened features on every face (its config has them on half)
-FULL = "--set hr_crop_rule=1.0 --set hr_camera=1.0 --set hr_soft_features=1.0"
+#: tiny-real's crop rule, camera and softened features on a share P of the faces (its config: half) ...
+SHARES = "--set hr_crop_rule={0} --set hr_camera={0} --set hr_soft_features={0}"
+#: ... and on every face
+FULL = SHARES.format("1.0")
 
 #: the third series: the tiny-real config with more ``--set``s, each against tiny-real itself
 TINY_REAL_RUNS: dict[str, tuple[str, str]] = {
@@ -149,7 +153,7 @@ TINY_REAL_RUNS: dict[str, tuple[str, str]] = {
     "tiny_real_wide48": ("a recovery branch three times as wide (16 -> 48 channels, DIC's width; tiny widened "
                          "at the start)", WIDEN.format(48)),
     "tiny_real_three_quarters": ("the crop rule, the camera and the softened features on three faces in four",
-                                 "--set hr_crop_rule=0.75 --set hr_camera=0.75 --set hr_soft_features=0.75"),
+                                 SHARES.format("0.75")),
     "tiny_real_full": ("the crop rule, the camera and the softened features on every face (not half)", FULL),
     "tiny_real_full_camera_4": ("all of tiny_real_full and the 1.2-4 px camera", f"{FULL} {CAMERA_4}"),
     "tiny_real_full_wide48": ("all of tiny_real_full at 48 channels", f"{WIDEN.format(48)} {FULL}"),
